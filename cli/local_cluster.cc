@@ -1,0 +1,61 @@
+#include "cli/local_cluster.h"
+
+#include <signal.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace shardex {
+
+absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
+    const LocalClusterOptions& options) {
+  if (options.workers < 1) {
+    return absl::InvalidArgumentError("--workers must be at least 1");
+  }
+  std::unique_ptr<LocalCluster> cluster(new LocalCluster);
+  CoordinatorOptions coordinator;
+  coordinator.listen = "127.0.0.1:0";
+  absl::StatusOr<std::unique_ptr<CoordinatorServer>> server =
+      CoordinatorServer::Start(coordinator, Clock::Real());
+  if (!server.ok()) return server.status();
+  cluster->server_ = std::move(server).value();
+
+  for (int i = 0; i < options.workers; ++i) {
+    absl::StatusOr<std::unique_ptr<Subprocess>> worker = Subprocess::Start(
+        {options.self_exe, absl::StrCat("--log-level=", options.log_level),
+         "worker", absl::StrCat("--coordinator=", cluster->address()),
+         absl::StrCat("--threads=", options.threads),
+         absl::StrCat("--name=local-", i + 1)},
+        Subprocess::Options{});
+    if (!worker.ok()) return worker.status();
+    cluster->workers_.push_back(std::move(worker).value());
+  }
+
+  const absl::Time deadline = absl::Now() + options.ready_timeout;
+  while (cluster->server_->scheduler()->ListWorkers().size() <
+         static_cast<size_t>(options.workers)) {
+    for (auto& w : cluster->workers_) {
+      if (!w->running()) {
+        return absl::InternalError("a local worker exited during start-up");
+      }
+    }
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError(
+          "local workers did not register within the start-up timeout");
+    }
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return cluster;
+}
+
+LocalCluster::~LocalCluster() {
+  for (auto& w : workers_) w->Signal(SIGTERM);
+  for (auto& w : workers_) w->Stop(absl::Seconds(5));
+  if (server_ != nullptr) server_->Shutdown();
+}
+
+std::string LocalCluster::address() const {
+  return absl::StrCat("127.0.0.1:", server_->port());
+}
+
+}  // namespace shardex

@@ -1,0 +1,48 @@
+// LocalCluster: a whole shardex cluster on this machine — a coordinator
+// inside this process and N worker processes (this same binary run as
+// `shardex worker`). Backs `shardex local`.
+//
+// Thread-safety: Start, address() and the destructor from one thread.
+#ifndef SHARDEX_CLI_LOCAL_CLUSTER_H_
+#define SHARDEX_CLI_LOCAL_CLUSTER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/subprocess.h"
+#include "coordinator/server.h"
+
+namespace shardex {
+
+struct LocalClusterOptions {
+  int workers = 2;
+  int threads = 1;          // per worker
+  std::string self_exe;     // path of the shardex binary
+  std::string log_level = "error";  // for the worker processes
+  absl::Duration ready_timeout = absl::Seconds(30);
+};
+
+class LocalCluster {
+ public:
+  // Starts the coordinator on a free loopback port and the workers, and
+  // waits until every worker has registered.
+  static absl::StatusOr<std::unique_ptr<LocalCluster>> Start(
+      const LocalClusterOptions& options);
+  // Stops the workers (SIGTERM, then SIGKILL) and the coordinator.
+  ~LocalCluster();
+
+  std::string address() const;
+
+ private:
+  LocalCluster() = default;
+
+  std::unique_ptr<CoordinatorServer> server_;
+  std::vector<std::unique_ptr<Subprocess>> workers_;
+};
+
+}  // namespace shardex
+
+#endif  // SHARDEX_CLI_LOCAL_CLUSTER_H_

@@ -1,0 +1,276 @@
+// shardex: one binary for the coordinator, the workers and the client.
+// This file owns every flag: it parses the command line with CLI11 into the
+// option structs of cli/commands.h and runs one command.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "common/version.h"
+#include "glog/logging.h"
+#include "kernels/kernel.h"
+
+namespace shardex {
+namespace {
+
+constexpr char kDefaultCoordinator[] = "127.0.0.1:7473";
+
+std::string DefaultCoordinator() {
+  const char* env = std::getenv("SHARDEX_COORDINATOR");
+  return env != nullptr && *env != '\0' ? env : kDefaultCoordinator;
+}
+
+std::string SelfExe() {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  return n > 0 ? std::string(buf, n) : "shardex";
+}
+
+// Parses "3s", "500ms", "1m" (absl duration syntax).
+CLI::Validator DurationValidator() {
+  return CLI::Validator(
+      [](std::string& s) -> std::string {
+        absl::Duration d;
+        if (!absl::ParseDuration(s, &d) || d <= absl::ZeroDuration()) {
+          return "'" + s + "' is not a positive duration like 500ms or 3s";
+        }
+        return "";
+      },
+      "DURATION");
+}
+
+absl::Duration ToDuration(const std::string& s) {
+  absl::Duration d;
+  absl::ParseDuration(s, &d);
+  return d;
+}
+
+// Adds one subcommand per kernel under `parent`, each with the kernel's own
+// flags, filling `job` when chosen.
+void AddKernelCommands(CLI::App* parent, JobRequest* job,
+                       std::map<std::string, std::string>* raw) {
+  for (const KernelInfo* k : AllKernels()) {
+    CLI::App* sub = parent->add_subcommand(k->name, k->summary);
+    for (const KernelParam& p : k->params) {
+      std::string help = p.help;
+      if (!p.default_value.empty()) help += " (default " + p.default_value + ")";
+      CLI::Option* opt =
+          sub->add_option("--" + p.name, (*raw)[k->name + "/" + p.name], help);
+      if (p.required) opt->required();
+    }
+    sub->callback([sub, k, job, raw] {
+      job->kernel = k->name;
+      for (const KernelParam& p : k->params) {
+        if (sub->count("--" + p.name) > 0) {
+          job->args[p.name] = (*raw)[k->name + "/" + p.name];
+        }
+      }
+    });
+  }
+}
+
+// After parsing a job command: the kernel was named and nothing was left
+// over. Returns an error line, or "" when all is well.
+std::string CheckKernelChosen(CLI::App* cmd,
+                              const std::vector<std::string>& extra) {
+  std::string kernel;
+  for (const CLI::App* sub : cmd->get_subcommands()) kernel = sub->get_name();
+  std::vector<std::string> known;
+  for (const KernelInfo* k : AllKernels()) known.push_back(k->name);
+  const std::string kernels = absl::StrJoin(known, ", ");
+  if (kernel.empty()) {
+    if (extra.empty()) return "name a kernel to run: " + kernels;
+    if (extra[0].rfind("-", 0) == 0) return "unknown flag " + extra[0];
+    return "unknown kernel '" + extra[0] + "' (known: " + kernels + ")";
+  }
+  if (!extra.empty()) {
+    return "unexpected argument(s) for " + kernel + ": " +
+           absl::StrJoin(extra, " ");
+  }
+  return "";
+}
+
+void AddShardsFlag(CLI::App* app, JobRequest* job) {
+  app->add_option("--shards", job->shards,
+                  "number of shards (default: from the cluster size)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"shardex: split CPU-bound jobs into shards and run them on a "
+               "cluster of workers."};
+  app.footer(kExitCodeHelp);
+  app.set_version_flag("--version", kVersion);
+  app.require_subcommand(1);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level,
+                 "log level of coordinator and worker processes")
+      ->check(CLI::IsMember({"info", "warning", "error"}));
+
+  ClientOptions client;
+  client.coordinator = DefaultCoordinator();
+  std::string deadline = "10s";
+  auto add_client_flags = [&](CLI::App* sub) {
+    sub->add_option("--coordinator", client.coordinator,
+                    "coordinator address host:port (env SHARDEX_COORDINATOR)")
+        ->capture_default_str();
+    sub->add_option("--rpc-timeout", deadline, "deadline of each call")
+        ->check(DurationValidator())
+        ->capture_default_str();
+  };
+
+  // coordinator
+  CoordinatorCommand coord;
+  std::string heartbeat_timeout = "3s";
+  CLI::App* coordinator_cmd =
+      app.add_subcommand("coordinator", "run a coordinator");
+  coordinator_cmd->add_option("--listen", coord.server.listen,
+                              "address to listen on (port 0: any free port)")
+      ->capture_default_str();
+  coordinator_cmd->add_option("--port-file", coord.port_file,
+                              "write the bound port to this file");
+  coordinator_cmd->add_option("--heartbeat-timeout", heartbeat_timeout,
+                              "drop workers silent this long")
+      ->check(DurationValidator())
+      ->capture_default_str();
+  coordinator_cmd->add_option("--max-attempts",
+                              coord.server.scheduler.max_attempts,
+                              "failed attempts before a shard fails its job")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  coordinator_cmd->add_option("--max-shards",
+                              coord.server.scheduler.max_shards_per_job,
+                              "largest shard count a job may ask for")
+      ->capture_default_str();
+
+  // worker
+  WorkerOptions worker;
+  worker.coordinator = DefaultCoordinator();
+  CLI::App* worker_cmd = app.add_subcommand("worker", "run a worker");
+  worker_cmd->add_option("--coordinator", worker.coordinator,
+                         "coordinator address host:port")
+      ->capture_default_str();
+  worker_cmd->add_option("--threads", worker.threads,
+                         "shards run at once (default: every core)")
+      ->check(CLI::Range(1, 4096));
+  worker_cmd->add_option("--name", worker.host,
+                         "name shown in `shardex workers` (default: hostname)");
+
+  // submit
+  SubmitCommand submit;
+  std::map<std::string, std::string> raw_args;
+  CLI::App* submit_cmd =
+      app.add_subcommand("submit", "submit a job and follow it to its end");
+  submit_cmd->fallthrough();
+  add_client_flags(submit_cmd);
+  AddShardsFlag(submit_cmd, &submit.job);
+  submit_cmd->add_flag("--detach", submit.detach,
+                       "print the job id and return at once");
+  submit_cmd->add_flag("--json", submit.wait.json, "print JSON");
+  AddKernelCommands(submit_cmd, &submit.job, &raw_args);
+
+  // status / watch / cancel
+  uint64_t job_id = 0;
+  bool json = false;
+  auto add_job_command = [&](const std::string& name, const std::string& help) {
+    CLI::App* sub = app.add_subcommand(name, help);
+    add_client_flags(sub);
+    sub->add_option("JOB", job_id, "job id")->required();
+    sub->add_flag("--json", json, "print JSON");
+    return sub;
+  };
+  CLI::App* status_cmd = add_job_command("status", "show a job");
+  CLI::App* watch_cmd = add_job_command("watch", "follow a job to its end");
+  CLI::App* cancel_cmd = add_job_command("cancel", "cancel a job");
+  CLI::App* jobs_cmd = app.add_subcommand("jobs", "list jobs");
+  add_client_flags(jobs_cmd);
+  jobs_cmd->add_flag("--json", json, "print JSON");
+  CLI::App* workers_cmd = app.add_subcommand("workers", "list workers");
+  add_client_flags(workers_cmd);
+  workers_cmd->add_flag("--json", json, "print JSON");
+
+  // local
+  LocalCommand local;
+  local.cluster.threads = 1;
+  CLI::App* local_cmd = app.add_subcommand(
+      "local", "run a job on a private cluster of worker processes here");
+  local_cmd->fallthrough();
+  local_cmd->add_option("--workers", local.cluster.workers,
+                        "worker processes to start")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  local_cmd->add_option("--threads", local.cluster.threads,
+                        "threads per worker")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  AddShardsFlag(local_cmd, &local.job);
+  local_cmd->add_flag("--json", local.wait.json, "print JSON");
+  AddKernelCommands(local_cmd, &local.job, &raw_args);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::string message = e.what();
+    if (dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr) {
+      for (CLI::App* cmd : {submit_cmd, local_cmd}) {
+        if (cmd->parsed()) message = CheckKernelChosen(cmd, app.remaining());
+      }
+    }
+    std::cerr << "shardex: " << message << "\n";
+    std::cerr << "Run with --help for usage.\n";
+    return kExitUsage;
+  }
+
+  for (CLI::App* cmd : {submit_cmd, local_cmd}) {
+    if (!cmd->parsed()) continue;
+    const std::string error = CheckKernelChosen(cmd, cmd->remaining());
+    if (!error.empty()) {
+      std::cerr << "shardex: " << error << "\nRun with --help for usage.\n";
+      return kExitUsage;
+    }
+  }
+
+  FLAGS_logtostderr = true;
+  FLAGS_minloglevel = log_level == "info" ? 0 : log_level == "warning" ? 1 : 2;
+  google::InitGoogleLogging(argv[0]);
+  client.deadline = ToDuration(deadline);
+
+  if (coordinator_cmd->parsed()) {
+    coord.server.scheduler.heartbeat_timeout = ToDuration(heartbeat_timeout);
+    return RunCoordinator(coord);
+  }
+  if (worker_cmd->parsed()) return RunWorker(worker);
+  if (submit_cmd->parsed()) {
+    submit.client = client;
+    return RunSubmit(submit);
+  }
+  if (status_cmd->parsed()) return RunStatus(client, job_id, json);
+  if (watch_cmd->parsed()) return RunWatch(client, job_id, WaitOptions{json});
+  if (cancel_cmd->parsed()) return RunCancel(client, job_id, json);
+  if (jobs_cmd->parsed()) return RunJobs(client, json);
+  if (workers_cmd->parsed()) return RunWorkers(client, json);
+  if (local_cmd->parsed()) {
+    local.cluster.self_exe = SelfExe();
+    // The private cluster stays quiet unless asked; errors still show.
+    if (log_level == "info") FLAGS_minloglevel = 2;
+    local.cluster.log_level = log_level == "info" ? "error" : log_level;
+    return RunLocal(local);
+  }
+  return kExitUsage;
+}
+
+}  // namespace
+}  // namespace shardex
+
+int main(int argc, char** argv) { return shardex::Main(argc, argv); }

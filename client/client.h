@@ -1,0 +1,53 @@
+// CoordinatorClient: what the CLI (and tests) use to talk to a coordinator.
+// Wraps the generated stub; every unary call carries a deadline, and
+// errors come back as absl::Status with the coordinator's message.
+//
+// Thread-safety: safe to share between threads (gRPC stubs are).
+#ifndef SHARDEX_CLIENT_CLIENT_H_
+#define SHARDEX_CLIENT_CLIENT_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "proto/shardex.grpc.pb.h"
+
+namespace shardex {
+
+struct ClientOptions {
+  std::string coordinator = "127.0.0.1:7473";
+  absl::Duration deadline = absl::Seconds(10);  // per unary call
+  int max_message_bytes = 64 << 20;
+};
+
+class CoordinatorClient {
+ public:
+  explicit CoordinatorClient(ClientOptions options);
+
+  absl::StatusOr<shardex::v1::JobStatus> Submit(
+      const shardex::v1::JobSpec& spec);
+  absl::StatusOr<shardex::v1::JobStatus> GetJob(uint64_t job_id);
+  absl::StatusOr<shardex::v1::JobStatus> Cancel(uint64_t job_id);
+  absl::StatusOr<std::vector<shardex::v1::JobStatus>> ListJobs();
+  absl::StatusOr<std::vector<shardex::v1::WorkerInfo>> ListWorkers();
+
+  // Streams the job's statuses to `on_status` until it ends; returns the
+  // terminal status. If the stream breaks, falls back to GetJob polling
+  // until the job ends or the coordinator stays unreachable.
+  absl::StatusOr<shardex::v1::JobStatus> Watch(
+      uint64_t job_id,
+      const std::function<void(const shardex::v1::JobStatus&)>& on_status);
+
+ private:
+  void SetDeadline(grpc::ClientContext* ctx) const;
+
+  const ClientOptions options_;
+  std::unique_ptr<shardex::v1::Coordinator::Stub> stub_;
+};
+
+}  // namespace shardex
+
+#endif  // SHARDEX_CLIENT_CLIENT_H_

@@ -1,0 +1,443 @@
+#include "coordinator/scheduler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "kernels/split.h"
+
+namespace shardex {
+
+namespace v1 = ::shardex::v1;
+
+Scheduler::Scheduler(Options options, Clock* clock)
+    : options_(std::move(options)), clock_(clock) {}
+
+void Scheduler::SetJobListener(JobListener listener) {
+  listener_ = std::move(listener);
+}
+
+// ------------------------------------------------------------ client calls
+
+absl::StatusOr<v1::JobStatus> Scheduler::Submit(v1::JobSpec spec) {
+  KernelArgs args(spec.args().begin(), spec.args().end());
+  absl::StatusOr<std::unique_ptr<KernelJob>> kernel =
+      CreateKernelJob(spec.kernel(), args);
+  if (!kernel.ok()) return kernel.status();
+  std::shared_ptr<const KernelJob> kernel_job = std::move(kernel).value();
+  const Domain domain = kernel_job->domain();
+
+  Effects fx;
+  v1::JobStatus status;
+  {
+    absl::MutexLock lock(&mu_);
+    uint64_t shards = spec.shards();
+    if (shards == 0) shards = DefaultShardCount(domain, TotalSlots());
+    absl::Status valid =
+        ValidateShardCount(domain, shards, options_.max_shards_per_job);
+    if (!valid.ok()) return valid;
+    spec.set_shards(shards);
+
+    const uint64_t id = next_job_id_++;
+    Job& job = jobs_[id];
+    job.id = id;
+    job.spec = std::move(spec);
+    job.kernel = std::move(kernel_job);
+    job.domain = domain;
+    job.shards.resize(shards);
+    job.payloads.resize(shards);
+    for (uint64_t i = 0; i < shards; ++i) job.queue.push_back(i);
+    job.submit_time = clock_->Now();
+    active_jobs_.push_back(id);
+    Dispatch(fx);
+    status = job.Status();
+    fx.changed.emplace_back(id, false);
+  }
+  Apply(std::move(fx));
+  return status;
+}
+
+absl::StatusOr<v1::JobStatus> Scheduler::GetJob(uint64_t job_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) {
+    return absl::NotFoundError(absl::StrCat("no job ", job_id));
+  }
+  return it->second.Status();
+}
+
+absl::StatusOr<v1::JobStatus> Scheduler::Cancel(uint64_t job_id) {
+  Effects fx;
+  v1::JobStatus status;
+  {
+    absl::MutexLock lock(&mu_);
+    Job* job = FindJob(job_id);
+    if (job == nullptr) {
+      return absl::NotFoundError(absl::StrCat("no job ", job_id));
+    }
+    if (job->terminal()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("job ", job_id, " has already ended (",
+                       v1::JobState_Name(job->state), ")"));
+    }
+    EndJob(*job, v1::JOB_CANCELLED, "cancelled by client", fx);
+    Dispatch(fx);  // the freed slots go to other jobs
+    status = job->Status();
+  }
+  Apply(std::move(fx));
+  return status;
+}
+
+std::vector<v1::JobStatus> Scheduler::ListJobs() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::JobStatus> out;
+  out.reserve(jobs_.size());
+  for (const auto& [id, job] : jobs_) out.push_back(job.Status());
+  return out;
+}
+
+std::vector<v1::WorkerInfo> Scheduler::ListWorkers() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::WorkerInfo> out;
+  for (const auto& [id, w] : workers_) {
+    v1::WorkerInfo& info = out.emplace_back();
+    info.set_worker_id(id);
+    info.set_host(w.reg.host());
+    info.set_slots(w.reg.slots());
+    info.set_pid(w.reg.pid());
+    info.set_version(w.reg.version());
+    info.set_peer(w.peer);
+    info.set_running(w.running.size());
+    info.set_completed(w.completed);
+    info.set_connected_unix_ms(absl::ToUnixMillis(w.connected));
+    info.set_last_heartbeat_unix_ms(absl::ToUnixMillis(w.last_seen));
+  }
+  return out;
+}
+
+// ------------------------------------------------------------ worker calls
+
+absl::StatusOr<uint64_t> Scheduler::AddWorker(const v1::Register& reg,
+                                              std::string peer,
+                                              std::shared_ptr<WorkerLink> link) {
+  if (reg.slots() == 0) {
+    return absl::InvalidArgumentError("register: slots must be at least 1");
+  }
+  Effects fx;
+  uint64_t id;
+  {
+    absl::MutexLock lock(&mu_);
+    id = next_worker_id_++;
+    Worker& w = workers_[id];
+    w.id = id;
+    w.reg = reg;
+    w.peer = std::move(peer);
+    w.link = std::move(link);
+    w.connected = w.last_seen = clock_->Now();
+
+    v1::CoordinatorMessage hello;
+    hello.mutable_registered()->set_worker_id(id);
+    hello.mutable_registered()->set_heartbeat_interval_ms(
+        absl::ToInt64Milliseconds(options_.heartbeat_interval));
+    fx.outbox.emplace_back(w.link, std::move(hello));
+    Dispatch(fx);
+  }
+  Apply(std::move(fx));
+  return id;
+}
+
+void Scheduler::RemoveWorker(uint64_t worker_id) {
+  Effects fx;
+  {
+    absl::MutexLock lock(&mu_);
+    DropWorker(worker_id, fx);
+    Dispatch(fx);
+  }
+  Apply(std::move(fx));
+}
+
+absl::Status Scheduler::OnResults(uint64_t worker_id,
+                                  const v1::ResultBatch& batch) {
+  Effects fx;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = workers_.find(worker_id);
+    if (it == workers_.end()) {
+      return absl::NotFoundError(absl::StrCat("no worker ", worker_id));
+    }
+    Worker& w = it->second;
+    w.last_seen = clock_->Now();
+    for (const v1::ShardResult& r : batch.results()) AcceptResult(w, r, fx);
+    Dispatch(fx);
+  }
+  Apply(std::move(fx));
+  return absl::OkStatus();
+}
+
+void Scheduler::OnHeartbeat(uint64_t worker_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = workers_.find(worker_id);
+  if (it != workers_.end()) it->second.last_seen = clock_->Now();
+}
+
+void Scheduler::Tick() {
+  Effects fx;
+  std::vector<std::shared_ptr<WorkerLink>> to_close;
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = clock_->Now();
+    std::vector<uint64_t> expired;
+    for (const auto& [id, w] : workers_) {
+      if (now - w.last_seen > options_.heartbeat_timeout) {
+        expired.push_back(id);
+      }
+    }
+    for (uint64_t id : expired) {
+      to_close.push_back(workers_[id].link);
+      DropWorker(id, fx);
+    }
+    if (!expired.empty()) Dispatch(fx);
+  }
+  for (auto& link : to_close) {
+    link->Close(absl::UnavailableError("missed heartbeats"));
+  }
+  Apply(std::move(fx));
+}
+
+// ---------------------------------------------------------------- internals
+
+Job* Scheduler::FindJob(uint64_t id) {
+  auto it = jobs_.find(id);
+  return it == jobs_.end() ? nullptr : &it->second;
+}
+
+uint64_t Scheduler::TotalSlots() const {
+  uint64_t slots = 0;
+  for (const auto& [id, w] : workers_) slots += w.reg.slots();
+  return slots;
+}
+
+uint64_t Scheduler::Capacity(const Job& job, const Worker& w) const {
+  const uint64_t slots = w.reg.slots();
+  if (job.avg_runtime_us < 0) return slots;  // nothing known yet
+  const double window_us =
+      absl::ToDoubleMicroseconds(options_.prefetch_window);
+  const double ahead = window_us / std::max(job.avg_runtime_us, 1.0);
+  const uint64_t extra = std::min<uint64_t>(
+      options_.max_prefetch, static_cast<uint64_t>(slots * std::floor(ahead)));
+  return slots + extra;
+}
+
+Job* Scheduler::PickJobFor(const Worker& w) {
+  // Max-min fairness: the runnable job with the fewest running shards.
+  Job* best = nullptr;
+  for (uint64_t id : active_jobs_) {
+    Job& job = jobs_[id];
+    if (job.queue.empty() || w.running.size() >= Capacity(job, w)) continue;
+    if (best == nullptr || job.running < best->running) best = &job;
+  }
+  return best;
+}
+
+void Scheduler::Dispatch(Effects& fx) {
+  for (auto& [wid, w] : workers_) {
+    v1::CoordinatorMessage msg;
+    v1::AssignmentBatch* batch = nullptr;
+    while (Job* job = PickJobFor(w)) {
+      if (batch == nullptr) batch = msg.mutable_assignments();
+      const uint64_t shard = job->queue.front();
+      job->queue.pop_front();
+      ShardSlot& slot = job->shards[shard];
+      slot.state = v1::SHARD_RUNNING;
+      slot.worker_id = wid;
+      if (++slot.attempt > 1) ++job->retries;
+      ++job->running;
+      if (job->state == v1::JOB_QUEUED) {
+        job->state = v1::JOB_RUNNING;
+        job->start_time = clock_->Now();
+      }
+      w.running[{job->id, shard}] = slot.attempt;
+      if (w.jobs_sent.insert(job->id).second) {
+        v1::JobDefinition* def = batch->add_jobs();
+        def->set_job_id(job->id);
+        def->set_kernel(job->spec.kernel());
+        *def->mutable_args() = job->spec.args();
+      }
+      const ShardRange range =
+          ShardRangeOf(job->domain, job->shards.size(), shard);
+      v1::ShardTask* task = batch->add_tasks();
+      task->mutable_ref()->set_job_id(job->id);
+      task->mutable_ref()->set_shard(shard);
+      task->mutable_ref()->set_attempt(slot.attempt);
+      task->set_begin(range.begin);
+      task->set_end(range.end);
+    }
+    if (batch != nullptr) fx.outbox.emplace_back(w.link, std::move(msg));
+  }
+}
+
+void Scheduler::AcceptResult(Worker& w, const v1::ShardResult& r,
+                             Effects& fx) {
+  const uint64_t job_id = r.ref().job_id();
+  const uint64_t shard = r.ref().shard();
+  auto held = w.running.find({job_id, shard});
+  const bool current =
+      held != w.running.end() && held->second == r.ref().attempt();
+  if (current) w.running.erase(held);
+
+  Job* job = FindJob(job_id);
+  if (job == nullptr || shard >= job->shards.size()) return;
+  ShardSlot& slot = job->shards[shard];
+  if (!current || job->terminal() || slot.state != v1::SHARD_RUNNING ||
+      slot.worker_id != w.id || slot.attempt != r.ref().attempt()) {
+    ++job->discarded_results;  // late, duplicate or cancelled attempt
+    return;
+  }
+  --job->running;
+  const double us = static_cast<double>(r.runtime_us());
+  job->avg_runtime_us =
+      job->avg_runtime_us < 0 ? us : 0.9 * job->avg_runtime_us + 0.1 * us;
+
+  if (!r.ok()) {
+    Requeue(*job, shard, /*count_failure=*/true,
+            absl::StrCat("worker ", w.id, " (", w.reg.host(), "): ", r.error()),
+            fx);
+    fx.changed.emplace_back(job_id, job->terminal());
+    return;
+  }
+  slot.state = v1::SHARD_SUCCEEDED;
+  slot.worker_id = 0;
+  job->payloads[shard] = r.payload();
+  ++job->succeeded;
+  ++w.completed;
+  if (job->succeeded == job->shards.size()) {
+    job->reducing = true;
+    fx.to_reduce.push_back(job_id);
+  } else {
+    fx.changed.emplace_back(job_id, false);
+  }
+}
+
+void Scheduler::Requeue(Job& job, uint64_t shard, bool count_failure,
+                        const std::string& error, Effects& fx) {
+  ShardSlot& slot = job.shards[shard];
+  slot.worker_id = 0;
+  if (count_failure && ++slot.failures >= options_.max_attempts) {
+    slot.state = v1::SHARD_FAILED;
+    ++job.failed;
+    EndJob(job, v1::JOB_FAILED,
+           absl::StrCat("shard ", shard, " failed after ", slot.failures,
+                        " attempts; last error: ", error),
+           fx);
+    return;
+  }
+  slot.state = v1::SHARD_QUEUED;
+  job.queue.push_front(shard);  // retried before fresh shards
+}
+
+void Scheduler::EndJob(Job& job, v1::JobState state, std::string error,
+                       Effects& fx) {
+  job.state = state;
+  job.error = std::move(error);
+  job.end_time = clock_->Now();
+  for (ShardSlot& slot : job.shards) {
+    if (slot.state == v1::SHARD_QUEUED || slot.state == v1::SHARD_RUNNING) {
+      slot.state = v1::SHARD_CANCELLED;
+      slot.worker_id = 0;
+      ++job.cancelled;
+    }
+  }
+  job.queue.clear();
+  job.running = 0;
+  job.payloads.clear();
+  job.payloads.shrink_to_fit();
+  active_jobs_.erase(
+      std::remove(active_jobs_.begin(), active_jobs_.end(), job.id),
+      active_jobs_.end());
+  // Stop the job's attempts wherever they run, and free their slots now.
+  for (auto& [wid, w] : workers_) {
+    bool held = false;
+    for (auto it = w.running.begin(); it != w.running.end();) {
+      if (it->first.first == job.id) {
+        held = true;
+        w.running.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+    if (held) {
+      v1::CoordinatorMessage msg;
+      msg.mutable_cancel()->add_job_ids(job.id);
+      fx.outbox.emplace_back(w.link, std::move(msg));
+    }
+  }
+  fx.changed.emplace_back(job.id, true);
+}
+
+void Scheduler::DropWorker(uint64_t worker_id, Effects& fx) {
+  auto it = workers_.find(worker_id);
+  if (it == workers_.end()) return;
+  Worker& w = it->second;
+  for (const auto& [key, attempt] : w.running) {
+    Job* job = FindJob(key.first);
+    if (job == nullptr || job->terminal()) continue;
+    ShardSlot& slot = job->shards[key.second];
+    if (slot.state != v1::SHARD_RUNNING || slot.worker_id != worker_id) {
+      continue;
+    }
+    --job->running;
+    // A lost worker is not the shard's fault: no failure is counted.
+    Requeue(*job, key.second, /*count_failure=*/false, "", fx);
+    fx.changed.emplace_back(job->id, false);
+  }
+  workers_.erase(it);
+}
+
+void Scheduler::Apply(Effects fx) {
+  for (auto& [link, msg] : fx.outbox) link->Send(std::move(msg));
+  for (uint64_t job_id : fx.to_reduce) Reduce(job_id, fx);
+  if (listener_) {
+    for (const auto& [job_id, terminal] : fx.changed) {
+      listener_(job_id, terminal);
+    }
+  }
+}
+
+void Scheduler::Reduce(uint64_t job_id, Effects& fx) {
+  std::shared_ptr<const KernelJob> kernel;
+  std::vector<std::string> payloads;
+  {
+    absl::MutexLock lock(&mu_);
+    Job* job = FindJob(job_id);
+    if (job == nullptr || !job->reducing) return;
+    kernel = job->kernel;
+    payloads = std::move(job->payloads);
+  }
+  absl::StatusOr<KernelResult> result = kernel->Reduce(payloads);
+  {
+    absl::MutexLock lock(&mu_);
+    Job& job = *FindJob(job_id);
+    if (job.terminal()) return;  // cancelled while reducing
+    job.reducing = false;
+    job.end_time = clock_->Now();
+    job.payloads.clear();
+    if (result.ok()) {
+      job.state = v1::JOB_SUCCEEDED;
+      job.result.set_value(result->value);
+      for (const auto& [k, v] : result->details) {
+        (*job.result.mutable_details())[k] = v;
+      }
+    } else {
+      job.state = v1::JOB_FAILED;
+      job.error = absl::StrCat("reduce failed: ", result.status().message());
+    }
+    active_jobs_.erase(
+        std::remove(active_jobs_.begin(), active_jobs_.end(), job_id),
+        active_jobs_.end());
+  }
+  fx.changed.emplace_back(job_id, true);
+}
+
+}  // namespace shardex

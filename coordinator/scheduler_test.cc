@@ -1,0 +1,279 @@
+#include "coordinator/scheduler.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/fake_clock.h"
+#include "coordinator/fake_worker_link.h"
+#include "gtest/gtest.h"
+
+namespace shardex {
+namespace {
+
+namespace v1 = ::shardex::v1;
+
+v1::JobSpec Primes(uint64_t to, uint64_t shards) {
+  v1::JobSpec spec;
+  spec.set_kernel("primes");
+  (*spec.mutable_args())["to"] = std::to_string(to);
+  spec.set_shards(shards);
+  return spec;
+}
+
+v1::JobSpec Sleep(uint64_t shards) {
+  v1::JobSpec spec;
+  spec.set_kernel("sleep");
+  (*spec.mutable_args())["ms"] = "0";
+  spec.set_shards(shards);
+  return spec;
+}
+
+v1::Register Reg(uint32_t slots) {
+  v1::Register r;
+  r.set_host("test");
+  r.set_slots(slots);
+  return r;
+}
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  SchedulerTest() : scheduler_(Scheduler::Options{}, &clock_) {}
+
+  // Adds a worker and returns (id, link).
+  std::pair<uint64_t, std::shared_ptr<FakeWorkerLink>> AddWorker(
+      uint32_t slots) {
+    auto link = std::make_shared<FakeWorkerLink>();
+    absl::StatusOr<uint64_t> id = scheduler_.AddWorker(Reg(slots), "peer", link);
+    EXPECT_TRUE(id.ok()) << id.status();
+    return {*id, link};
+  }
+
+  // Runs `tasks` with the real kernel of `spec` and reports their results.
+  void RunAndReport(uint64_t worker, const v1::JobSpec& spec,
+                    const std::vector<v1::ShardTask>& tasks) {
+    KernelArgs args(spec.args().begin(), spec.args().end());
+    auto kernel = CreateKernelJob(spec.kernel(), args);
+    ASSERT_TRUE(kernel.ok()) << kernel.status();
+    v1::ResultBatch batch;
+    CancelFlag never(false);
+    for (const v1::ShardTask& t : tasks) {
+      v1::ShardResult* r = batch.add_results();
+      *r->mutable_ref() = t.ref();
+      auto payload = (*kernel)->RunShard({t.begin(), t.end()}, never);
+      ASSERT_TRUE(payload.ok());
+      r->set_ok(true);
+      r->set_payload(*payload);
+      r->set_runtime_us(100000);  // long shards: no prefetch
+    }
+    ASSERT_TRUE(scheduler_.OnResults(worker, batch).ok());
+  }
+
+  void Fail(uint64_t worker, const v1::ShardTask& t, const std::string& why) {
+    v1::ResultBatch batch;
+    v1::ShardResult* r = batch.add_results();
+    *r->mutable_ref() = t.ref();
+    r->set_ok(false);
+    r->set_error(why);
+    ASSERT_TRUE(scheduler_.OnResults(worker, batch).ok());
+  }
+
+  v1::JobStatus Job(uint64_t id) {
+    auto s = scheduler_.GetJob(id);
+    EXPECT_TRUE(s.ok());
+    return *s;
+  }
+
+  FakeClock clock_;
+  Scheduler scheduler_;
+};
+
+TEST_F(SchedulerTest, RejectsUnknownKernelAndBadShardCounts) {
+  v1::JobSpec bad;
+  bad.set_kernel("nope");
+  EXPECT_EQ(scheduler_.Submit(bad).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(scheduler_.Submit(Primes(10, 11)).status().code(),
+            absl::StatusCode::kInvalidArgument);  // more shards than numbers
+  EXPECT_EQ(scheduler_.Submit(Sleep(20'000'000)).status().code(),
+            absl::StatusCode::kInvalidArgument);  // over max_shards_per_job
+  EXPECT_TRUE(scheduler_.ListJobs().empty());
+}
+
+TEST_F(SchedulerTest, DefaultShardCountComesFromClusterSize) {
+  AddWorker(3);
+  AddWorker(2);
+  auto status = scheduler_.Submit(Primes(1'000'000, 0));
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->shards_total(), 20u);  // 5 slots x 4
+}
+
+TEST_F(SchedulerTest, AssignsBySlotsAndReducesExactly) {
+  auto [w1, link1] = AddWorker(2);
+  auto [w2, link2] = AddWorker(1);
+  const v1::JobSpec spec = Primes(100000, 7);
+  auto submitted = scheduler_.Submit(spec);
+  ASSERT_TRUE(submitted.ok());
+  const uint64_t job = submitted->job_id();
+  // Each worker gets no more than its slots while shards are long.
+  auto t1 = link1->TakeTasks();
+  auto t2 = link2->TakeTasks();
+  EXPECT_EQ(t1.size(), 2u);
+  EXPECT_EQ(t2.size(), 1u);
+  EXPECT_EQ(Job(job).state(), v1::JOB_RUNNING);
+  while (!t1.empty() || !t2.empty()) {
+    RunAndReport(w1, spec, t1);
+    RunAndReport(w2, spec, t2);
+    t1 = link1->TakeTasks();
+    t2 = link2->TakeTasks();
+    EXPECT_LE(t1.size(), 2u);
+    EXPECT_LE(t2.size(), 1u);
+  }
+  v1::JobStatus s = Job(job);
+  EXPECT_EQ(s.state(), v1::JOB_SUCCEEDED);
+  EXPECT_EQ(s.result().value(), "9592");  // pi(10^5)
+  EXPECT_EQ(s.shards_succeeded(), 7u);
+}
+
+TEST_F(SchedulerTest, FirstMessageToANewWorkerCarriesTheJobDefinition) {
+  auto [w1, link1] = AddWorker(4);
+  ASSERT_TRUE(scheduler_.Submit(Primes(1000, 8)).ok());
+  std::vector<v1::CoordinatorMessage> sent = link1->sent();
+  ASSERT_EQ(sent.size(), 2u);  // Registered, then one batch
+  EXPECT_TRUE(sent[0].has_registered());
+  ASSERT_TRUE(sent[1].has_assignments());
+  EXPECT_EQ(sent[1].assignments().jobs_size(), 1);
+  EXPECT_EQ(sent[1].assignments().tasks_size(), 4);  // many tasks, one message
+}
+
+TEST_F(SchedulerTest, LeavingWorkersShardsFinishElsewhere) {
+  auto [w1, link1] = AddWorker(2);
+  const v1::JobSpec spec = Primes(100000, 4);
+  const uint64_t job = scheduler_.Submit(spec)->job_id();
+  auto t1 = link1->TakeTasks();
+  ASSERT_EQ(t1.size(), 2u);
+  scheduler_.RemoveWorker(w1);  // its two shards go back to the queue
+  EXPECT_EQ(Job(job).shards_queued(), 4u);
+  auto [w2, link2] = AddWorker(4);  // joins mid-job
+  auto t2 = link2->TakeTasks();
+  ASSERT_EQ(t2.size(), 4u);
+  RunAndReport(w2, spec, t2);
+  v1::JobStatus s = Job(job);
+  EXPECT_EQ(s.state(), v1::JOB_SUCCEEDED);
+  EXPECT_EQ(s.result().value(), "9592");
+  EXPECT_EQ(s.retries(), 2u);  // the two re-run shards
+}
+
+TEST_F(SchedulerTest, LateResultFromALostAttemptIsDiscarded) {
+  auto [w1, link1] = AddWorker(1);
+  auto [w2, link2] = AddWorker(1);
+  const v1::JobSpec spec = Primes(1000, 2);
+  const uint64_t job = scheduler_.Submit(spec)->job_id();
+  auto t1 = link1->TakeTasks();
+  auto t2 = link2->TakeTasks();
+  RunAndReport(w1, spec, t1);  // shard on w1 done
+  RunAndReport(w1, spec, t1);  // the same result again: a duplicate
+  RunAndReport(w2, spec, t2);
+  v1::JobStatus s = Job(job);
+  EXPECT_EQ(s.state(), v1::JOB_SUCCEEDED);
+  EXPECT_EQ(s.result().value(), "168");  // counted once, not twice
+}
+
+TEST_F(SchedulerTest, FailedAttemptIsRetriedThenFailsTheJob) {
+  auto [w1, link1] = AddWorker(1);
+  const uint64_t job = scheduler_.Submit(Primes(1000, 1))->job_id();
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    auto t = link1->TakeTasks();
+    ASSERT_EQ(t.size(), 1u);
+    EXPECT_EQ(t[0].ref().attempt(), static_cast<uint32_t>(attempt));
+    Fail(w1, t[0], "boom");
+  }
+  v1::JobStatus s = Job(job);
+  EXPECT_EQ(s.state(), v1::JOB_FAILED);
+  EXPECT_NE(s.error().find("shard 0 failed after 3 attempts"),
+            std::string::npos)
+      << s.error();
+  EXPECT_NE(s.error().find("boom"), std::string::npos);
+  EXPECT_TRUE(link1->TakeTasks().empty());  // nothing more is assigned
+}
+
+TEST_F(SchedulerTest, CancelStopsAttemptsAndFreesSlotsForOtherJobs) {
+  auto [w1, link1] = AddWorker(1);
+  const uint64_t a = scheduler_.Submit(Sleep(5))->job_id();
+  const uint64_t b = scheduler_.Submit(Sleep(1))->job_id();
+  auto t = link1->TakeTasks();
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].ref().job_id(), a);
+  auto cancelled = scheduler_.Cancel(a);
+  ASSERT_TRUE(cancelled.ok());
+  EXPECT_EQ(cancelled->state(), v1::JOB_CANCELLED);
+  bool cancel_sent = false;
+  for (const auto& m : link1->sent()) {
+    if (m.has_cancel() && m.cancel().job_ids_size() == 1 &&
+        m.cancel().job_ids(0) == a) {
+      cancel_sent = true;
+    }
+  }
+  EXPECT_TRUE(cancel_sent);
+  auto next = link1->TakeTasks();  // the slot went to job b at once
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].ref().job_id(), b);
+  EXPECT_EQ(scheduler_.Cancel(a).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(scheduler_.Cancel(999).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(SchedulerTest, ConcurrentJobsShareSlotsFairly) {
+  auto [w1, link1] = AddWorker(4);
+  const uint64_t a = scheduler_.Submit(Sleep(10))->job_id();
+  auto first = link1->TakeTasks();
+  EXPECT_EQ(first.size(), 4u);  // job a alone takes every slot
+  const uint64_t b = scheduler_.Submit(Sleep(10))->job_id();
+  // As a's shards finish, slots go to b until both hold two.
+  v1::JobSpec spec = Sleep(10);
+  RunAndReport(w1, spec, {first[0], first[1]});
+  auto next = link1->TakeTasks();
+  ASSERT_EQ(next.size(), 2u);
+  EXPECT_EQ(next[0].ref().job_id(), b);
+  EXPECT_EQ(next[1].ref().job_id(), b);
+  EXPECT_EQ(Job(a).shards_running(), 2u);
+  EXPECT_EQ(Job(b).shards_running(), 2u);
+}
+
+TEST_F(SchedulerTest, ShortShardsAreFedAheadOfTheSlots) {
+  auto [w1, link1] = AddWorker(2);
+  const uint64_t job = scheduler_.Submit(Sleep(10000))->job_id();
+  auto t = link1->TakeTasks();
+  ASSERT_EQ(t.size(), 2u);  // nothing known yet: slots only
+  v1::ResultBatch batch;
+  for (const auto& task : t) {
+    v1::ShardResult* r = batch.add_results();
+    *r->mutable_ref() = task.ref();
+    r->set_ok(true);
+    r->set_payload("1");
+    r->set_runtime_us(10);  // trivially short
+  }
+  ASSERT_TRUE(scheduler_.OnResults(w1, batch).ok());
+  EXPECT_GT(link1->TakeTasks().size(), 100u);
+  EXPECT_EQ(Job(job).state(), v1::JOB_RUNNING);
+}
+
+TEST_F(SchedulerTest, SilentWorkerIsDroppedAfterHeartbeatTimeout) {
+  auto [w1, link1] = AddWorker(1);
+  auto [w2, link2] = AddWorker(1);
+  const uint64_t job = scheduler_.Submit(Sleep(2))->job_id();
+  link1->TakeTasks();
+  link2->TakeTasks();
+  clock_.Advance(absl::Seconds(2));
+  scheduler_.OnHeartbeat(w2);  // w2 stays in touch, w1 does not
+  clock_.Advance(absl::Seconds(2));
+  scheduler_.Tick();
+  EXPECT_TRUE(link1->closed());
+  EXPECT_FALSE(link2->closed());
+  EXPECT_EQ(scheduler_.ListWorkers().size(), 1u);
+  EXPECT_EQ(Job(job).shards_queued(), 1u);  // w1's shard is back in the queue
+}
+
+}  // namespace
+}  // namespace shardex

@@ -1,0 +1,74 @@
+#include "coordinator/server.h"
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+
+namespace shardex {
+
+CoordinatorServer::CoordinatorServer(const CoordinatorOptions& options,
+                                     Clock* clock)
+    : options_(options),
+      scheduler_(options.scheduler, clock),
+      hub_(&scheduler_, options.watch_interval),
+      service_(&scheduler_, &hub_),
+      gateway_(&scheduler_) {
+  scheduler_.SetJobListener([this](uint64_t job_id, bool terminal) {
+    hub_.OnJobChanged(job_id, terminal);
+  });
+}
+
+absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
+    const CoordinatorOptions& options, Clock* clock) {
+  std::unique_ptr<CoordinatorServer> s(new CoordinatorServer(options, clock));
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
+                           &s->port_);
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_message_bytes);
+  // Notice a silently vanished worker host even without heartbeats.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.RegisterService(&s->service_);
+  builder.RegisterService(&s->gateway_);
+  s->server_ = builder.BuildAndStart();
+  if (s->server_ == nullptr || s->port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen,
+                     " (address in use or not valid?)"));
+  }
+  s->ticker_ = std::thread([raw = s.get()] { raw->TickLoop(); });
+  return s;
+}
+
+CoordinatorServer::~CoordinatorServer() { Shutdown(); }
+
+void CoordinatorServer::TickLoop() {
+  while (!stopping_.WaitForNotificationWithTimeout(options_.tick_interval)) {
+    scheduler_.Tick();
+  }
+}
+
+void CoordinatorServer::Wait() { stopped_.WaitForNotification(); }
+
+void CoordinatorServer::Shutdown() {
+  if (shutdown_started_.exchange(true)) {
+    stopped_.WaitForNotification();
+    return;
+  }
+  stopping_.Notify();
+  if (ticker_.joinable()) ticker_.join();
+  if (server_ != nullptr) {
+    server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+    server_->Wait();
+  }
+  stopped_.Notify();
+}
+
+}  // namespace shardex

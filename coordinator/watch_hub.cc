@@ -1,0 +1,87 @@
+#include "coordinator/watch_hub.h"
+
+#include <utility>
+#include <vector>
+
+namespace shardex {
+
+WatchHub::WatchHub(Scheduler* scheduler, absl::Duration interval)
+    : scheduler_(scheduler),
+      interval_(interval),
+      thread_([this] { PublishLoop(); }) {}
+
+WatchHub::~WatchHub() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  thread_.join();
+}
+
+absl::Status WatchHub::Subscribe(uint64_t job_id,
+                                 std::shared_ptr<JobWatcher> watcher) {
+  // Register before reading the status, so no change falls between them.
+  {
+    absl::MutexLock lock(&mu_);
+    watchers_[job_id].insert(watcher);
+  }
+  absl::StatusOr<shardex::v1::JobStatus> status = scheduler_->GetJob(job_id);
+  if (!status.ok()) {
+    Unsubscribe(job_id, watcher.get());
+    return status.status();
+  }
+  watcher->Post(*status);
+  return absl::OkStatus();
+}
+
+void WatchHub::Unsubscribe(uint64_t job_id, const JobWatcher* watcher) {
+  absl::MutexLock lock(&mu_);
+  auto it = watchers_.find(job_id);
+  if (it == watchers_.end()) return;
+  for (auto w = it->second.begin(); w != it->second.end(); ++w) {
+    if (w->get() == watcher) {
+      it->second.erase(w);
+      break;
+    }
+  }
+  if (it->second.empty()) watchers_.erase(it);
+}
+
+void WatchHub::OnJobChanged(uint64_t job_id, bool terminal) {
+  absl::MutexLock lock(&mu_);
+  if (watchers_.count(job_id) == 0) return;
+  dirty_.insert(job_id);
+  if (terminal) urgent_ = true;
+}
+
+void WatchHub::PublishLoop() {
+  while (true) {
+    std::map<uint64_t, std::set<std::shared_ptr<JobWatcher>>> targets;
+    {
+      absl::MutexLock lock(&mu_);
+      auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ || urgent_;
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&wake), interval_);
+      if (stopping_) return;
+      urgent_ = false;
+      for (uint64_t job_id : dirty_) {
+        auto it = watchers_.find(job_id);
+        if (it != watchers_.end()) targets[job_id] = it->second;
+      }
+      dirty_.clear();
+    }
+    for (auto& [job_id, watchers] : targets) {
+      absl::StatusOr<shardex::v1::JobStatus> status =
+          scheduler_->GetJob(job_id);
+      if (!status.ok()) continue;
+      const bool terminal = IsTerminal(status->state());
+      for (const auto& w : watchers) {
+        w->Post(*status);
+        if (terminal) Unsubscribe(job_id, w.get());
+      }
+    }
+  }
+}
+
+}  // namespace shardex

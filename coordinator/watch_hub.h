@@ -1,0 +1,68 @@
+// WatchHub: fans job progress out to WatchJob streams.
+//
+// A subscriber gets the job's status at once, then at most once per
+// `interval` while the job changes, and the terminal status as soon as the
+// job ends. Coalescing keeps a job finishing 100,000 shards a second from
+// producing 100,000 messages a second. Statuses are read from the Scheduler
+// on the hub's own thread, never on a gRPC thread.
+//
+// Thread-safety: all methods are safe from any thread.
+#ifndef SHARDEX_COORDINATOR_WATCH_HUB_H_
+#define SHARDEX_COORDINATOR_WATCH_HUB_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "coordinator/scheduler.h"
+#include "proto/shardex.pb.h"
+
+namespace shardex {
+
+// Receives statuses for one watched job. Post must not block.
+class JobWatcher {
+ public:
+  virtual ~JobWatcher() = default;
+  virtual void Post(const shardex::v1::JobStatus& status) = 0;
+};
+
+class WatchHub {
+ public:
+  WatchHub(Scheduler* scheduler, absl::Duration interval);
+  ~WatchHub();  // stops the publishing thread
+
+  WatchHub(const WatchHub&) = delete;
+  WatchHub& operator=(const WatchHub&) = delete;
+
+  // Posts the job's current status to `watcher` and keeps it posted until
+  // the job ends or Unsubscribe. NOT_FOUND for an unknown job.
+  absl::Status Subscribe(uint64_t job_id, std::shared_ptr<JobWatcher> watcher);
+  void Unsubscribe(uint64_t job_id, const JobWatcher* watcher);
+
+  // The Scheduler's JobListener.
+  void OnJobChanged(uint64_t job_id, bool terminal);
+
+ private:
+  void PublishLoop();
+
+  Scheduler* const scheduler_;
+  const absl::Duration interval_;
+
+  absl::Mutex mu_;
+  std::map<uint64_t, std::set<std::shared_ptr<JobWatcher>>> watchers_
+      ABSL_GUARDED_BY(mu_);
+  std::set<uint64_t> dirty_ ABSL_GUARDED_BY(mu_);
+  bool urgent_ ABSL_GUARDED_BY(mu_) = false;  // a watched job ended
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+
+  std::thread thread_;  // last: starts after the state above exists
+};
+
+}  // namespace shardex
+
+#endif  // SHARDEX_COORDINATOR_WATCH_HUB_H_

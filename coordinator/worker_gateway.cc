@@ -1,0 +1,120 @@
+#include "coordinator/worker_gateway.h"
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+#include "coordinator/stream_writer.h"
+#include "glog/logging.h"
+
+namespace shardex {
+
+namespace v1 = ::shardex::v1;
+
+namespace {
+
+using Writer = StreamWriter<v1::CoordinatorMessage>;
+
+// The scheduler's handle on a session; safe after the reactor is gone.
+class StreamLink : public WorkerLink {
+ public:
+  explicit StreamLink(std::shared_ptr<Writer> writer)
+      : writer_(std::move(writer)) {}
+  void Send(v1::CoordinatorMessage message) override {
+    writer_->Write(std::move(message));
+  }
+  void Close(const absl::Status& reason) override {
+    writer_->Finish(ToGrpcStatus(reason), /*drop_queued=*/true);
+  }
+
+ private:
+  std::shared_ptr<Writer> writer_;
+};
+
+class SessionReactor
+    : public grpc::ServerBidiReactor<v1::WorkerMessage,
+                                     v1::CoordinatorMessage> {
+ public:
+  SessionReactor(Scheduler* scheduler, std::string peer)
+      : scheduler_(scheduler), peer_(std::move(peer)) {
+    writer_ = std::make_shared<Writer>(
+        [this](const v1::CoordinatorMessage* m) { StartWrite(m); },
+        [this](const grpc::Status& s) { Finish(s); });
+    StartRead(&in_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the worker hung up or the stream broke
+      End(grpc::Status::OK);
+      return;
+    }
+    absl::Status st = Handle();
+    if (!st.ok()) {
+      LOG(WARNING) << "worker session from " << peer_ << " ended: " << st;
+      End(ToGrpcStatus(st));
+      return;
+    }
+    StartRead(&in_);
+  }
+
+  void OnWriteDone(bool ok) override { writer_->OnWriteDone(ok); }
+
+  void OnDone() override {
+    writer_->Detach();
+    delete this;
+  }
+
+ private:
+  absl::Status Handle() {
+    if (worker_id_ == 0) {
+      if (!in_.has_register_()) {
+        return absl::FailedPreconditionError(
+            "the first message of a session must be Register");
+      }
+      absl::StatusOr<uint64_t> id = scheduler_->AddWorker(
+          in_.register_(), peer_, std::make_shared<StreamLink>(writer_));
+      if (!id.ok()) return id.status();
+      worker_id_ = *id;
+      LOG(INFO) << "worker " << worker_id_ << " joined from "
+                << in_.register_().host() << " (" << peer_ << ") with "
+                << in_.register_().slots() << " slots";
+      return absl::OkStatus();
+    }
+    switch (in_.body_case()) {
+      case v1::WorkerMessage::kResults:
+        return scheduler_->OnResults(worker_id_, in_.results());
+      case v1::WorkerMessage::kHeartbeat:
+        scheduler_->OnHeartbeat(worker_id_);
+        return absl::OkStatus();
+      default:
+        return absl::InvalidArgumentError(
+            absl::StrCat("unexpected worker message (field ",
+                         static_cast<int>(in_.body_case()), ")"));
+    }
+  }
+
+  void End(const grpc::Status& status) {
+    if (worker_id_ != 0) {
+      LOG(INFO) << "worker " << worker_id_ << " left (" << peer_ << ")";
+      scheduler_->RemoveWorker(worker_id_);
+    }
+    writer_->Finish(status, /*drop_queued=*/true);
+  }
+
+  Scheduler* const scheduler_;
+  const std::string peer_;
+  std::shared_ptr<Writer> writer_;
+  v1::WorkerMessage in_;
+  uint64_t worker_id_ = 0;
+};
+
+}  // namespace
+
+grpc::ServerBidiReactor<v1::WorkerMessage, v1::CoordinatorMessage>*
+WorkerGatewayService::Session(grpc::CallbackServerContext* ctx) {
+  return new SessionReactor(scheduler_, ctx->peer());
+}
+
+}  // namespace shardex

@@ -1,0 +1,32 @@
+// WorkerGatewayService: the gRPC end of worker sessions. Each worker holds
+// one bidirectional stream; this layer turns its messages into Scheduler
+// calls and gives the Scheduler a WorkerLink to write back on. When the
+// stream breaks, the worker is removed at once and its shards re-queued.
+//
+// Thread-safety: gRPC runs the reactors on its threads; each reactor's
+// state is touched only from its own callbacks, which gRPC serialises.
+#ifndef SHARDEX_COORDINATOR_WORKER_GATEWAY_H_
+#define SHARDEX_COORDINATOR_WORKER_GATEWAY_H_
+
+#include "coordinator/scheduler.h"
+#include "proto/shardex.grpc.pb.h"
+
+namespace shardex {
+
+class WorkerGatewayService final
+    : public shardex::v1::WorkerGateway::CallbackService {
+ public:
+  explicit WorkerGatewayService(Scheduler* scheduler)
+      : scheduler_(scheduler) {}
+
+  grpc::ServerBidiReactor<shardex::v1::WorkerMessage,
+                          shardex::v1::CoordinatorMessage>*
+  Session(grpc::CallbackServerContext* ctx) override;
+
+ private:
+  Scheduler* const scheduler_;
+};
+
+}  // namespace shardex
+
+#endif  // SHARDEX_COORDINATOR_WORKER_GATEWAY_H_

@@ -1,0 +1,63 @@
+// Single-thread throughput of the pi and primes kernels through RunShard,
+// the way a worker slot runs them:
+//   bazel run //kernels:kernels_bench [-- PI_SAMPLES [PRIMES_TO [SHARDS]]]
+// Compare primes with `primesieve PRIMES_TO -t1`.
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "kernels/args.h"
+#include "kernels/kernel.h"
+#include "kernels/split.h"
+
+namespace shardex {
+namespace {
+
+// Runs every shard in turn on this thread; returns seconds, or -1 on error.
+double TimeShards(const KernelJob& job, uint64_t shards) {
+  const CancelFlag not_cancelled{false};
+  const auto start = std::chrono::steady_clock::now();
+  for (uint64_t i = 0; i < shards; ++i) {
+    absl::StatusOr<std::string> payload =
+        job.RunShard(ShardRangeOf(job.domain(), shards, i), not_cancelled);
+    if (!payload.ok()) {
+      std::fprintf(stderr, "%s\n", payload.status().ToString().c_str());
+      return -1;
+    }
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+int Run(int argc, char** argv) {
+  const std::string samples = argc > 1 ? argv[1] : "2e9";
+  const std::string to = argc > 2 ? argv[2] : "1e10";
+  const std::string shard_text = argc > 3 ? argv[3] : "1";
+  absl::StatusOr<uint64_t> shards = ParseUint64Arg("shards", shard_text);
+  absl::StatusOr<std::unique_ptr<KernelJob>> pi =
+      CreateKernelJob("pi", {{"samples", samples}, {"seed", "1"}});
+  absl::StatusOr<std::unique_ptr<KernelJob>> primes =
+      CreateKernelJob("primes", {{"to", to}});
+  for (const absl::Status& s :
+       {shards.status(), pi.status(), primes.status()}) {
+    if (!s.ok()) {
+      std::fprintf(stderr, "%s\n", s.ToString().c_str());
+      return 2;
+    }
+  }
+  const double pi_s = TimeShards(**pi, *shards);
+  const double n = static_cast<double>((*pi)->domain().hi);
+  std::printf("pi:     %s samples in %.3f s = %.0f M samples/s\n",
+              samples.c_str(), pi_s, n / pi_s / 1e6);
+  const double primes_s = TimeShards(**primes, *shards);
+  std::printf("primes: [0, %s) in %.3f s\n", to.c_str(), primes_s);
+  return (pi_s < 0 || primes_s < 0) ? 1 : 0;
+}
+
+}  // namespace
+}  // namespace shardex
+
+int main(int argc, char** argv) { return shardex::Run(argc, argv); }

@@ -1,0 +1,152 @@
+// Kernel "primes": counts the primes in [--from, --to) with libprimesieve.
+//
+// Each shard counts its range in chunks, polling the cancel flag between
+// chunks; the payload is the shard's count and the reduce is an exact sum.
+// Thread-safety: PrimesJob is immutable; libprimesieve's count functions may
+// run concurrently from many threads.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <primesieve.hpp>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "kernels/args.h"
+#include "kernels/kernel.h"
+#include "kernels/payload.h"
+#include "kernels/split.h"
+
+namespace shardex {
+namespace {
+
+constexpr char kName[] = "primes";
+
+// 2^28 numbers take ~30 ms to sieve near 1e10, which bounds how long a
+// cancelled shard keeps running.
+constexpr uint64_t kMinChunk = uint64_t{1} << 28;
+
+std::vector<KernelParam> PrimesParams() {
+  return {
+      {"from", "count primes >= FROM", "0", false},
+      {"to", "count primes < TO (at most 2^64-1)", "", true},
+  };
+}
+
+// libprimesieve counts with every core by default, but the worker already
+// runs one shard per execution slot: each count must use a single thread or
+// shards would oversubscribe the machine. The setting is process-global, so
+// it is made once, before the first count, by whichever shard comes first.
+void UseOneSieveThreadPerShard() {
+  static std::once_flag once;
+  std::call_once(once, [] { primesieve::set_num_threads(1); });
+}
+
+// Every count_primes call sieves the primes up to sqrt(stop) afresh: ~0.4 s
+// near 1e18 and ~2 s near 2^64. Chunks at least that long keep this set-up
+// below ~15% of the work, at the price of slower cancellation up there.
+uint64_t ChunkSize(uint64_t end) {
+  const auto root = static_cast<uint64_t>(std::sqrt(static_cast<double>(end)));
+  return std::max(kMinChunk, root);
+}
+
+// Number of primes in [r.begin, r.end), or CANCELLED.
+absl::StatusOr<uint64_t> CountPrimes(ShardRange r, const CancelFlag& cancel) {
+  UseOneSieveThreadPerShard();
+  const uint64_t chunk = ChunkSize(r.end);
+  uint64_t count = 0;
+  // libprimesieve reports errors by throwing; shardex code does not use
+  // exceptions, so they stop here and become a Status.
+  try {
+    for (uint64_t begin = r.begin; begin < r.end;) {
+      if (cancel.load()) return absl::CancelledError("primes shard cancelled");
+      const uint64_t end = begin + std::min(chunk, r.end - begin);
+      count += primesieve::count_primes(begin, end - 1);  // stop is inclusive
+      begin = end;
+    }
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "primesieve ran out of memory counting [", r.begin, ", ", r.end, ")"));
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("primesieve: ", e.what()));
+  }
+  return count;
+}
+
+class PrimesJob final : public KernelJob {
+ public:
+  PrimesJob(uint64_t from, uint64_t to) : from_(from), to_(to) {}
+
+  Domain domain() const override {
+    return Domain{Domain::Kind::kRange, from_, to_};
+  }
+
+  absl::StatusOr<std::string> RunShard(
+      ShardRange range, const CancelFlag& cancel) const override {
+    RETURN_IF_ERROR(ValidateShardRange(domain(), range));
+    ASSIGN_OR_RETURN(const uint64_t count, CountPrimes(range, cancel));
+    return EncodeCount(count);
+  }
+
+  absl::StatusOr<KernelResult> Reduce(
+      absl::Span<const std::string> payloads) const override {
+    ASSIGN_OR_RETURN(const uint64_t total, SumCounts(payloads));
+    // A range cannot hold more primes than numbers; more means corruption.
+    if (total > to_ - from_) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("shards report ", total, " primes in [", from_, ", ",
+                       to_, "), which has only ", to_ - from_, " numbers"));
+    }
+    KernelResult result;
+    result.value = absl::StrCat(total);
+    result.details["from"] = absl::StrCat(from_);
+    result.details["to"] = absl::StrCat(to_);
+    return result;
+  }
+
+ private:
+  const uint64_t from_;
+  const uint64_t to_;
+};
+
+absl::StatusOr<std::unique_ptr<KernelJob>> CreatePrimesJob(
+    const KernelArgs& args) {
+  ASSIGN_OR_RETURN(const KernelArgs resolved,
+                   ResolveArgs(kName, PrimesParams(), args));
+  ASSIGN_OR_RETURN(const uint64_t from, GetUint64Arg(resolved, "from", 0));
+  ASSIGN_OR_RETURN(const uint64_t to, GetUint64Arg(resolved, "to", 0));
+  if (from > to) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--from ", from, " must not exceed --to ", to));
+  }
+  // The last number sieved is to-1. primesieve 11 goes up to 2^64-1, so
+  // this only fires with an older library that has a lower limit.
+  const uint64_t max_stop = primesieve::get_max_stop();
+  if (to > 0 && to - 1 > max_stop) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--to ", to, " exceeds primesieve's limit of ", max_stop + 1));
+  }
+  return std::make_unique<PrimesJob>(from, to);
+}
+
+KernelInfo PrimesKernelInfo() {
+  KernelInfo info;
+  info.name = kName;
+  info.summary = "count the primes in [FROM, TO)";
+  info.params = PrimesParams();
+  info.create = CreatePrimesJob;
+  return info;
+}
+
+}  // namespace
+
+SHARDEX_REGISTER_KERNEL(primes, PrimesKernelInfo);
+
+}  // namespace shardex
