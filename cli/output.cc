@@ -1,5 +1,7 @@
 #include "cli/output.h"
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
@@ -73,6 +75,14 @@ std::string FormatOutcome(const v1::JobStatus& s) {
       StateName(s.state()), s.shards_succeeded(), s.shards_total(),
       ElapsedSeconds(s), s.retries());
   if (!s.error().empty()) absl::StrAppend(&line, ": ", s.error());
+  if (s.state() == v1::JOB_SUCCEEDED && s.result().details_size() > 0) {
+    std::vector<std::string> details;
+    for (const auto& [k, v] : s.result().details()) {
+      details.push_back(absl::StrCat(k, "=", v));
+    }
+    std::sort(details.begin(), details.end());  // proto maps are unordered
+    absl::StrAppend(&line, "; ", absl::StrJoin(details, " "));
+  }
   return line;
 }
 

@@ -22,6 +22,7 @@ void Scheduler::SetJobListener(JobListener listener) {
 // ------------------------------------------------------------ client calls
 
 absl::StatusOr<v1::JobStatus> Scheduler::Submit(v1::JobSpec spec) {
+  FillRandomArgs(spec);
   KernelArgs args(spec.args().begin(), spec.args().end());
   absl::StatusOr<std::unique_ptr<KernelJob>> kernel =
       CreateKernelJob(spec.kernel(), args);
@@ -207,6 +208,18 @@ void Scheduler::Tick() {
 }
 
 // ---------------------------------------------------------------- internals
+
+void Scheduler::FillRandomArgs(v1::JobSpec& spec) {
+  const KernelInfo* info = FindKernel(spec.kernel());
+  if (info == nullptr) return;  // Submit reports the unknown kernel
+  for (const KernelParam& p : info->params) {
+    if (p.random_if_absent && spec.args().count(p.name) == 0) {
+      absl::MutexLock lock(&rng_mu_);
+      (*spec.mutable_args())[p.name] =
+          absl::StrCat(absl::Uniform<uint64_t>(rng_));
+    }
+  }
+}
 
 Job* Scheduler::FindJob(uint64_t id) {
   auto it = jobs_.find(id);

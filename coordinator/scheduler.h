@@ -30,6 +30,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/random/random.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -113,6 +114,8 @@ class Scheduler {
     std::vector<std::pair<uint64_t, bool>> changed;  // (job, terminal)
   };
 
+  // Gives absent random_if_absent kernel arguments (seeds) a value.
+  void FillRandomArgs(shardex::v1::JobSpec& spec) ABSL_LOCKS_EXCLUDED(mu_);
   Job* FindJob(uint64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   uint64_t TotalSlots() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   uint64_t Capacity(const Job& job, const Worker& w) const
@@ -140,6 +143,9 @@ class Scheduler {
   const Options options_;
   Clock* const clock_;
   JobListener listener_;  // set before use
+
+  absl::Mutex rng_mu_;
+  absl::BitGen rng_ ABSL_GUARDED_BY(rng_mu_);
 
   mutable absl::Mutex mu_;
   uint64_t next_job_id_ ABSL_GUARDED_BY(mu_) = 1;

@@ -100,6 +100,22 @@ TEST_F(SchedulerTest, RejectsUnknownKernelAndBadShardCounts) {
   EXPECT_TRUE(scheduler_.ListJobs().empty());
 }
 
+TEST_F(SchedulerTest, AbsentSeedGetsARandomValueRecordedInTheJob) {
+  v1::JobSpec spec;
+  spec.set_kernel("pi");
+  (*spec.mutable_args())["samples"] = "1000";
+  auto a = scheduler_.Submit(spec);
+  auto b = scheduler_.Submit(spec);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->spec().args().count("seed"), 1u);
+  ASSERT_EQ(b->spec().args().count("seed"), 1u);
+  EXPECT_NE(a->spec().args().at("seed"), b->spec().args().at("seed"));
+  (*spec.mutable_args())["seed"] = "42";  // a given seed is kept
+  auto c = scheduler_.Submit(spec);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->spec().args().at("seed"), "42");
+}
+
 TEST_F(SchedulerTest, DefaultShardCountComesFromClusterSize) {
   AddWorker(3);
   AddWorker(2);

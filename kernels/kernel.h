@@ -76,6 +76,10 @@ struct KernelParam {
   std::string help;
   std::string default_value;  // empty and !required: absent unless given
   bool required = false;
+  // When absent, the coordinator fills in a random uint64 at submission and
+  // records it in the job (e.g. a seed: each run differs, yet every shard,
+  // retry and `status` sees the same value, so a run can be repeated).
+  bool random_if_absent = false;
 };
 
 struct KernelInfo {

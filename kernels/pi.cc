@@ -3,7 +3,7 @@
 //
 // Sample i depends only on (seed, i) through a counter-based generator, and
 // all arithmetic is on integers, so the answer is bit-identical for any shard
-// count, placement or retry. An absent --seed means seed 0 (the coordinator
+// count, placement or retry. An absent --seed means seed 0 here (the coordinator
 // normally fills in a random one before the job reaches this kernel).
 // Thread-safety: PiJob is immutable.
 #include <algorithm>
@@ -41,7 +41,8 @@ constexpr uint64_t kRadiusSquared = uint64_t{1} << 62;
 std::vector<KernelParam> PiParams() {
   return {
       {"samples", "number of random points (at least 1)", "", true},
-      {"seed", "random seed; absent means 0", "", false},
+      {"seed", "random seed (default: a random one, shown in the result)",
+       "", false, /*random_if_absent=*/true},
   };
 }
 

@@ -1,6 +1,6 @@
 // Single-thread throughput of the pi and primes kernels through RunShard,
 // the way a worker slot runs them:
-//   bazel run //kernels:kernels_bench [-- PI_SAMPLES [PRIMES_TO [SHARDS]]]
+//   bazel run //bench:kernels_bench [-- PI_SAMPLES [PRIMES_TO [SHARDS]]]
 // Compare primes with `primesieve PRIMES_TO -t1`.
 #include <chrono>
 #include <cstdint>
