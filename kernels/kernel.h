@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,12 +31,17 @@ using KernelArgs = std::map<std::string, std::string>;
 
 // The integer range a job is split over. Shard i of n covers
 // [lo + (hi-lo)*i/n, lo + (hi-lo)*(i+1)/n). A kernel whose shards are
-// independent tasks (sleep) uses kTasks: the domain is [0, shards).
+// independent tasks (sleep) uses kTasks: the domain is [0, shards), and
+// hi > 0 fixes the shard count at hi (one shard per input file, say).
 struct Domain {
   enum class Kind { kRange, kTasks };
   Kind kind = Kind::kRange;
   uint64_t lo = 0;
   uint64_t hi = 0;
+  // For kRange: when not 0, the default shard count is about
+  // (hi - lo) / shard_size_hint instead of one from the cluster size (e.g.
+  // hashsearch wants shards small next to the expected search length).
+  uint64_t shard_size_hint = 0;
 };
 
 // Half-open range of one shard.
@@ -65,13 +71,27 @@ class KernelJob {
       ShardRange range, const CancelFlag& cancel) const = 0;
 
   // Combines every shard's payload, given in shard order, into the answer.
-  // Must be exact: the same for any shard count or placement.
+  // Must be exact: the same for any shard count or placement. Runs on the
+  // coordinator, on a thread of its own.
   virtual absl::StatusOr<KernelResult> Reduce(
       absl::Span<const std::string> payloads) const = 0;
+
+  // A payload may show that shards beginning at or above some point are no
+  // longer needed (hashsearch found a nonce there). Returning that point
+  // makes the coordinator skip those shards (cancelling running ones); Reduce
+  // then gets an empty payload for each skipped shard. Must be cheap.
+  virtual std::optional<uint64_t> Cutoff(const std::string& payload) const {
+    return std::nullopt;
+  }
 };
 
 // One command-line parameter of a kernel (`--to`, `--samples`, ...).
 struct KernelParam {
+  // kFlag: `--name value`. kPositional: one positional argument (in
+  // declaration order). kPositionalList: all remaining positional arguments,
+  // joined with '\n' into one value (e.g. the FILE... of wordcount).
+  enum class Kind { kFlag, kPositional, kPositionalList };
+
   std::string name;           // without dashes
   std::string help;
   std::string default_value;  // empty and !required: absent unless given
@@ -80,6 +100,10 @@ struct KernelParam {
   // records it in the job (e.g. a seed: each run differs, yet every shard,
   // retry and `status` sees the same value, so a run can be repeated).
   bool random_if_absent = false;
+  Kind kind = Kind::kFlag;
+  // The value names files (or '\n'-separated files): the CLI makes relative
+  // paths absolute before submitting, since workers run elsewhere.
+  bool is_path = false;
 };
 
 struct KernelInfo {

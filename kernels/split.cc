@@ -40,6 +40,11 @@ absl::Status ValidateShardCount(const Domain& d, uint64_t shards,
     return absl::InvalidArgumentError(absl::StrCat(
         "--shards ", shards, " exceeds the maximum of ", max_shards));
   }
+  if (d.kind == Domain::Kind::kTasks && d.hi > 0 && shards != d.hi) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--shards ", shards, ": this job has exactly ", d.hi,
+        " shards (one per input)"));
+  }
   if (d.kind == Domain::Kind::kRange &&
       shards > std::max<uint64_t>(1, Width(d))) {
     const uint64_t width = Width(d);
@@ -51,10 +56,13 @@ absl::Status ValidateShardCount(const Domain& d, uint64_t shards,
 }
 
 uint64_t DefaultShardCount(const Domain& d, uint64_t cluster_slots) {
-  if (d.kind == Domain::Kind::kTasks)
-    return std::max<uint64_t>(cluster_slots, 1);
+  if (d.kind == Domain::Kind::kTasks) {
+    return d.hi > 0 ? d.hi : std::max<uint64_t>(cluster_slots, 1);
+  }
   uint64_t wanted = 0;
-  if (__builtin_mul_overflow(cluster_slots, uint64_t{4}, &wanted)) {
+  if (d.shard_size_hint > 0) {
+    wanted = Width(d) / d.shard_size_hint + (Width(d) % d.shard_size_hint != 0);
+  } else if (__builtin_mul_overflow(cluster_slots, uint64_t{4}, &wanted)) {
     wanted = std::numeric_limits<uint64_t>::max();
   }
   return std::clamp<uint64_t>(wanted, 1, std::max<uint64_t>(1, Width(d)));

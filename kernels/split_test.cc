@@ -161,3 +161,29 @@ TEST(ValidateShardRangeTest, TaskShardIsExactlyOneTask) {
 
 }  // namespace
 }  // namespace shardex
+
+namespace shardex {
+namespace {
+
+TEST(SplitHintsTest, FixedTaskCountIsTheDefaultAndTheOnlyCount) {
+  Domain d;
+  d.kind = Domain::Kind::kTasks;
+  d.hi = 5;
+  EXPECT_EQ(DefaultShardCount(d, 64), 5u);
+  EXPECT_TRUE(ValidateShardCount(d, 5, 1000).ok());
+  EXPECT_EQ(ValidateShardCount(d, 4, 1000).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(SplitHintsTest, ShardSizeHintSetsTheDefaultCount) {
+  Domain d;
+  d.lo = 0;
+  d.hi = 1000;
+  d.shard_size_hint = 300;
+  EXPECT_EQ(DefaultShardCount(d, 2), 4u);  // ceil(1000 / 300)
+  d.shard_size_hint = 0;
+  EXPECT_EQ(DefaultShardCount(d, 2), 8u);  // 4 x slots
+}
+
+}  // namespace
+}  // namespace shardex

@@ -22,6 +22,9 @@ _LIBS = {
     ], []),
     "glog": (["libglog"], []),
     "primesieve": (["primesieve"], []),
+    "png": (["libpng"], []),
+    "re2": (["re2"], []),
+    "crypto": (["libcrypto"], []),
     "gtest": (["gtest", "gmock"], []),
     "gtest_main": (["gtest_main"], []),
 }
