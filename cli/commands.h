@@ -16,11 +16,7 @@
 namespace shardex {
 
 // A job as the user described it on the command line.
-struct JobRequest {
-  std::string kernel;
-  KernelArgs args;     // only the flags the user gave
-  uint64_t shards = 0; // 0: the coordinator chooses
-};
+using JobRequest = shardex::v1::JobSpec;
 
 // How a command shows a job it waits for.
 struct WaitOptions {

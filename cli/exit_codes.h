@@ -25,6 +25,7 @@ inline int ExitCodeFor(const absl::Status& status) {
     case absl::StatusCode::kFailedPrecondition:
     case absl::StatusCode::kOutOfRange:
     case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kPermissionDenied:
       return kExitUsage;
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kDeadlineExceeded:
@@ -37,7 +38,8 @@ inline int ExitCodeFor(const absl::Status& status) {
 }
 
 constexpr char kExitCodeHelp[] =
-    "Exit codes: 0 success; 1 job failed; 2 bad usage or input rejected; "
+    "Exit codes: 0 success; 1 job failed; 2 bad usage or input rejected "
+    "(including a refused command job); "
     "3 coordinator unreachable; 4 job cancelled.";
 
 }  // namespace shardex

@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/output.h"
+#include "command/command_job.h"
 #include "common/job_state.h"
 
 namespace shardex {
@@ -34,12 +35,14 @@ int ExitCodeForJob(const v1::JobStatus& s) {
   }
 }
 
-v1::JobSpec ToSpec(const JobRequest& job) {
-  v1::JobSpec spec;
-  spec.set_kernel(job.kernel);
-  for (const auto& [k, v] : job.args) (*spec.mutable_args())[k] = v;
-  spec.set_shards(job.shards);
-  return spec;
+// What the coordinator would reject anyway, checked before `local` starts
+// any process.
+absl::Status CheckLocally(const v1::JobSpec& spec) {
+  if (spec.has_command()) {
+    return CreateCommandJob(spec.command(), CommandPolicy{}).status();
+  }
+  KernelArgs args(spec.args().begin(), spec.args().end());
+  return CreateKernelJob(spec.kernel(), args).status();
 }
 
 // Follows a job to its end: progress on a terminal, then the result on
@@ -58,7 +61,10 @@ int WaitForJob(CoordinatorClient& client, uint64_t job_id,
   if (wait.json) {
     std::cout << ToJson(s) << "\n";
   } else if (s.state() == v1::JOB_SUCCEEDED) {
-    std::cout << s.result().value() << "\n";
+    // Command outputs end in a newline already; kernel answers do not.
+    const std::string& value = s.result().value();
+    std::cout << value;
+    if (!value.empty() && value.back() != '\n') std::cout << "\n";
   }
   std::cout.flush();
   if (!wait.json || s.state() != v1::JOB_SUCCEEDED) {
@@ -71,7 +77,7 @@ int WaitForJob(CoordinatorClient& client, uint64_t job_id,
 
 int RunSubmit(const SubmitCommand& cmd) {
   CoordinatorClient client(cmd.client);
-  absl::StatusOr<v1::JobStatus> status = client.Submit(ToSpec(cmd.job));
+  absl::StatusOr<v1::JobStatus> status = client.Submit(cmd.job);
   if (!status.ok()) return Fail(status.status());
   if (cmd.detach) {
     if (cmd.wait.json) {
@@ -140,10 +146,7 @@ int RunWorkers(const ClientOptions& options, bool json) {
 
 int RunLocal(const LocalCommand& cmd) {
   // Reject a bad job before starting any process.
-  KernelArgs args = cmd.job.args;
-  absl::StatusOr<std::unique_ptr<KernelJob>> check =
-      CreateKernelJob(cmd.job.kernel, args);
-  if (!check.ok()) return Fail(check.status());
+  if (absl::Status st = CheckLocally(cmd.job); !st.ok()) return Fail(st);
 
   absl::StatusOr<std::unique_ptr<LocalCluster>> cluster =
       LocalCluster::Start(cmd.cluster);
@@ -151,7 +154,7 @@ int RunLocal(const LocalCommand& cmd) {
   ClientOptions client_options;
   client_options.coordinator = (*cluster)->address();
   CoordinatorClient client(client_options);
-  absl::StatusOr<v1::JobStatus> status = client.Submit(ToSpec(cmd.job));
+  absl::StatusOr<v1::JobStatus> status = client.Submit(cmd.job);
   if (!status.ok()) return Fail(status.status());
   return WaitForJob(client, status->job_id(), cmd.wait);
 }

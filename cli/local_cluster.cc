@@ -15,6 +15,7 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
   std::unique_ptr<LocalCluster> cluster(new LocalCluster);
   CoordinatorOptions coordinator;
   coordinator.listen = "127.0.0.1:0";
+  coordinator.scheduler.allow_commands = options.allow_commands;
   absl::StatusOr<std::unique_ptr<CoordinatorServer>> server =
       CoordinatorServer::Start(coordinator, Clock::Real());
   if (!server.ok()) return server.status();
@@ -25,6 +26,7 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
         {options.self_exe, absl::StrCat("--log-level=", options.log_level),
          "worker", absl::StrCat("--coordinator=", cluster->address()),
          absl::StrCat("--threads=", options.threads),
+         absl::StrCat("--processes=", options.threads),
          absl::StrCat("--name=local-", i + 1)},
         Subprocess::Options{});
     if (!worker.ok()) return worker.status();

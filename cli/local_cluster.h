@@ -22,6 +22,9 @@ struct LocalClusterOptions {
   int threads = 1;          // per worker
   std::string self_exe;     // path of the shardex binary
   std::string log_level = "error";  // for the worker processes
+  // The private cluster runs only the user's own jobs, so it may run their
+  // commands too.
+  bool allow_commands = true;
   absl::Duration ready_timeout = absl::Seconds(30);
 };
 

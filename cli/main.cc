@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/job_flags.h"
 #include "common/version.h"
 #include "glog/logging.h"
 #include "kernels/kernel.h"
@@ -53,57 +54,6 @@ absl::Duration ToDuration(const std::string& s) {
   absl::Duration d;
   absl::ParseDuration(s, &d);
   return d;
-}
-
-// Adds one subcommand per kernel under `parent`, each with the kernel's own
-// flags, filling `job` when chosen.
-void AddKernelCommands(CLI::App* parent, JobRequest* job,
-                       std::map<std::string, std::string>* raw) {
-  for (const KernelInfo* k : AllKernels()) {
-    CLI::App* sub = parent->add_subcommand(k->name, k->summary);
-    for (const KernelParam& p : k->params) {
-      std::string help = p.help;
-      if (!p.default_value.empty()) help += " (default " + p.default_value + ")";
-      CLI::Option* opt =
-          sub->add_option("--" + p.name, (*raw)[k->name + "/" + p.name], help);
-      if (p.required) opt->required();
-    }
-    sub->callback([sub, k, job, raw] {
-      job->kernel = k->name;
-      for (const KernelParam& p : k->params) {
-        if (sub->count("--" + p.name) > 0) {
-          job->args[p.name] = (*raw)[k->name + "/" + p.name];
-        }
-      }
-    });
-  }
-}
-
-// After parsing a job command: the kernel was named and nothing was left
-// over. Returns an error line, or "" when all is well.
-std::string CheckKernelChosen(CLI::App* cmd,
-                              const std::vector<std::string>& extra) {
-  std::string kernel;
-  for (const CLI::App* sub : cmd->get_subcommands()) kernel = sub->get_name();
-  std::vector<std::string> known;
-  for (const KernelInfo* k : AllKernels()) known.push_back(k->name);
-  const std::string kernels = absl::StrJoin(known, ", ");
-  if (kernel.empty()) {
-    if (extra.empty()) return "name a kernel to run: " + kernels;
-    if (extra[0].rfind("-", 0) == 0) return "unknown flag " + extra[0];
-    return "unknown kernel '" + extra[0] + "' (known: " + kernels + ")";
-  }
-  if (!extra.empty()) {
-    return "unexpected argument(s) for " + kernel + ": " +
-           absl::StrJoin(extra, " ");
-  }
-  return "";
-}
-
-void AddShardsFlag(CLI::App* app, JobRequest* job) {
-  app->add_option("--shards", job->shards,
-                  "number of shards (default: from the cluster size)")
-      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
 }
 
 int Main(int argc, char** argv) {
@@ -148,6 +98,9 @@ int Main(int argc, char** argv) {
                               "failed attempts before a shard fails its job")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
+  coordinator_cmd->add_flag(
+      "--allow-commands", coord.server.scheduler.allow_commands,
+      "accept command jobs, which run programs on the workers");
   coordinator_cmd->add_option("--max-shards",
                               coord.server.scheduler.max_shards_per_job,
                               "largest shard count a job may ask for")
@@ -163,21 +116,28 @@ int Main(int argc, char** argv) {
   worker_cmd->add_option("--threads", worker.threads,
                          "shards run at once (default: every core)")
       ->check(CLI::Range(1, 4096));
+  worker_cmd->add_option("--processes", worker.processes,
+                         "command shards run at once (default: every core)")
+      ->check(CLI::Range(1, 4096));
+  worker_cmd->add_option("--scratch-dir", worker.scratch_dir,
+                         "where command shards get their working directories "
+                         "(default: $TMPDIR or /tmp)");
   worker_cmd->add_option("--name", worker.host,
                          "name shown in `shardex workers` (default: hostname)");
 
   // submit
   SubmitCommand submit;
-  std::map<std::string, std::string> raw_args;
-  CLI::App* submit_cmd =
-      app.add_subcommand("submit", "submit a job and follow it to its end");
+  JobFlags submit_job;
+  CLI::App* submit_cmd = app.add_subcommand(
+      "submit",
+      "submit a job (a kernel, or a command after --) and follow it to its "
+      "end");
   submit_cmd->fallthrough();
   add_client_flags(submit_cmd);
-  AddShardsFlag(submit_cmd, &submit.job);
   submit_cmd->add_flag("--detach", submit.detach,
                        "print the job id and return at once");
   submit_cmd->add_flag("--json", submit.wait.json, "print JSON");
-  AddKernelCommands(submit_cmd, &submit.job, &raw_args);
+  submit_job.Register(submit_cmd);
 
   // status / watch / cancel
   uint64_t job_id = 0;
@@ -213,18 +173,28 @@ int Main(int argc, char** argv) {
                         "threads per worker")
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
-  AddShardsFlag(local_cmd, &local.job);
   local_cmd->add_flag("--json", local.wait.json, "print JSON");
-  AddKernelCommands(local_cmd, &local.job, &raw_args);
+  JobFlags local_job;
+  local_job.Register(local_cmd);
 
+  // A command job's program follows `--`; keep it away from the parser.
+  std::vector<std::string> args(argv, argv + argc);
+  std::vector<std::string> command = SplitAtDoubleDash(args);
+  submit_job.SetCommand(command);
+  local_job.SetCommand(command);
+  std::vector<const char*> cargs;
+  for (const std::string& a : args) cargs.push_back(a.c_str());
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(cargs.size()), cargs.data());
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     std::string message = e.what();
     if (dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr) {
-      for (CLI::App* cmd : {submit_cmd, local_cmd}) {
-        if (cmd->parsed()) message = CheckKernelChosen(cmd, app.remaining());
+      for (auto [cmd, job] : {std::pair{submit_cmd, &submit_job},
+                              std::pair{local_cmd, &local_job}}) {
+        if (cmd->parsed()) {
+          message = std::string(job->Build(app.remaining()).status().message());
+        }
       }
     }
     std::cerr << "shardex: " << message << "\n";
@@ -232,13 +202,17 @@ int Main(int argc, char** argv) {
     return kExitUsage;
   }
 
-  for (CLI::App* cmd : {submit_cmd, local_cmd}) {
+  for (auto [cmd, job, spec] :
+       {std::tuple{submit_cmd, &submit_job, &submit.job},
+        std::tuple{local_cmd, &local_job, &local.job}}) {
     if (!cmd->parsed()) continue;
-    const std::string error = CheckKernelChosen(cmd, cmd->remaining());
-    if (!error.empty()) {
-      std::cerr << "shardex: " << error << "\nRun with --help for usage.\n";
+    absl::StatusOr<shardex::v1::JobSpec> built = job->Build(cmd->remaining());
+    if (!built.ok()) {
+      std::cerr << "shardex: " << built.status().message()
+                << "\nRun with --help for usage.\n";
       return kExitUsage;
     }
+    *spec = *std::move(built);
   }
 
   FLAGS_logtostderr = true;

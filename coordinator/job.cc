@@ -20,6 +20,7 @@ shardex::v1::JobStatus Job::Status() const {
   s.set_shards_succeeded(succeeded);
   s.set_shards_failed(failed);
   s.set_shards_cancelled(cancelled);
+  s.set_shards_skipped(skipped);
   s.set_retries(retries);
   s.set_submit_time_unix_ms(UnixMillisOrZero(submit_time));
   s.set_start_time_unix_ms(UnixMillisOrZero(start_time));

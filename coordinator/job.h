@@ -49,6 +49,7 @@ struct Job {
   uint64_t succeeded = 0;
   uint64_t failed = 0;
   uint64_t cancelled = 0;
+  uint64_t skipped = 0;  // not needed after a Cutoff (kept as CANCELLED)
   uint64_t retries = 0;
   uint64_t discarded_results = 0;  // late or duplicate results dropped
 
@@ -63,6 +64,9 @@ struct Job {
   std::string error;
 
   bool reducing = false;  // all shards done; Reduce runs outside the lock
+  bool is_command = false;
+  // Shards whose range begins at or above this are not needed (Cutoff).
+  uint64_t cutoff = UINT64_MAX;
 
   bool terminal() const { return IsTerminal(state); }
 

@@ -6,6 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/file_util.h"
+#include "glog/logging.h"
 #include "kernels/split.h"
 
 namespace shardex {
@@ -21,13 +23,42 @@ void Scheduler::SetJobListener(JobListener listener) {
 
 // ------------------------------------------------------------ client calls
 
+absl::StatusOr<std::shared_ptr<const KernelJob>> Scheduler::Plan(
+    v1::JobSpec& spec) {
+  if (!spec.output_dir().empty()) {
+    if (absl::Status st = PrepareOutputDir(spec.output_dir()); !st.ok()) {
+      return st;
+    }
+  }
+  if (!spec.has_command()) {
+    FillRandomArgs(spec);
+    KernelArgs args(spec.args().begin(), spec.args().end());
+    absl::StatusOr<std::unique_ptr<KernelJob>> kernel =
+        CreateKernelJob(spec.kernel(), args);
+    if (!kernel.ok()) return kernel.status();
+    return std::shared_ptr<const KernelJob>(std::move(kernel).value());
+  }
+  if (!spec.kernel().empty() || !spec.args().empty()) {
+    return absl::InvalidArgumentError(
+        "a job runs a kernel or a command, not both");
+  }
+  if (!options_.allow_commands) {
+    return absl::PermissionDeniedError(
+        "this coordinator does not run command jobs (they run programs on "
+        "the workers); start it with --allow-commands to allow them");
+  }
+  v1::CommandSpec resolved;
+  absl::StatusOr<std::unique_ptr<KernelJob>> command =
+      CreateCommandJob(spec.command(), options_.commands, &resolved);
+  if (!command.ok()) return command.status();
+  *spec.mutable_command() = std::move(resolved);
+  return std::shared_ptr<const KernelJob>(std::move(command).value());
+}
+
 absl::StatusOr<v1::JobStatus> Scheduler::Submit(v1::JobSpec spec) {
-  FillRandomArgs(spec);
-  KernelArgs args(spec.args().begin(), spec.args().end());
-  absl::StatusOr<std::unique_ptr<KernelJob>> kernel =
-      CreateKernelJob(spec.kernel(), args);
-  if (!kernel.ok()) return kernel.status();
-  std::shared_ptr<const KernelJob> kernel_job = std::move(kernel).value();
+  absl::StatusOr<std::shared_ptr<const KernelJob>> planned = Plan(spec);
+  if (!planned.ok()) return planned.status();
+  std::shared_ptr<const KernelJob> kernel_job = std::move(planned).value();
   const Domain domain = kernel_job->domain();
 
   Effects fx;
@@ -47,6 +78,7 @@ absl::StatusOr<v1::JobStatus> Scheduler::Submit(v1::JobSpec spec) {
     job.spec = std::move(spec);
     job.kernel = std::move(kernel_job);
     job.domain = domain;
+    job.is_command = job.spec.has_command();
     job.shards.resize(shards);
     job.payloads.resize(shards);
     for (uint64_t i = 0; i < shards; ++i) job.queue.push_back(i);
@@ -111,6 +143,7 @@ std::vector<v1::WorkerInfo> Scheduler::ListWorkers() const {
     info.set_version(w.reg.version());
     info.set_peer(w.peer);
     info.set_running(w.running.size());
+    info.set_processes(w.reg.processes());
     info.set_completed(w.completed);
     info.set_connected_unix_ms(absl::ToUnixMillis(w.connected));
     info.set_last_heartbeat_unix_ms(absl::ToUnixMillis(w.last_seen));
@@ -233,7 +266,8 @@ uint64_t Scheduler::TotalSlots() const {
 }
 
 uint64_t Scheduler::Capacity(const Job& job, const Worker& w) const {
-  const uint64_t slots = w.reg.slots();
+  const uint64_t slots = job.is_command ? w.reg.processes() : w.reg.slots();
+  if (slots == 0) return 0;
   if (job.avg_runtime_us < 0) return slots;  // nothing known yet
   const double window_us =
       absl::ToDoubleMicroseconds(options_.prefetch_window);
@@ -248,7 +282,10 @@ Job* Scheduler::PickJobFor(const Worker& w) {
   Job* best = nullptr;
   for (uint64_t id : active_jobs_) {
     Job& job = jobs_[id];
-    if (job.queue.empty() || w.running.size() >= Capacity(job, w)) continue;
+    const uint64_t held = job.is_command
+                              ? w.running_commands
+                              : w.running.size() - w.running_commands;
+    if (job.queue.empty() || held >= Capacity(job, w)) continue;
     if (best == nullptr || job.running < best->running) best = &job;
   }
   return best;
@@ -271,12 +308,14 @@ void Scheduler::Dispatch(Effects& fx) {
         job->state = v1::JOB_RUNNING;
         job->start_time = clock_->Now();
       }
-      w.running[{job->id, shard}] = slot.attempt;
+      Hold(w, *job, shard, slot.attempt);
       if (w.jobs_sent.insert(job->id).second) {
         v1::JobDefinition* def = batch->add_jobs();
         def->set_job_id(job->id);
         def->set_kernel(job->spec.kernel());
         *def->mutable_args() = job->spec.args();
+        if (job->is_command) *def->mutable_command() = job->spec.command();
+        def->set_shards(job->shards.size());
       }
       const ShardRange range =
           ShardRangeOf(job->domain, job->shards.size(), shard);
@@ -297,8 +336,8 @@ void Scheduler::AcceptResult(Worker& w, const v1::ShardResult& r,
   const uint64_t shard = r.ref().shard();
   auto held = w.running.find({job_id, shard});
   const bool current =
-      held != w.running.end() && held->second == r.ref().attempt();
-  if (current) w.running.erase(held);
+      held != w.running.end() && held->second.attempt == r.ref().attempt();
+  if (current) Release(w, job_id, shard);
 
   Job* job = FindJob(job_id);
   if (job == nullptr || shard >= job->shards.size()) return;
@@ -325,7 +364,14 @@ void Scheduler::AcceptResult(Worker& w, const v1::ShardResult& r,
   job->payloads[shard] = r.payload();
   ++job->succeeded;
   ++w.completed;
-  if (job->succeeded == job->shards.size()) {
+  if (!job->spec.output_dir().empty()) {
+    fx.parts.push_back({job->spec.output_dir(), shard, r.payload()});
+  }
+  if (std::optional<uint64_t> cutoff = job->kernel->Cutoff(r.payload());
+      cutoff.has_value() && *cutoff < job->cutoff) {
+    ApplyCutoff(*job, *cutoff, fx);
+  }
+  if (AllShardsDone(*job)) {
     job->reducing = true;
     fx.to_reduce.push_back(job_id);
   } else {
@@ -372,14 +418,12 @@ void Scheduler::EndJob(Job& job, v1::JobState state, std::string error,
   // Stop the job's attempts wherever they run, and free their slots now.
   for (auto& [wid, w] : workers_) {
     bool held = false;
-    for (auto it = w.running.begin(); it != w.running.end();) {
-      if (it->first.first == job.id) {
-        held = true;
-        w.running.erase(it++);
-      } else {
-        ++it;
-      }
+    std::vector<uint64_t> shards;
+    for (const auto& [key, h] : w.running) {
+      if (key.first == job.id) shards.push_back(key.second);
     }
+    for (uint64_t shard : shards) Release(w, job.id, shard);
+    held = !shards.empty();
     if (held) {
       v1::CoordinatorMessage msg;
       msg.mutable_cancel()->add_job_ids(job.id);
@@ -393,7 +437,7 @@ void Scheduler::DropWorker(uint64_t worker_id, Effects& fx) {
   auto it = workers_.find(worker_id);
   if (it == workers_.end()) return;
   Worker& w = it->second;
-  for (const auto& [key, attempt] : w.running) {
+  for (const auto& [key, h] : w.running) {
     Job* job = FindJob(key.first);
     if (job == nullptr || job->terminal()) continue;
     ShardSlot& slot = job->shards[key.second];
@@ -408,27 +452,93 @@ void Scheduler::DropWorker(uint64_t worker_id, Effects& fx) {
   workers_.erase(it);
 }
 
-void Scheduler::Apply(Effects fx) {
-  for (auto& [link, msg] : fx.outbox) link->Send(std::move(msg));
-  for (uint64_t job_id : fx.to_reduce) Reduce(job_id, fx);
-  if (listener_) {
-    for (const auto& [job_id, terminal] : fx.changed) {
-      listener_(job_id, terminal);
-    }
-  }
+void Scheduler::Hold(Worker& w, const Job& job, uint64_t shard,
+                     uint32_t attempt) {
+  w.running[{job.id, shard}] = Held{attempt, job.is_command};
+  if (job.is_command) ++w.running_commands;
 }
 
-void Scheduler::Reduce(uint64_t job_id, Effects& fx) {
+void Scheduler::Release(Worker& w, uint64_t job_id, uint64_t shard) {
+  auto it = w.running.find({job_id, shard});
+  if (it == w.running.end()) return;
+  if (it->second.command) --w.running_commands;
+  w.running.erase(it);
+}
+
+bool Scheduler::AllShardsDone(const Job& job) {
+  return job.succeeded + job.skipped == job.shards.size();
+}
+
+void Scheduler::ApplyCutoff(Job& job, uint64_t cutoff, Effects& fx) {
+  job.cutoff = cutoff;
+  std::vector<bool> skip(job.shards.size(), false);
+  for (uint64_t i = 0; i < job.shards.size(); ++i) {
+    ShardSlot& slot = job.shards[i];
+    if (slot.state != v1::SHARD_QUEUED && slot.state != v1::SHARD_RUNNING) {
+      continue;
+    }
+    if (ShardRangeOf(job.domain, job.shards.size(), i).begin < cutoff) continue;
+    if (slot.state == v1::SHARD_RUNNING) {
+      auto w = workers_.find(slot.worker_id);
+      if (w != workers_.end()) {
+        Release(w->second, job.id, i);
+        v1::CoordinatorMessage msg;
+        v1::ShardRef* ref = msg.mutable_cancel()->add_shards();
+        ref->set_job_id(job.id);
+        ref->set_shard(i);
+        ref->set_attempt(slot.attempt);
+        fx.outbox.emplace_back(w->second.link, std::move(msg));
+      }
+      --job.running;
+    }
+    slot.state = v1::SHARD_CANCELLED;
+    slot.worker_id = 0;
+    skip[i] = true;
+    ++job.skipped;
+  }
+  job.queue.erase(std::remove_if(job.queue.begin(), job.queue.end(),
+                                 [&](uint64_t i) { return skip[i]; }),
+                  job.queue.end());
+}
+
+void Scheduler::Apply(Effects fx) {
+  for (auto& [link, msg] : fx.outbox) link->Send(std::move(msg));
+  for (const PartWrite& part : fx.parts) {
+    absl::Status st = WriteFileAtomically(
+        absl::StrCat(part.dir, "/", PartFileName(part.shard)), part.data);
+    if (!st.ok()) LOG(WARNING) << "writing a shard output: " << st;
+  }
+  for (uint64_t job_id : fx.to_reduce) {
+    reducer_.Schedule([this, job_id] { Reduce(job_id); });
+  }
+  Notify(fx.changed);
+}
+
+void Scheduler::Notify(const std::vector<std::pair<uint64_t, bool>>& changed) {
+  if (!listener_) return;
+  for (const auto& [job_id, terminal] : changed) listener_(job_id, terminal);
+}
+
+void Scheduler::Reduce(uint64_t job_id) {
   std::shared_ptr<const KernelJob> kernel;
   std::vector<std::string> payloads;
+  std::string output_dir;
   {
     absl::MutexLock lock(&mu_);
     Job* job = FindJob(job_id);
     if (job == nullptr || !job->reducing) return;
     kernel = job->kernel;
     payloads = std::move(job->payloads);
+    output_dir = job->spec.output_dir();
   }
   absl::StatusOr<KernelResult> result = kernel->Reduce(payloads);
+  payloads.clear();
+  if (result.ok() && !output_dir.empty()) {
+    absl::Status st =
+        WriteFileAtomically(absl::StrCat(output_dir, "/result"), result->value);
+    if (st.ok()) st = WriteFileAtomically(absl::StrCat(output_dir, "/_SUCCESS"), "");
+    if (!st.ok()) result = st;
+  }
   {
     absl::MutexLock lock(&mu_);
     Job& job = *FindJob(job_id);
@@ -450,7 +560,7 @@ void Scheduler::Reduce(uint64_t job_id, Effects& fx) {
         std::remove(active_jobs_.begin(), active_jobs_.end(), job_id),
         active_jobs_.end());
   }
-  fx.changed.emplace_back(job_id, true);
+  Notify({{job_id, true}});
 }
 
 }  // namespace shardex

@@ -35,7 +35,9 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "command/command_job.h"
 #include "common/clock.h"
+#include "common/thread_pool.h"
 #include "coordinator/job.h"
 #include "coordinator/worker_link.h"
 #include "proto/shardex.pb.h"
@@ -53,6 +55,9 @@ class Scheduler {
     // its slots; and a cap on those extra attempts.
     absl::Duration prefetch_window = absl::Milliseconds(20);
     uint64_t max_prefetch = 8192;
+    // Command jobs run user programs on workers: refused unless true.
+    bool allow_commands = false;
+    CommandPolicy commands;
   };
 
   // Called outside the lock after a job changes; `terminal` when it ended.
@@ -90,13 +95,20 @@ class Scheduler {
   void Tick();
 
  private:
+  // An attempt a worker holds.
+  struct Held {
+    uint32_t attempt = 0;
+    bool command = false;  // in a process slot rather than a thread slot
+  };
+
   struct Worker {
     uint64_t id = 0;
     shardex::v1::Register reg;
     std::string peer;
     std::shared_ptr<WorkerLink> link;
     // (job, shard) -> attempt, for attempts this worker holds.
-    absl::flat_hash_map<std::pair<uint64_t, uint64_t>, uint32_t> running;
+    absl::flat_hash_map<std::pair<uint64_t, uint64_t>, Held> running;
+    uint64_t running_commands = 0;  // of `running`, those of command jobs
     absl::flat_hash_set<uint64_t> jobs_sent;  // JobDefinitions it has
     absl::Time connected;
     absl::Time last_seen;
@@ -107,9 +119,17 @@ class Scheduler {
   using Outbox = std::vector<
       std::pair<std::shared_ptr<WorkerLink>, shardex::v1::CoordinatorMessage>>;
 
+  // A shard output to write to a job's --output directory.
+  struct PartWrite {
+    std::string dir;
+    uint64_t shard = 0;
+    std::string data;
+  };
+
   // Work found under the lock, done outside it.
   struct Effects {
     Outbox outbox;
+    std::vector<PartWrite> parts;
     std::vector<uint64_t> to_reduce;
     std::vector<std::pair<uint64_t, bool>> changed;  // (job, terminal)
   };
@@ -134,10 +154,25 @@ class Scheduler {
               Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DropWorker(uint64_t worker_id, Effects& fx)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Builds the job's kernel (or command) and resolves its spec.
+  absl::StatusOr<std::shared_ptr<const KernelJob>> Plan(
+      shardex::v1::JobSpec& spec) ABSL_LOCKS_EXCLUDED(mu_);
+  // Records that `w` holds / no longer holds an attempt.
+  void Hold(Worker& w, const Job& job, uint64_t shard, uint32_t attempt)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Release(Worker& w, uint64_t job_id, uint64_t shard)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Skips the shards a result's Cutoff made unnecessary.
+  void ApplyCutoff(Job& job, uint64_t cutoff, Effects& fx)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // True once every shard has succeeded or been skipped.
+  static bool AllShardsDone(const Job& job);
 
-  // Sends, reduces and notifies; must be called without the lock.
+  // Sends, writes parts, starts reductions and notifies; without the lock.
   void Apply(Effects fx) ABSL_LOCKS_EXCLUDED(mu_);
-  void Reduce(uint64_t job_id, Effects& fx) ABSL_LOCKS_EXCLUDED(mu_);
+  // Runs on reducer_: the kernel's Reduce and the job's result file.
+  void Reduce(uint64_t job_id) ABSL_LOCKS_EXCLUDED(mu_);
+  void Notify(const std::vector<std::pair<uint64_t, bool>>& changed);
 
   // Constant after construction.
   const Options options_;
@@ -153,6 +188,10 @@ class Scheduler {
   std::map<uint64_t, Job> jobs_ ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> active_jobs_ ABSL_GUARDED_BY(mu_);  // not terminal
   std::map<uint64_t, Worker> workers_ ABSL_GUARDED_BY(mu_);
+
+  // Reductions (a kernel's Reduce, a --reduce-command, a PNG encoder) run
+  // here, never on a gRPC thread. Last member: joined first.
+  ThreadPool reducer_{1};
 };
 
 }  // namespace shardex

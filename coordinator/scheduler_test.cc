@@ -1,17 +1,54 @@
 #include "coordinator/scheduler.h"
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "common/fake_clock.h"
 #include "coordinator/fake_worker_link.h"
+#include "absl/time/clock.h"
+#include "common/job_state.h"
 #include "gtest/gtest.h"
 
 namespace shardex {
 namespace {
 
 namespace v1 = ::shardex::v1;
+
+// A kernel whose payload is the first "hit" in its shard, or empty: a hit
+// at X makes shards beginning above X unnecessary (like hashsearch).
+class FirstHitJob : public KernelJob {
+ public:
+  Domain domain() const override { return Domain{Domain::Kind::kRange, 0, 100}; }
+  absl::StatusOr<std::string> RunShard(ShardRange, const CancelFlag&) const override {
+    return std::string();
+  }
+  absl::StatusOr<KernelResult> Reduce(
+      absl::Span<const std::string> payloads) const override {
+    KernelResult r;
+    for (const std::string& p : payloads) {
+      if (!p.empty() && (r.value.empty() || std::stoull(p) < std::stoull(r.value))) {
+        r.value = p;
+      }
+    }
+    return r;
+  }
+  std::optional<uint64_t> Cutoff(const std::string& payload) const override {
+    if (payload.empty()) return std::nullopt;
+    return std::stoull(payload) + 1;
+  }
+};
+
+KernelInfo FirstHitInfo() {
+  KernelInfo info;
+  info.name = "firsthit_for_test";
+  info.create = [](const KernelArgs&) -> absl::StatusOr<std::unique_ptr<KernelJob>> {
+    return std::make_unique<FirstHitJob>();
+  };
+  return info;
+}
+SHARDEX_REGISTER_KERNEL(firsthit_for_test, FirstHitInfo);
 
 v1::JobSpec Primes(uint64_t to, uint64_t shards) {
   v1::JobSpec spec;
@@ -84,6 +121,26 @@ class SchedulerTest : public ::testing::Test {
     return *s;
   }
 
+  void Report(uint64_t worker, const v1::ShardTask& t, const std::string& payload) {
+    v1::ResultBatch batch;
+    v1::ShardResult* r = batch.add_results();
+    *r->mutable_ref() = t.ref();
+    r->set_ok(true);
+    r->set_payload(payload);
+    r->set_runtime_us(100000);
+    ASSERT_TRUE(scheduler_.OnResults(worker, batch).ok());
+  }
+
+  // Waits for the reducer thread to finish the job.
+  v1::JobStatus WaitEnd(uint64_t id) {
+    for (int i = 0; i < 5000; ++i) {
+      v1::JobStatus s = Job(id);
+      if (IsTerminal(s.state())) return s;
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    return Job(id);
+  }
+
   FakeClock clock_;
   Scheduler scheduler_;
 };
@@ -145,7 +202,7 @@ TEST_F(SchedulerTest, AssignsBySlotsAndReducesExactly) {
     EXPECT_LE(t1.size(), 2u);
     EXPECT_LE(t2.size(), 1u);
   }
-  v1::JobStatus s = Job(job);
+  v1::JobStatus s = WaitEnd(job);
   EXPECT_EQ(s.state(), v1::JOB_SUCCEEDED);
   EXPECT_EQ(s.result().value(), "9592");  // pi(10^5)
   EXPECT_EQ(s.shards_succeeded(), 7u);
@@ -174,7 +231,7 @@ TEST_F(SchedulerTest, LeavingWorkersShardsFinishElsewhere) {
   auto t2 = link2->TakeTasks();
   ASSERT_EQ(t2.size(), 4u);
   RunAndReport(w2, spec, t2);
-  v1::JobStatus s = Job(job);
+  v1::JobStatus s = WaitEnd(job);
   EXPECT_EQ(s.state(), v1::JOB_SUCCEEDED);
   EXPECT_EQ(s.result().value(), "9592");
   EXPECT_EQ(s.retries(), 2u);  // the two re-run shards
@@ -190,7 +247,7 @@ TEST_F(SchedulerTest, LateResultFromALostAttemptIsDiscarded) {
   RunAndReport(w1, spec, t1);  // shard on w1 done
   RunAndReport(w1, spec, t1);  // the same result again: a duplicate
   RunAndReport(w2, spec, t2);
-  v1::JobStatus s = Job(job);
+  v1::JobStatus s = WaitEnd(job);
   EXPECT_EQ(s.state(), v1::JOB_SUCCEEDED);
   EXPECT_EQ(s.result().value(), "168");  // counted once, not twice
 }
@@ -289,6 +346,66 @@ TEST_F(SchedulerTest, SilentWorkerIsDroppedAfterHeartbeatTimeout) {
   EXPECT_FALSE(link2->closed());
   EXPECT_EQ(scheduler_.ListWorkers().size(), 1u);
   EXPECT_EQ(Job(job).shards_queued(), 1u);  // w1's shard is back in the queue
+}
+
+TEST_F(SchedulerTest, CutoffSkipsShardsAboveAnEarlyAnswer) {
+  auto [w1, link1] = AddWorker(4);
+  v1::JobSpec spec;
+  spec.set_kernel("firsthit_for_test");
+  spec.set_shards(10);  // shard i covers [10i, 10i + 10)
+  const uint64_t job = scheduler_.Submit(spec)->job_id();
+  auto t = link1->TakeTasks();
+  ASSERT_EQ(t.size(), 4u);  // shards 0-3 run, 4-9 wait
+  Report(w1, t[1], "15");   // shard 1 finds 15: shards from 20 up are moot
+  std::set<uint64_t> cancelled;
+  for (const auto& m : link1->sent()) {
+    for (const auto& ref : m.cancel().shards()) cancelled.insert(ref.shard());
+  }
+  EXPECT_EQ(cancelled, (std::set<uint64_t>{2, 3}));  // the running ones
+  EXPECT_TRUE(link1->TakeTasks().empty());  // nothing above the cutoff runs
+  v1::JobStatus mid = Job(job);
+  EXPECT_EQ(mid.shards_skipped(), 8u);
+  EXPECT_EQ(mid.state(), v1::JOB_RUNNING);  // shard 0 may still hold less
+  Report(w1, t[0], "");
+  v1::JobStatus s = WaitEnd(job);
+  EXPECT_EQ(s.state(), v1::JOB_SUCCEEDED);
+  EXPECT_EQ(s.result().value(), "15");
+}
+
+TEST_F(SchedulerTest, CommandJobsNeedAllowCommands) {
+  v1::JobSpec spec;
+  spec.mutable_command()->add_argv("echo");
+  spec.set_shards(2);
+  EXPECT_EQ(scheduler_.Submit(spec).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(scheduler_.ListJobs().empty());
+}
+
+TEST(SchedulerCommandTest, CommandJobsFillProcessSlots) {
+  FakeClock clock;
+  Scheduler::Options options;
+  options.allow_commands = true;
+  Scheduler scheduler(options, &clock);
+  auto link = std::make_shared<FakeWorkerLink>();
+  v1::Register reg = Reg(1);
+  reg.set_processes(3);
+  ASSERT_TRUE(scheduler.AddWorker(reg, "peer", link).ok());
+  v1::JobSpec spec;
+  spec.mutable_command()->add_argv("echo");
+  spec.mutable_command()->add_argv("{shard}");
+  spec.set_shards(5);
+  auto status = scheduler.Submit(spec);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->spec().command().max_output_bytes(), 4u << 20);  // default
+  std::vector<v1::CoordinatorMessage> sent = link->sent();
+  ASSERT_EQ(sent.size(), 2u);
+  ASSERT_EQ(sent[1].assignments().tasks_size(), 3);  // 3 process slots
+  ASSERT_EQ(sent[1].assignments().jobs_size(), 1);
+  EXPECT_EQ(sent[1].assignments().jobs(0).command().argv(1), "{shard}");
+  EXPECT_EQ(sent[1].assignments().jobs(0).shards(), 5u);
+  // A kernel job still gets the one thread slot beside the processes.
+  ASSERT_TRUE(scheduler.Submit(Sleep(1)).ok());
+  EXPECT_EQ(link->TakeTasks().size(), 4u);
 }
 
 }  // namespace

@@ -12,7 +12,9 @@ namespace {
 TEST(KernelRegistryTest, ListsTheBuiltinKernelsSortedByName) {
   std::vector<std::string> names;
   for (const KernelInfo* k : AllKernels()) names.push_back(k->name);
-  EXPECT_EQ(names, (std::vector<std::string>{"pi", "primes", "sleep"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"grep", "hashsearch",
+                                             "mandelbrot", "pi", "primes",
+                                             "sleep", "wordcount"}));
 }
 
 TEST(KernelRegistryTest, FindsKernelsByExactName) {
@@ -43,7 +45,8 @@ TEST(KernelRegistryTest, UnknownKernelIsNotFoundAndListsTheKnownOnes) {
   ASSERT_FALSE(job.ok());
   EXPECT_EQ(job.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(job.status().message(),
-            "unknown kernel 'x' (known: pi, primes, sleep)");
+            "unknown kernel 'x' (known: grep, hashsearch, mandelbrot, pi, "
+            "primes, sleep, wordcount)");
 }
 
 TEST(KernelRegistryTest, CreatesAJobThatRuns) {

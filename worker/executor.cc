@@ -4,15 +4,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "worker/command_runner.h"
 
 namespace shardex {
 
 namespace v1 = ::shardex::v1;
 
-ShardExecutor::ShardExecutor(int threads, ResultSink sink)
+ShardExecutor::ShardExecutor(Options options, ResultSink sink)
     : sink_(std::move(sink)),
-      pool_threads_(threads < 1 ? 1 : threads),
-      pool_(std::make_unique<ThreadPool>(pool_threads_)) {}
+      options_(std::move(options)),
+      pool_(std::make_unique<ThreadPool>(options_.threads)),
+      process_pool_(std::make_unique<ThreadPool>(options_.processes)) {}
 
 ShardExecutor::~ShardExecutor() {
   {
@@ -21,17 +23,31 @@ ShardExecutor::~ShardExecutor() {
     for (auto& [key, flag] : attempts_) flag->store(true);
   }
   pool_.reset();  // queued tasks see their flags and return at once
+  process_pool_.reset();
 }
 
 void ShardExecutor::Assign(const v1::AssignmentBatch& batch) {
   // Kernel jobs are built outside the lock: validation may take a moment.
-  std::vector<std::pair<uint64_t, absl::StatusOr<std::unique_ptr<KernelJob>>>>
-      created;
+  std::vector<std::pair<uint64_t, absl::StatusOr<JobEntry>>> created;
   for (const v1::JobDefinition& def : batch.jobs()) {
+    JobEntry entry;
+    entry.shards = def.shards();
+    if (def.has_command()) {
+      entry.command = std::make_shared<v1::CommandSpec>(def.command());
+      created.emplace_back(def.job_id(), std::move(entry));
+      continue;
+    }
     KernelArgs args(def.args().begin(), def.args().end());
-    created.emplace_back(def.job_id(), CreateKernelJob(def.kernel(), args));
+    absl::StatusOr<std::unique_ptr<KernelJob>> kernel =
+        CreateKernelJob(def.kernel(), args);
+    if (!kernel.ok()) {
+      created.emplace_back(def.job_id(), kernel.status());
+      continue;
+    }
+    entry.kernel = std::move(kernel).value();
+    created.emplace_back(def.job_id(), std::move(entry));
   }
-  std::vector<std::pair<v1::ShardTask, std::shared_ptr<const KernelJob>>> run;
+  std::vector<std::pair<v1::ShardTask, JobEntry>> run;
   std::vector<v1::ShardResult> rejected;
   std::vector<std::shared_ptr<CancelFlag>> flags;
   {
@@ -63,10 +79,12 @@ void ShardExecutor::Assign(const v1::AssignmentBatch& batch) {
   }
   for (v1::ShardResult& r : rejected) sink_(std::move(r));
   for (size_t i = 0; i < run.size(); ++i) {
-    pool_->Schedule([this, task = std::move(run[i].first),
-                     kernel = std::move(run[i].second),
-                     flag = std::move(flags[i])]() mutable {
-      Run(task, std::move(kernel), std::move(flag));
+    ThreadPool* pool =
+        run[i].second.command ? process_pool_.get() : pool_.get();
+    pool->Schedule([this, task = std::move(run[i].first),
+                    job = std::move(run[i].second),
+                    flag = std::move(flags[i])]() mutable {
+      Run(task, job, std::move(flag));
     });
   }
 }
@@ -91,14 +109,20 @@ size_t ShardExecutor::InFlight() const {
   return attempts_.size();
 }
 
-void ShardExecutor::Run(const v1::ShardTask& task,
-                        std::shared_ptr<const KernelJob> kernel,
+void ShardExecutor::Run(const v1::ShardTask& task, const JobEntry& job,
                         std::shared_ptr<CancelFlag> cancel) {
   v1::ShardResult result;
   if (!cancel->load()) {
     const absl::Time start = absl::Now();
-    absl::StatusOr<std::string> payload =
-        kernel->RunShard(ShardRange{task.begin(), task.end()}, *cancel);
+    absl::StatusOr<std::string> payload;
+    if (job.command) {
+      payload = RunCommandShard(
+          CommandShard{task.ref().job_id(), job.command.get(), job.shards, task},
+          options_.scratch_root, *cancel);
+    } else {
+      payload = job.kernel->RunShard(ShardRange{task.begin(), task.end()},
+                                     *cancel);
+    }
     result.set_runtime_us(absl::ToInt64Microseconds(absl::Now() - start));
     if (payload.ok()) {
       result.set_ok(true);

@@ -1,6 +1,8 @@
-// ShardExecutor: runs a worker's assigned shards on its own thread pool and
-// reports each outcome through a sink. Knows nothing of gRPC: the session
-// (worker/session.cc) feeds it assignments and cancels and ships results.
+// ShardExecutor: runs a worker's assigned shards and reports each outcome
+// through a sink: kernel shards on a pool of --threads threads, command
+// shards as child processes, at most --processes at once (each waited on by
+// one thread of a second pool). Knows nothing of gRPC: the session
+// (worker/worker.cc) feeds it assignments and cancels and ships results.
 //
 // One executor serves one coordinator session. Destroying it cancels every
 // attempt, waits for the running ones to notice, and drops their results.
@@ -30,7 +32,13 @@ class ShardExecutor {
  public:
   using ResultSink = std::function<void(shardex::v1::ShardResult)>;
 
-  ShardExecutor(int threads, ResultSink sink);
+  struct Options {
+    int threads = 1;
+    int processes = 1;
+    std::string scratch_root = "/tmp";  // per-shard dirs of command shards
+  };
+
+  ShardExecutor(Options options, ResultSink sink);
   ~ShardExecutor();
 
   ShardExecutor(const ShardExecutor&) = delete;
@@ -47,28 +55,33 @@ class ShardExecutor {
 
   // Attempts queued or running.
   size_t InFlight() const;
-  int threads() const { return pool_threads_; }
 
  private:
   using Key = std::tuple<uint64_t, uint64_t, uint32_t>;  // job, shard, attempt
 
-  void Run(const shardex::v1::ShardTask& task,
-           std::shared_ptr<const KernelJob> kernel,
+  // What the executor knows of a job: a kernel, or a command.
+  struct JobEntry {
+    std::shared_ptr<const KernelJob> kernel;
+    std::shared_ptr<const shardex::v1::CommandSpec> command;
+    uint64_t shards = 0;
+  };
+
+  void Run(const shardex::v1::ShardTask& task, const JobEntry& job,
            std::shared_ptr<CancelFlag> cancel);
 
   // Constant after construction.
   const ResultSink sink_;
-  const int pool_threads_;
+  const Options options_;
 
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<uint64_t, std::shared_ptr<const KernelJob>> jobs_
-      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, JobEntry> jobs_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, std::string> bad_jobs_ ABSL_GUARDED_BY(mu_);
   std::map<Key, std::shared_ptr<CancelFlag>> attempts_ ABSL_GUARDED_BY(mu_);
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
 
   // Last: destroyed first, so pool threads stop before the state above.
   std::unique_ptr<ThreadPool> pool_;
+  std::unique_ptr<ThreadPool> process_pool_;
 };
 
 }  // namespace shardex

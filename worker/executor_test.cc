@@ -58,7 +58,7 @@ v1::AssignmentBatch Batch(uint64_t job, const std::string& kernel,
 
 TEST(ShardExecutorTest, RunsShardsAndReportsPayloads) {
   Results results;
-  ShardExecutor exec(2, [&](v1::ShardResult r) { results.Add(std::move(r)); });
+  ShardExecutor exec({2, 1}, [&](v1::ShardResult r) { results.Add(std::move(r)); });
   exec.Assign(Batch(1, "primes", {{"to", "1000"}}, {{0, 500}, {500, 1000}}));
   auto got = results.WaitFor(2);
   ASSERT_EQ(got.size(), 2u);
@@ -74,7 +74,7 @@ TEST(ShardExecutorTest, RunsShardsAndReportsPayloads) {
 
 TEST(ShardExecutorTest, BadJobDefinitionFailsItsTasks) {
   Results results;
-  ShardExecutor exec(1, [&](v1::ShardResult r) { results.Add(std::move(r)); });
+  ShardExecutor exec({1, 1}, [&](v1::ShardResult r) { results.Add(std::move(r)); });
   exec.Assign(Batch(2, "nosuchkernel", {}, {{0, 1}}));
   auto got = results.WaitFor(1);
   ASSERT_EQ(got.size(), 1u);
@@ -84,7 +84,7 @@ TEST(ShardExecutorTest, BadJobDefinitionFailsItsTasks) {
 
 TEST(ShardExecutorTest, CancelledJobReportsNothingAndStopsEarly) {
   Results results;
-  ShardExecutor exec(1, [&](v1::ShardResult r) { results.Add(std::move(r)); });
+  ShardExecutor exec({1, 1}, [&](v1::ShardResult r) { results.Add(std::move(r)); });
   // Two 60-second shards on one thread: only a cancel ends this quickly.
   exec.Assign(Batch(3, "sleep", {{"ms", "60000"}}, {{0, 1}, {1, 2}}));
   absl::SleepFor(absl::Milliseconds(50));
@@ -103,7 +103,7 @@ TEST(ShardExecutorTest, CancelledJobReportsNothingAndStopsEarly) {
 
 TEST(ShardExecutorTest, CancelOneAttemptLeavesTheOthers) {
   Results results;
-  ShardExecutor exec(2, [&](v1::ShardResult r) { results.Add(std::move(r)); });
+  ShardExecutor exec({2, 1}, [&](v1::ShardResult r) { results.Add(std::move(r)); });
   exec.Assign(Batch(4, "sleep", {{"ms", "60000"}}, {{0, 1}}));
   v1::AssignmentBatch quick = Batch(5, "sleep", {{"ms", "0"}}, {{0, 1}});
   exec.Assign(quick);

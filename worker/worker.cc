@@ -27,6 +27,12 @@ std::string HostName() {
   return buf;
 }
 
+std::string ScratchDir(const std::string& configured) {
+  if (!configured.empty()) return configured;
+  const char* tmp = getenv("TMPDIR");
+  return tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+}
+
 // Results waiting to go out; the writer thread sends them in batches.
 class Outbox {
  public:
@@ -119,14 +125,15 @@ absl::Status Worker::Session(bool* registered) {
     session_ctx_ = nullptr;
   };
 
-  const int threads = options_.threads > 0
-                          ? options_.threads
-                          : static_cast<int>(std::thread::hardware_concurrency());
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  const int threads = options_.threads > 0 ? options_.threads : cores;
+  const int processes = options_.processes > 0 ? options_.processes : cores;
   auto stream = stub->Session(&ctx);
   v1::WorkerMessage hello;
   v1::Register* reg = hello.mutable_register_();
   reg->set_host(options_.host.empty() ? HostName() : options_.host);
   reg->set_slots(threads);
+  reg->set_processes(processes);
   reg->set_pid(getpid());
   reg->set_version(kVersion);
   v1::CoordinatorMessage in;
@@ -141,12 +148,17 @@ absl::Status Worker::Session(bool* registered) {
       absl::Milliseconds(std::max<int64_t>(in.registered().heartbeat_interval_ms(), 50));
   LOG(INFO) << "registered with " << options_.coordinator << " as worker "
             << in.registered().worker_id() << " with " << threads
-            << " threads";
+            << " threads and " << processes << " process slots";
 
   Outbox outbox;
   {
-    ShardExecutor executor(threads,
-                           [&outbox](v1::ShardResult r) { outbox.Push(std::move(r)); });
+    ShardExecutor::Options exec_options;
+    exec_options.threads = threads;
+    exec_options.processes = processes;
+    exec_options.scratch_root = ScratchDir(options_.scratch_dir);
+    ShardExecutor executor(exec_options, [&outbox](v1::ShardResult r) {
+      outbox.Push(std::move(r));
+    });
     std::thread writer([&] {
       std::vector<v1::ShardResult> results;
       while (outbox.Take(heartbeat, &results)) {

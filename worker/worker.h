@@ -25,6 +25,8 @@ namespace shardex {
 struct WorkerOptions {
   std::string coordinator = "127.0.0.1:7473";  // host:port
   int threads = 0;         // 0: every core
+  int processes = 0;       // child processes at once; 0: every core
+  std::string scratch_dir; // per-shard dirs of command shards; "": $TMPDIR or /tmp
   std::string host;        // reported name; empty: this machine's hostname
   absl::Duration min_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(5);

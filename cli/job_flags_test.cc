@@ -1,0 +1,117 @@
+#include "cli/job_flags.h"
+
+#include <unistd.h>
+
+#include "gtest/gtest.h"
+
+namespace shardex {
+namespace {
+
+namespace v1 = ::shardex::v1;
+
+// Parses `shardex submit <args>` and builds the job.
+absl::StatusOr<v1::JobSpec> Parse(std::vector<std::string> args) {
+  CLI::App app;
+  CLI::App* submit = app.add_subcommand("submit");
+  submit->fallthrough();
+  JobFlags flags;
+  flags.Register(submit);
+  std::vector<std::string> argv = {"shardex", "submit"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  flags.SetCommand(SplitAtDoubleDash(argv));
+  std::vector<const char*> cargv;
+  for (const auto& a : argv) cargv.push_back(a.c_str());
+  try {
+    app.parse(static_cast<int>(cargv.size()), cargv.data());
+  } catch (const CLI::ExtrasError&) {
+    return flags.Build(app.remaining());
+  } catch (const CLI::ParseError& e) {
+    return absl::InvalidArgumentError(e.what());
+  }
+  return flags.Build(submit->remaining());
+}
+
+std::string Cwd() {
+  char buf[4096];
+  return getcwd(buf, sizeof(buf));
+}
+
+TEST(JobFlagsTest, KernelWithItsFlags) {
+  auto spec = Parse({"--shards", "7", "primes", "--to", "1e9"});
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->kernel(), "primes");
+  EXPECT_EQ(spec->args().at("to"), "1e9");
+  EXPECT_EQ(spec->args().count("from"), 0u);  // only what was given
+  EXPECT_EQ(spec->shards(), 7u);
+  EXPECT_FALSE(spec->has_command());
+}
+
+TEST(JobFlagsTest, CommandAfterDoubleDashKeepsArgumentsIntact) {
+  auto spec = Parse({"--shards", "3", "--reduce", "sum", "--", "echo",
+                     "a b", "{shard}", "--not-a-flag"});
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  ASSERT_TRUE(spec->has_command());
+  const auto& argv = spec->command().argv();
+  ASSERT_EQ(argv.size(), 4);
+  EXPECT_EQ(argv[1], "a b");
+  EXPECT_EQ(argv[3], "--not-a-flag");
+  EXPECT_EQ(spec->command().reduce(), "sum");
+  EXPECT_TRUE(spec->kernel().empty());
+}
+
+TEST(JobFlagsTest, SourcesAndLimits) {
+  auto spec = Parse({"--range", "10:1e3", "--shard-timeout", "1500ms",
+                     "--max-output", "2MiB", "--max-memory", "512m",
+                     "--output", "out", "--", "sim", "{begin}", "{end}"});
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  const v1::CommandSpec& c = spec->command();
+  EXPECT_TRUE(c.has_range());
+  EXPECT_EQ(c.range_begin(), 10u);
+  EXPECT_EQ(c.range_end(), 1000u);
+  EXPECT_EQ(c.timeout_ms(), 1500u);
+  EXPECT_EQ(c.max_output_bytes(), 2u << 20);
+  EXPECT_EQ(c.max_memory_bytes(), 512u << 20);
+  EXPECT_EQ(spec->output_dir(), Cwd() + "/out");  // made absolute
+}
+
+TEST(JobFlagsTest, InputsAreMadeAbsolute) {
+  auto spec = Parse({"--inputs", "a.txt", "/data/b.txt", "--", "wc", "-l",
+                     "{input}"});
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  ASSERT_EQ(spec->command().inputs_size(), 2);
+  EXPECT_EQ(spec->command().inputs(0), Cwd() + "/a.txt");
+  EXPECT_EQ(spec->command().inputs(1), "/data/b.txt");
+}
+
+TEST(JobFlagsTest, ClearErrors) {
+  auto unknown = Parse({"nosuchkernel"});
+  EXPECT_NE(std::string(unknown.status().message()).find("unknown kernel 'nosuchkernel'"),
+            std::string::npos)
+      << unknown.status();
+  auto nothing = Parse({"--shards", "2"});
+  EXPECT_NE(std::string(nothing.status().message()).find("name a kernel"),
+            std::string::npos);
+  auto both = Parse({"--range", "0:5", "primes", "--to", "10"});
+  EXPECT_NE(std::string(both.status().message()).find("do not go with kernel"),
+            std::string::npos)
+      << both.status();
+  auto range = Parse({"--range", "5", "--", "true"});
+  EXPECT_NE(std::string(range.status().message()).find("is not A:B"),
+            std::string::npos);
+  auto glob = Parse({"--inputs", "/nonexistent/*.txt", "--", "true"});
+  EXPECT_NE(std::string(glob.status().message()).find("matches no file"),
+            std::string::npos);
+}
+
+TEST(JobFlagsTest, ParseBytes) {
+  EXPECT_EQ(*ParseBytes("--x", "1000"), 1000u);
+  EXPECT_EQ(*ParseBytes("--x", "4MiB"), 4u << 20);
+  EXPECT_EQ(*ParseBytes("--x", "512k"), 512u << 10);
+  EXPECT_EQ(*ParseBytes("--x", "1G"), 1u << 30);
+  EXPECT_FALSE(ParseBytes("--x", "lots").ok());
+  EXPECT_FALSE(ParseBytes("--x", "-5").ok());
+  EXPECT_FALSE(ParseBytes("--x", "99999999999999999999G").ok());
+}
+
+}  // namespace
+}  // namespace shardex

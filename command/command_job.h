@@ -1,0 +1,43 @@
+// Command jobs on the coordinator: CreateCommandJob validates a CommandSpec,
+// names its domain (a --range, one shard per --inputs file, the bytes of a
+// --lines file, or just --shards N tasks) and reduces the shards' outputs
+// (concat, sum, sort, or a --reduce-command run here). The shards themselves
+// run on workers through worker/command_runner, never through RunShard.
+//
+// Thread-safety: the returned job is immutable and thread-compatible.
+#ifndef SHARDEX_COMMAND_COMMAND_JOB_H_
+#define SHARDEX_COMMAND_COMMAND_JOB_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "kernels/kernel.h"
+#include "proto/shardex.pb.h"
+
+namespace shardex {
+
+// Defaults and caps the coordinator applies to every command job.
+struct CommandPolicy {
+  uint64_t default_max_output_bytes = 4 << 20;
+  uint64_t max_output_cap_bytes = 64 << 20;  // larger asks are refused
+  uint64_t max_argv_bytes = 1 << 20;
+  std::string scratch_dir = "/tmp";  // where a reduce command runs
+};
+
+// INVALID_ARGUMENT naming the field for a bad spec. Fills defaults into a
+// copy the caller can keep (`resolved`).
+absl::StatusOr<std::unique_ptr<KernelJob>> CreateCommandJob(
+    const shardex::v1::CommandSpec& spec, const CommandPolicy& policy,
+    shardex::v1::CommandSpec* resolved = nullptr);
+
+// The shard variables a worker fills placeholders with. `range` is the
+// shard's range of the job's domain.
+struct ShardVars;
+ShardVars CommandShardVars(const shardex::v1::CommandSpec& spec,
+                           uint64_t shard, uint64_t shards, ShardRange range);
+
+}  // namespace shardex
+
+#endif  // SHARDEX_COMMAND_COMMAND_JOB_H_

@@ -1,0 +1,70 @@
+#include "worker/command_runner.h"
+
+#include "absl/strings/str_cat.h"
+#include "command/command_job.h"
+#include "command/placeholders.h"
+#include "common/child_env.h"
+#include "worker/process_runner.h"
+#include "kernels/input_split.h"
+
+namespace shardex {
+
+namespace v1 = ::shardex::v1;
+
+namespace {
+
+// Where {output} points: inside the shard's fresh working directory, which
+// is the child's cwd.
+constexpr char kOutputName[] = "output";
+
+}  // namespace
+
+absl::StatusOr<std::string> RunCommandShard(const CommandShard& shard,
+                                            const std::string& scratch_root,
+                                            const CancelFlag& cancel) {
+  const v1::CommandSpec& spec = *shard.spec;
+  const ShardRange range{shard.task.begin(), shard.task.end()};
+  ShardVars vars =
+      CommandShardVars(spec, shard.task.ref().shard(), shard.shards, range);
+  vars.output = kOutputName;
+
+  ProcessSpec p;
+  p.argv = ShardArgv(spec, vars);
+  p.env = AllowedEnvironment();
+  for (auto& [k, v] :
+       ShardEnvironment(shard.job_id, shard.task.ref().attempt(), vars)) {
+    p.env[k] = v;
+  }
+  if (!spec.lines().empty()) {
+    absl::StatusOr<ShardRange> lines = AlignToLines(spec.lines(), range);
+    if (!lines.ok()) return lines.status();
+    p.stdin_path = spec.lines();
+    p.stdin_offset = lines->begin;
+    p.stdin_length = lines->end - lines->begin;
+  }
+  p.scratch_root = scratch_root;
+  p.timeout = absl::Milliseconds(spec.timeout_ms());
+  p.max_output_bytes = spec.max_output_bytes();
+  p.limits.address_space_bytes = spec.max_memory_bytes();
+  p.limits.cpu_seconds = spec.max_cpu_seconds();
+  p.limits.file_size_bytes = spec.max_file_bytes();
+  p.limits.open_files = spec.max_open_files();
+  p.output_file_name = kOutputName;
+
+  absl::StatusOr<ProcessOutcome> out = RunProcess(p, cancel);
+  if (!out.ok()) return out.status();
+  if (out->kind == ProcessOutcome::Kind::kCancelled) {
+    return absl::CancelledError("cancelled");
+  }
+  if (!out->ok()) {
+    std::string error = absl::StrCat(p.argv[0], ": ", out->Describe());
+    if (!out->stderr_tail.empty()) {
+      absl::StrAppend(&error, "; stderr tail: ", out->stderr_tail);
+    }
+    return absl::AbortedError(error);
+  }
+  if (out->output_file.has_value()) return *std::move(out->output_file);
+  return std::move(out->stdout_data);
+}
+
+}  // namespace shardex
