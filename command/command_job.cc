@@ -11,7 +11,7 @@
 #include "command/exact_sum.h"
 #include "command/placeholders.h"
 #include "common/child_env.h"
-#include "worker/process_runner.h"
+#include "common/process_runner.h"
 
 namespace shardex {
 

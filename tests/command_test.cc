@@ -100,7 +100,9 @@ TEST_F(CommandTest, LinesAreSplitOnLineBoundariesAndFedOnStdin) {
   // cat of every part, in order, is the file itself: no line lost or doubled.
   CliRun cat = Submit({"--lines", path, "--shards", "13", "--", "cat"});
   EXPECT_EQ(cat.exit_code, 0) << cat.err;
-  EXPECT_EQ(cat.out, text);
+  EXPECT_TRUE(cat.out == text) << "cat of the parts differs from the file ("
+                               << cat.out.size() << " vs " << text.size()
+                               << " bytes)";
 }
 
 TEST_F(CommandTest, SortAndReduceCommand) {

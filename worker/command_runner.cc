@@ -4,7 +4,7 @@
 #include "command/command_job.h"
 #include "command/placeholders.h"
 #include "common/child_env.h"
-#include "worker/process_runner.h"
+#include "common/process_runner.h"
 #include "kernels/input_split.h"
 
 namespace shardex {

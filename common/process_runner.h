@@ -21,8 +21,8 @@
 // Killed grandchildren are reaped by init -- or by RunProcess itself if the
 // worker made itself a child subreaper (PR_SET_CHILD_SUBREAPER), which makes
 // "no process of the group is left" hold the moment RunProcess returns.
-#ifndef SHARDEX_WORKER_PROCESS_RUNNER_H_
-#define SHARDEX_WORKER_PROCESS_RUNNER_H_
+#ifndef SHARDEX_COMMON_PROCESS_RUNNER_H_
+#define SHARDEX_COMMON_PROCESS_RUNNER_H_
 
 #include <sys/types.h>
 
@@ -137,4 +137,4 @@ absl::StatusOr<ProcessOutcome> RunProcess(const ProcessSpec& spec,
 
 }  // namespace shardex
 
-#endif  // SHARDEX_WORKER_PROCESS_RUNNER_H_
+#endif  // SHARDEX_COMMON_PROCESS_RUNNER_H_

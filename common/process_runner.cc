@@ -1,4 +1,4 @@
-#include "worker/process_runner.h"
+#include "common/process_runner.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -86,7 +86,7 @@ absl::Status SetNonBlocking(const Fd& fd) {
 // closed stdin would otherwise get pipe ends numbered 0..2).
 absl::Status MakePipe(Fd* read_end, Fd* write_end) {
   int fds[2];
-  if (pipe2(fds, 0) != 0) {
+  if (pipe2(fds, O_CLOEXEC) != 0) {
     return absl::InternalError(StrCat("pipe2: ", ErrnoText(errno)));
   }
   Fd ends[2] = {Fd(fds[0]), Fd(fds[1])};
@@ -361,6 +361,7 @@ void CloseInheritedFds(const ChildPlan& plan) {
     }
   }
   if (chdir(plan.work_dir) != 0) FailInChild(plan, ChildStep::kChdir);
+  CloseInheritedFds(plan);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -1,4 +1,4 @@
-#include "worker/process_runner.h"
+#include "common/process_runner.h"
 
 #include <dirent.h>
 #include <errno.h>
