@@ -140,6 +140,9 @@ void JobFlags::Register(CLI::App* cmd) {
         case KernelParam::Kind::kPositionalList:
           opt = sub->add_option(p.name, lists_[key], help);
           break;
+        case KernelParam::Kind::kSwitch:
+          opt = sub->add_flag("--" + p.name, help);
+          break;
       }
       if (p.required) opt->required();
     }
@@ -152,11 +155,14 @@ absl::Status JobFlags::AddKernelArgs(const std::string& kernel,
   const CLI::App* sub = cmd_->get_subcommand(kernel);
   for (const KernelParam& p : k->params) {
     const std::string key = kernel + "/" + p.name;
-    const std::string flag =
-        p.kind == KernelParam::Kind::kFlag ? "--" + p.name : p.name;
+    const bool dashed = p.kind == KernelParam::Kind::kFlag ||
+                        p.kind == KernelParam::Kind::kSwitch;
+    const std::string flag = dashed ? "--" + p.name : p.name;
     if (sub->count(flag) == 0) continue;
     std::string value;
-    if (p.kind == KernelParam::Kind::kPositionalList) {
+    if (p.kind == KernelParam::Kind::kSwitch) {
+      value = "true";
+    } else if (p.kind == KernelParam::Kind::kPositionalList) {
       std::vector<std::string> items = lists_.at(key);
       if (p.is_path) {
         for (std::string& item : items) item = AbsolutePath(item);

@@ -103,6 +103,15 @@ TEST(JobFlagsTest, ClearErrors) {
             std::string::npos);
 }
 
+TEST(JobFlagsTest, PositionalsAndSwitchesOfKernels) {
+  auto spec = Parse({"grep", "--count", "GNU", "a.txt", "/b.txt"});
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->args().at("count"), "true");  // a switch takes no value
+  EXPECT_EQ(spec->args().at("pattern"), "GNU");
+  EXPECT_EQ(spec->args().at("files"), Cwd() + "/a.txt\n/b.txt");
+  EXPECT_EQ(spec->args().count("fixed"), 0u);
+}
+
 TEST(JobFlagsTest, ParseBytes) {
   EXPECT_EQ(*ParseBytes("--x", "1000"), 1000u);
   EXPECT_EQ(*ParseBytes("--x", "4MiB"), 4u << 20);

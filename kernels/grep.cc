@@ -43,6 +43,16 @@ constexpr char kName[] = "grep";
 constexpr size_t kMaxPayloadBytes = size_t{16} << 20;
 constexpr size_t kMaxResultBytes = size_t{32} << 20;
 
+// A `--name` switch: absent is "false", given is "true".
+KernelParam Switch(std::string name, std::string help) {
+  KernelParam p;
+  p.name = std::move(name);
+  p.help = std::move(help);
+  p.default_value = "false";
+  p.kind = KernelParam::Kind::kSwitch;
+  return p;
+}
+
 KernelParam Positional(std::string name, std::string help,
                        KernelParam::Kind kind, bool is_path) {
   KernelParam p;
@@ -62,12 +72,9 @@ std::vector<KernelParam> GrepParams() {
                  KernelParam::Kind::kPositional, false),
       Positional("files", "input files, searched in order",
                  KernelParam::Kind::kPositionalList, true),
-      {"count", "true: print the number of matching lines instead (grep -c)",
-       "false", false},
-      {"fixed", "true: PATTERN is a literal string, not a regex (grep -F)",
-       "false", false},
-      {"ignore-case", "true: ignore the case of letters (grep -i)", "false",
-       false},
+      Switch("count", "print the number of matching lines instead (grep -c)"),
+      Switch("fixed", "PATTERN is a literal string, not a regex (grep -F)"),
+      Switch("ignore-case", "ignore the case of letters (grep -i)"),
   };
 }
 

@@ -90,7 +90,8 @@ struct KernelParam {
   // kFlag: `--name value`. kPositional: one positional argument (in
   // declaration order). kPositionalList: all remaining positional arguments,
   // joined with '\n' into one value (e.g. the FILE... of wordcount).
-  enum class Kind { kFlag, kPositional, kPositionalList };
+  // kSwitch: `--name` alone, which sets the value "true" (default "false").
+  enum class Kind { kFlag, kPositional, kPositionalList, kSwitch };
 
   std::string name;           // without dashes
   std::string help;

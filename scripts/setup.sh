@@ -7,7 +7,7 @@ PACKAGES=(
   bazel-bootstrap bazel-platforms g++ pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgtest-dev libgmock-dev libgoogle-glog-dev libcli11-dev
-  libprimesieve-dev primesieve-bin libpng-dev libre2-dev libssl-dev
+  libprimesieve-dev primesieve-bin libpng-dev libre2-dev libssl-dev openssl
 )
 
 missing=()
