@@ -503,10 +503,14 @@ void Scheduler::ApplyCutoff(Job& job, uint64_t cutoff, Effects& fx) {
 
 void Scheduler::Apply(Effects fx) {
   for (auto& [link, msg] : fx.outbox) link->Send(std::move(msg));
-  for (const PartWrite& part : fx.parts) {
-    absl::Status st = WriteFileAtomically(
-        absl::StrCat(part.dir, "/", PartFileName(part.shard)), part.data);
-    if (!st.ok()) LOG(WARNING) << "writing a shard output: " << st;
+  // Disk writes (with fsync) go to the reducer thread, never a gRPC thread;
+  // being FIFO, it writes a job's parts before its result.
+  for (PartWrite& part : fx.parts) {
+    reducer_.Schedule([part = std::move(part)] {
+      absl::Status st = WriteFileAtomically(
+          absl::StrCat(part.dir, "/", PartFileName(part.shard)), part.data);
+      if (!st.ok()) LOG(WARNING) << "writing a shard output: " << st;
+    });
   }
   for (uint64_t job_id : fx.to_reduce) {
     reducer_.Schedule([this, job_id] { Reduce(job_id); });

@@ -189,8 +189,9 @@ class Scheduler {
   std::vector<uint64_t> active_jobs_ ABSL_GUARDED_BY(mu_);  // not terminal
   std::map<uint64_t, Worker> workers_ ABSL_GUARDED_BY(mu_);
 
-  // Reductions (a kernel's Reduce, a --reduce-command, a PNG encoder) run
-  // here, never on a gRPC thread. Last member: joined first.
+  // Reductions (a kernel's Reduce, a --reduce-command, a PNG encoder) and
+  // --output writes run here, never on a gRPC thread. Last member: joined
+  // first.
   ThreadPool reducer_{1};
 };
 
