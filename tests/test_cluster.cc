@@ -7,11 +7,10 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/file_util.h"
 
 namespace shardex {
 
@@ -30,11 +29,9 @@ std::string UniqueDir(const std::string& prefix) {
   return dir;
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+// The file's contents, or "" when it cannot be read (yet).
+std::string ReadOrEmpty(const std::string& path) {
+  return ReadFile(path).value_or("");
 }
 
 }  // namespace
@@ -68,8 +65,8 @@ CliRun RunCli(const std::vector<std::string>& args, absl::Duration timeout) {
   } else {
     run.exit_code = 128 + WTERMSIG(*st);
   }
-  run.out = ReadFile(opts.stdout_file);
-  run.err += ReadFile(opts.stderr_file);
+  run.out = ReadOrEmpty(opts.stdout_file);
+  run.err += ReadOrEmpty(opts.stderr_file);
   return run;
 }
 
@@ -89,10 +86,10 @@ absl::StatusOr<std::unique_ptr<TestCluster>> TestCluster::Start(
   c->coordinator_ = std::move(p).value();
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   std::string port;
-  while ((port = ReadFile(port_file)).empty()) {
+  while ((port = ReadOrEmpty(port_file)).empty()) {
     if (!c->coordinator_->running() || absl::Now() > deadline) {
       return absl::InternalError(absl::StrCat(
-          "coordinator did not start: ", ReadFile(opts.stdout_file)));
+          "coordinator did not start: ", ReadOrEmpty(opts.stdout_file)));
     }
     absl::SleepFor(absl::Milliseconds(10));
   }
