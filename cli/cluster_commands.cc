@@ -1,6 +1,7 @@
 // coordinator and worker: the long-running server processes.
 #include <signal.h>
 
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -61,12 +62,34 @@ int RunCoordinator(const CoordinatorCommand& cmd) {
 }
 
 int RunWorker(const WorkerOptions& options) {
+  // The first SIGINT/SIGTERM drains (finish or hand back the shards held,
+  // then exit 0); another one stops at once. Signals are blocked before the
+  // Worker starts its pool threads, so only this thread takes them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   Worker worker(options);
-  std::thread signals = HandleStopSignals([&](int signo) {
-    LOG(INFO) << "signal " << signo << ": stopping";
-    worker.Stop();
+  std::atomic<bool> exiting{false};
+  std::thread signals([&] {
+    for (int count = 0;; ++count) {
+      int signo = 0;
+      sigwait(&set, &signo);
+      if (exiting.load()) return;
+      if (count == 0) {
+        LOG(INFO) << "signal " << signo << ": draining for up to "
+                  << options.drain_timeout << " (signal again to stop now)";
+        worker.Drain(options.drain_timeout);
+      } else {
+        LOG(INFO) << "signal " << signo << ": stopping now";
+        worker.Stop();
+      }
+    }
   });
   absl::Status st = worker.Run();
+  exiting.store(true);
+  pthread_kill(signals.native_handle(), SIGTERM);  // wakes sigwait
   signals.join();
   if (!st.ok()) {
     std::cerr << "shardex: " << st.message() << "\n";

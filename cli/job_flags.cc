@@ -122,6 +122,12 @@ void JobFlags::Register(CLI::App* cmd) {
                   "largest file a shard may write");
   cmd->add_option("--max-open-files", max_open_files_,
                   "open file descriptors per shard");
+  cmd->add_option("--no-retry-exit", no_retry_exit_,
+                  "exit code meaning retrying will not help: the job fails "
+                  "at once (repeatable)")
+      ->check(CLI::Range(1, 255))
+      ->allow_extra_args(false)
+      ->delimiter(',');
 
   for (const KernelInfo* k : AllKernels()) {
     CLI::App* sub = cmd->add_subcommand(k->name, k->summary);
@@ -223,6 +229,7 @@ absl::StatusOr<v1::CommandSpec> JobFlags::BuildCommand() const {
   }
   c.set_max_cpu_seconds(max_cpu_seconds_);
   c.set_max_open_files(max_open_files_);
+  for (int code : no_retry_exit_) c.add_no_retry_exit_codes(code);
   return c;
 }
 
@@ -249,7 +256,8 @@ absl::StatusOr<v1::JobSpec> JobFlags::Build(
   if (!output_dir_.empty()) spec.set_output_dir(AbsolutePath(output_dir_));
   const bool command_flags = shell_ || !range_.empty() || !inputs_.empty() ||
                              !lines_.empty() || !reduce_.empty() ||
-                             !reduce_command_.empty() || !timeout_.empty();
+                             !reduce_command_.empty() || !timeout_.empty() ||
+                             !no_retry_exit_.empty();
   if (!kernel.empty()) {
     if (!argv_.empty() || command_flags) {
       return absl::InvalidArgumentError(absl::StrCat(

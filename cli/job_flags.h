@@ -52,6 +52,7 @@ class JobFlags {
   std::string max_output_, max_memory_, max_file_size_;
   uint64_t max_cpu_seconds_ = 0;
   uint64_t max_open_files_ = 0;
+  std::vector<int> no_retry_exit_;
 
   // Kernel arguments as typed, by "kernel/param".
   std::map<std::string, std::string> values_;

@@ -112,6 +112,17 @@ TEST(JobFlagsTest, PositionalsAndSwitchesOfKernels) {
   EXPECT_EQ(spec->args().count("fixed"), 0u);
 }
 
+TEST(JobFlagsTest, NoRetryExitCodesRepeatOrComma) {
+  auto spec = Parse({"--no-retry-exit", "42", "--no-retry-exit", "3,4", "--",
+                     "sh", "-c", "exit 42"});
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  ASSERT_EQ(spec->command().no_retry_exit_codes_size(), 3);
+  EXPECT_EQ(spec->command().no_retry_exit_codes(0), 42);
+  EXPECT_EQ(spec->command().no_retry_exit_codes(2), 4);
+  EXPECT_FALSE(Parse({"--no-retry-exit", "0", "--", "true"}).ok());
+  EXPECT_FALSE(Parse({"--no-retry-exit", "42", "primes", "--to", "9"}).ok());
+}
+
 TEST(JobFlagsTest, ParseBytes) {
   EXPECT_EQ(*ParseBytes("--x", "1000"), 1000u);
   EXPECT_EQ(*ParseBytes("--x", "4MiB"), 4u << 20);

@@ -1,9 +1,13 @@
 #include "cli/local_cluster.h"
 
+#include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/file_util.h"
 
 namespace shardex {
 
@@ -16,6 +20,18 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
   CoordinatorOptions coordinator;
   coordinator.listen = "127.0.0.1:0";
   coordinator.scheduler.allow_commands = options.allow_commands;
+  coordinator.state_dir = options.state_dir;
+  if (coordinator.state_dir.empty()) {
+    const char* tmp = getenv("TMPDIR");
+    std::string pattern = absl::StrCat(
+        tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/shardex-local-XXXXXX");
+    if (mkdtemp(pattern.data()) == nullptr) {
+      return absl::InternalError(
+          absl::StrCat("cannot create a state directory like ", pattern, ": ",
+                       strerror(errno)));
+    }
+    cluster->temp_state_dir_ = coordinator.state_dir = pattern;
+  }
   absl::StatusOr<std::unique_ptr<CoordinatorServer>> server =
       CoordinatorServer::Start(coordinator, Clock::Real());
   if (!server.ok()) return server.status();
@@ -54,6 +70,8 @@ LocalCluster::~LocalCluster() {
   for (auto& w : workers_) w->Signal(SIGTERM);
   for (auto& w : workers_) w->Stop(absl::Seconds(5));
   if (server_ != nullptr) server_->Shutdown();
+  server_.reset();  // closes the journal
+  if (!temp_state_dir_.empty()) (void)RemoveTree(temp_state_dir_);
 }
 
 std::string LocalCluster::address() const {

@@ -25,6 +25,9 @@ struct LocalClusterOptions {
   // The private cluster runs only the user's own jobs, so it may run their
   // commands too.
   bool allow_commands = true;
+  // The coordinator's state directory; empty: a private temporary one,
+  // removed at exit.
+  std::string state_dir;
   absl::Duration ready_timeout = absl::Seconds(30);
 };
 
@@ -42,6 +45,7 @@ class LocalCluster {
  private:
   LocalCluster() = default;
 
+  std::string temp_state_dir_;  // removed by the destructor when set
   std::unique_ptr<CoordinatorServer> server_;
   std::vector<std::unique_ptr<Subprocess>> workers_;
 };

@@ -18,6 +18,7 @@
 #include "cli/exit_codes.h"
 #include "cli/job_flags.h"
 #include "common/version.h"
+#include "coordinator/journal.h"
 #include "glog/logging.h"
 #include "kernels/kernel.h"
 
@@ -105,6 +106,38 @@ int Main(int argc, char** argv) {
                               coord.server.scheduler.max_shards_per_job,
                               "largest shard count a job may ask for")
       ->capture_default_str();
+  coord.server.state_dir = DefaultStateDir();
+  coordinator_cmd->add_option("--state-dir", coord.server.state_dir,
+                              "where jobs and accepted results are kept "
+                              "(SQLite); a restart resumes them")
+      ->capture_default_str();
+  Scheduler::Options::Speculation& speculation =
+      coord.server.scheduler.speculation;
+  bool no_speculation = false;
+  std::string speculation_min_runtime = "1s";
+  coordinator_cmd->add_flag("--no-speculation", no_speculation,
+                            "never start backup attempts for stragglers");
+  coordinator_cmd->add_option("--speculation-after", speculation.after,
+                              "fraction of a job's shards done before "
+                              "stragglers get backups")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  coordinator_cmd->add_option("--speculation-slowdown", speculation.slowdown,
+                              "a straggler runs this many times longer than "
+                              "the median shard")
+      ->check(CLI::Range(1.0, 1e6))
+      ->capture_default_str();
+  coordinator_cmd->add_option("--speculation-min-runtime",
+                              speculation_min_runtime,
+                              "never back up a shard running less than this")
+      ->check(DurationValidator())
+      ->capture_default_str();
+  coordinator_cmd->add_option("--quarantine-after",
+                              coord.server.scheduler.quarantine_after,
+                              "a worker failing this many different shards of "
+                              "a job gets no more of them")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
 
   // worker
   WorkerOptions worker;
@@ -124,6 +157,16 @@ int Main(int argc, char** argv) {
                          "(default: $TMPDIR or /tmp)");
   worker_cmd->add_option("--name", worker.host,
                          "name shown in `shardex workers` (default: hostname)");
+  worker_cmd
+      ->add_option_function<std::string>(
+          "--drain-timeout",
+          [&worker](const std::string& s) {
+            worker.drain_timeout = ToDuration(s);
+          },
+          "on SIGTERM, how long running shards may finish before they are "
+          "handed back to the coordinator")
+      ->check(DurationValidator())
+      ->default_str("30s");
 
   // submit
   SubmitCommand submit;
@@ -174,6 +217,9 @@ int Main(int argc, char** argv) {
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
   local_cmd->add_flag("--json", local.wait.json, "print JSON");
+  local_cmd->add_option("--state-dir", local.cluster.state_dir,
+                        "keep the coordinator's state here (default: a "
+                        "private temporary directory)");
   JobFlags local_job;
   local_job.Register(local_cmd);
 
@@ -222,6 +268,8 @@ int Main(int argc, char** argv) {
 
   if (coordinator_cmd->parsed()) {
     coord.server.scheduler.heartbeat_timeout = ToDuration(heartbeat_timeout);
+    speculation.enabled = !no_speculation;
+    speculation.min_runtime = ToDuration(speculation_min_runtime);
     return RunCoordinator(coord);
   }
   if (worker_cmd->parsed()) return RunWorker(worker);

@@ -104,6 +104,20 @@ std::string FormatJob(const v1::JobStatus& s) {
       absl::StrAppend(&out, "  ", k, ": ", v, "\n");
     }
   }
+  if (s.speculative_attempts() > 0 || s.discarded_results() > 0) {
+    absl::StrAppend(&out, "extra:    ", s.speculative_attempts(),
+                    " speculative attempts, ", s.discarded_results(),
+                    " late or duplicate results discarded\n");
+  }
+  if (s.result_mismatches() > 0) {
+    absl::StrAppend(&out, "WARNING:  ", s.result_mismatches(),
+                    " late results differed from the accepted ones; first: ",
+                    s.mismatch(), "\n");
+  }
+  if (s.quarantined_workers_size() > 0) {
+    absl::StrAppend(&out, "quarantined workers: ",
+                    absl::StrJoin(s.quarantined_workers(), ", "), "\n");
+  }
   if (!s.error().empty()) absl::StrAppend(&out, "error:    ", s.error(), "\n");
   return out;
 }
@@ -124,14 +138,19 @@ std::string FormatJobTable(const std::vector<v1::JobStatus>& jobs) {
 }
 
 std::string FormatWorkerTable(const std::vector<v1::WorkerInfo>& workers) {
-  std::string out =
-      absl::StrFormat("%-7s %-20s %-6s %-8s %-10s %-8s %s\n", "WORKER", "HOST",
-                      "SLOTS", "RUNNING", "COMPLETED", "PID", "PEER");
+  std::string out = absl::StrFormat(
+      "%-7s %-20s %-6s %-8s %-10s %-8s %-22s %s\n", "WORKER", "HOST", "SLOTS",
+      "RUNNING", "COMPLETED", "PID", "PEER", "STATE");
   for (const auto& w : workers) {
-    absl::StrAppend(&out, absl::StrFormat("%-7d %-20s %-6d %-8d %-10d %-8d %s\n",
-                                          w.worker_id(), w.host(), w.slots(),
-                                          w.running(), w.completed(), w.pid(),
-                                          w.peer()));
+    std::string state = w.draining() ? "draining" : "ready";
+    if (w.quarantined_jobs_size() > 0) {
+      absl::StrAppend(&state, ", quarantined for job ",
+                      absl::StrJoin(w.quarantined_jobs(), ","));
+    }
+    absl::StrAppend(
+        &out, absl::StrFormat("%-7d %-20s %-6d %-8d %-10d %-8d %-22s %s\n",
+                              w.worker_id(), w.host(), w.slots(), w.running(),
+                              w.completed(), w.pid(), w.peer(), state));
   }
   return out;
 }

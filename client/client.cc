@@ -1,6 +1,11 @@
 #include "client/client.h"
 
+#include <algorithm>
+
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "common/grpc_status.h"
 #include "common/job_state.h"
 #include "grpcpp/create_channel.h"
@@ -35,59 +40,95 @@ CoordinatorClient::CoordinatorClient(ClientOptions options)
       options_.coordinator, grpc::InsecureChannelCredentials(), args));
 }
 
-void CoordinatorClient::SetDeadline(grpc::ClientContext* ctx) const {
-  ctx->set_deadline(absl::ToChronoTime(absl::Now() + options_.deadline));
+absl::Status CoordinatorClient::Call(
+    const std::function<grpc::Status(grpc::ClientContext*)>& call) {
+  const absl::Time give_up = absl::Now() + options_.retry_for;
+  absl::Duration backoff = options_.min_backoff;
+  absl::BitGen rng;
+  while (true) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.deadline));
+    grpc::Status st = call(&ctx);
+    const bool transient =
+        st.error_code() == grpc::StatusCode::UNAVAILABLE ||
+        st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+    if (!transient) {
+      reached_ = true;
+      return st.ok() ? absl::OkStatus() : FromGrpcStatus(st);
+    }
+    const absl::Duration wait = backoff * absl::Uniform(rng, 0.5, 1.0);
+    if (!reached_ || absl::Now() + wait > give_up) {
+      return Explain(st, options_.coordinator);
+    }
+    absl::SleepFor(wait);
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
 }
 
 absl::StatusOr<v1::JobStatus> CoordinatorClient::Submit(
     const v1::JobSpec& spec) {
-  grpc::ClientContext ctx;
-  SetDeadline(&ctx);
+  absl::BitGen rng;
+  return Submit(spec, absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(rng),
+                                      absl::Uniform<uint64_t>(rng)));
+}
+
+absl::StatusOr<v1::JobStatus> CoordinatorClient::Submit(
+    const v1::JobSpec& spec, const std::string& request_id) {
   v1::SubmitJobRequest req;
   *req.mutable_spec() = spec;
+  req.set_request_id(request_id);
   v1::SubmitJobResponse resp;
-  grpc::Status st = stub_->SubmitJob(&ctx, req, &resp);
-  if (!st.ok()) return Explain(st, options_.coordinator);
+  absl::Status st = Call([&](grpc::ClientContext* ctx) {
+    return stub_->SubmitJob(ctx, req, &resp);
+  });
+  if (!st.ok()) return st;
   return resp.status();
 }
 
 absl::StatusOr<v1::JobStatus> CoordinatorClient::GetJob(uint64_t job_id) {
-  grpc::ClientContext ctx;
-  SetDeadline(&ctx);
   v1::GetJobRequest req;
   req.set_job_id(job_id);
   v1::JobStatus resp;
-  grpc::Status st = stub_->GetJob(&ctx, req, &resp);
-  if (!st.ok()) return Explain(st, options_.coordinator);
+  absl::Status st = Call([&](grpc::ClientContext* ctx) {
+    return stub_->GetJob(ctx, req, &resp);
+  });
+  if (!st.ok()) return st;
   return resp;
 }
 
 absl::StatusOr<v1::JobStatus> CoordinatorClient::Cancel(uint64_t job_id) {
-  grpc::ClientContext ctx;
-  SetDeadline(&ctx);
   v1::CancelJobRequest req;
   req.set_job_id(job_id);
   v1::CancelJobResponse resp;
-  grpc::Status st = stub_->CancelJob(&ctx, req, &resp);
-  if (!st.ok()) return Explain(st, options_.coordinator);
+  int tries = 0;
+  absl::Status st = Call([&](grpc::ClientContext* ctx) {
+    ++tries;
+    return stub_->CancelJob(ctx, req, &resp);
+  });
+  if (st.code() == absl::StatusCode::kFailedPrecondition && tries > 1) {
+    // An earlier try may have cancelled it and lost the answer.
+    absl::StatusOr<v1::JobStatus> now = GetJob(job_id);
+    if (now.ok() && now->state() == v1::JOB_CANCELLED) return now;
+  }
+  if (!st.ok()) return st;
   return resp.status();
 }
 
 absl::StatusOr<std::vector<v1::JobStatus>> CoordinatorClient::ListJobs() {
-  grpc::ClientContext ctx;
-  SetDeadline(&ctx);
   v1::ListJobsResponse resp;
-  grpc::Status st = stub_->ListJobs(&ctx, v1::ListJobsRequest(), &resp);
-  if (!st.ok()) return Explain(st, options_.coordinator);
+  absl::Status st = Call([&](grpc::ClientContext* ctx) {
+    return stub_->ListJobs(ctx, v1::ListJobsRequest(), &resp);
+  });
+  if (!st.ok()) return st;
   return std::vector<v1::JobStatus>(resp.jobs().begin(), resp.jobs().end());
 }
 
 absl::StatusOr<std::vector<v1::WorkerInfo>> CoordinatorClient::ListWorkers() {
-  grpc::ClientContext ctx;
-  SetDeadline(&ctx);
   v1::ListWorkersResponse resp;
-  grpc::Status st = stub_->ListWorkers(&ctx, v1::ListWorkersRequest(), &resp);
-  if (!st.ok()) return Explain(st, options_.coordinator);
+  absl::Status st = Call([&](grpc::ClientContext* ctx) {
+    return stub_->ListWorkers(ctx, v1::ListWorkersRequest(), &resp);
+  });
+  if (!st.ok()) return st;
   return std::vector<v1::WorkerInfo>(resp.workers().begin(),
                                      resp.workers().end());
 }
@@ -102,6 +143,7 @@ absl::StatusOr<v1::JobStatus> CoordinatorClient::Watch(
     auto reader = stub_->WatchJob(&ctx, req);
     v1::JobStatus status;
     while (reader->Read(&status)) {
+      reached_ = true;
       on_status(status);
       if (IsTerminal(status.state())) {
         ctx.TryCancel();
@@ -114,8 +156,10 @@ absl::StatusOr<v1::JobStatus> CoordinatorClient::Watch(
         st.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
       return FromGrpcStatus(st);
     }
+    if (st.error_code() != grpc::StatusCode::UNAVAILABLE) reached_ = true;
   }
-  // The stream broke before the end: poll instead.
+  // The stream broke before the end (a coordinator restart?): poll
+  // instead; GetJob rides out a restart with its retries.
   while (true) {
     absl::StatusOr<v1::JobStatus> status = GetJob(job_id);
     if (!status.ok()) return status.status();

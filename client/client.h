@@ -2,10 +2,18 @@
 // Wraps the generated stub; every unary call carries a deadline, and
 // errors come back as absl::Status with the coordinator's message.
 //
+// Retries: once the client has reached the coordinator, a call that fails
+// with UNAVAILABLE or DEADLINE_EXCEEDED (a coordinator restart, a network
+// blip) is retried with jittered exponential backoff for up to
+// `retry_for`. Every call is safe to repeat: Submit sends a request id, so a
+// retried submit still makes one job. Before the first contact, errors come
+// back at once (a wrong address should not hang).
+//
 // Thread-safety: safe to share between threads (gRPC stubs are).
 #ifndef SHARDEX_CLIENT_CLIENT_H_
 #define SHARDEX_CLIENT_CLIENT_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -20,6 +28,9 @@ namespace shardex {
 struct ClientOptions {
   std::string coordinator = "127.0.0.1:7473";
   absl::Duration deadline = absl::Seconds(10);  // per unary call
+  absl::Duration retry_for = absl::Seconds(30);
+  absl::Duration min_backoff = absl::Milliseconds(50);
+  absl::Duration max_backoff = absl::Seconds(2);
   int max_message_bytes = 64 << 20;
 };
 
@@ -27,8 +38,11 @@ class CoordinatorClient {
  public:
   explicit CoordinatorClient(ClientOptions options);
 
+  // Submits with a fresh request id (retries reuse it).
   absl::StatusOr<shardex::v1::JobStatus> Submit(
       const shardex::v1::JobSpec& spec);
+  absl::StatusOr<shardex::v1::JobStatus> Submit(
+      const shardex::v1::JobSpec& spec, const std::string& request_id);
   absl::StatusOr<shardex::v1::JobStatus> GetJob(uint64_t job_id);
   absl::StatusOr<shardex::v1::JobStatus> Cancel(uint64_t job_id);
   absl::StatusOr<std::vector<shardex::v1::JobStatus>> ListJobs();
@@ -42,9 +56,13 @@ class CoordinatorClient {
       const std::function<void(const shardex::v1::JobStatus&)>& on_status);
 
  private:
-  void SetDeadline(grpc::ClientContext* ctx) const;
+  // Runs `call` (one RPC with a fresh context carrying the deadline),
+  // retrying as described above.
+  absl::Status Call(
+      const std::function<grpc::Status(grpc::ClientContext*)>& call);
 
   const ClientOptions options_;
+  std::atomic<bool> reached_{false};  // a call has got an answer
   std::unique_ptr<shardex::v1::Coordinator::Stub> stub_;
 };
 

@@ -8,22 +8,91 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <vector>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
 
 namespace shardex {
 
 namespace {
 
-absl::Status ErrnoError(absl::string_view what, const std::string& path) {
-  const int e = errno;
-  std::string msg = absl::StrCat(what, " ", path, ": ", strerror(e));
-  if (e == ENOENT) return absl::NotFoundError(msg);
-  if (e == EACCES || e == EPERM) return absl::PermissionDeniedError(msg);
-  return absl::InternalError(msg);
+
+// Directories nested deeper than this are not removed (a guard against a
+// runaway tree, not a real limit).
+constexpr int kMaxRemoveDepth = 256;
+
+void NoteFailure(absl::string_view what, const std::string& path, int err,
+                 std::string* error) {
+  if (error->empty()) {
+    *error = absl::StrCat("cannot ", what, " ", path, ": ", strerror(err));
+  }
+}
+
+void RemoveTree(int parent_fd, const std::string& name,
+                const std::string& path, int depth, std::string* error);
+
+// Removes everything inside the directory `name`.
+void RemoveDirContents(int parent_fd, const std::string& name,
+                       const std::string& path, mode_t mode, int depth,
+                       std::string* error) {
+  // The child may have left the directory read-only or unsearchable; as its
+  // owner we may give ourselves access back, which listing and unlinking
+  // need. A failure here shows up as a failure below.
+  if ((mode & S_IRWXU) != S_IRWXU) {
+    fchmodat(parent_fd, name.c_str(), (mode & 07777) | S_IRWXU, 0);
+  }
+  const int fd = openat(parent_fd, name.c_str(),
+                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return NoteFailure("open", path, errno, error);
+  DIR* dir = fdopendir(fd);
+  if (dir == nullptr) {
+    NoteFailure("list", path, errno, error);
+    close(fd);
+    return;
+  }
+  // All names first: POSIX leaves readdir() unspecified while the
+  // directory changes under it.
+  std::vector<std::string> names;
+  while (const struct dirent* entry = readdir(dir)) {
+    if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) {
+      continue;
+    }
+    names.emplace_back(entry->d_name);
+  }
+  for (const std::string& child : names) {
+    RemoveTree(dirfd(dir), child, absl::StrCat(path, "/", child), depth + 1, error);
+  }
+  closedir(dir);
+}
+
+// Removes `name` (relative to `parent_fd`) and everything below it. Never
+// follows a symlink: a child's link to elsewhere loses only the link. Keeps
+// going past failures and records the first in *error.
+void RemoveTree(int parent_fd, const std::string& name,
+                const std::string& path, int depth, std::string* error) {
+  struct stat st;
+  if (fstatat(parent_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno != ENOENT) NoteFailure("stat", path, errno, error);
+    return;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    if (depth >= kMaxRemoveDepth) {
+      if (error->empty()) {
+        *error = absl::StrCat("cannot remove ", path, ": more than ",
+                        kMaxRemoveDepth, " directories deep");
+      }
+      return;
+    }
+    RemoveDirContents(parent_fd, name, path, st.st_mode, depth, error);
+  }
+  const int flags = S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0;
+  if (unlinkat(parent_fd, name.c_str(), flags) != 0 && errno != ENOENT) {
+    NoteFailure("remove", path, errno, error);
+  }
 }
 
 }  // namespace
@@ -93,6 +162,21 @@ absl::Status PrepareOutputDir(const std::string& dir) {
         "--output ", dir, " is not empty; choose a new directory"));
   }
   return absl::OkStatus();
+}
+
+absl::Status ErrnoError(absl::string_view what, const std::string& path) {
+  const int e = errno;
+  std::string msg = absl::StrCat(what, " ", path, ": ", strerror(e));
+  if (e == ENOENT) return absl::NotFoundError(msg);
+  if (e == EACCES || e == EPERM) return absl::PermissionDeniedError(msg);
+  return absl::InternalError(msg);
+}
+
+absl::Status RemoveTree(const std::string& path) {
+  std::string error;
+  RemoveTree(AT_FDCWD, path, path, 0, &error);
+  if (error.empty()) return absl::OkStatus();
+  return absl::InternalError(error);
 }
 
 std::string PartFileName(uint64_t shard) {

@@ -21,9 +21,20 @@ absl::Status WriteFileAtomically(const std::string& path,
 
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 
+// An error for the failed system call that set errno: "<what> <path>:
+// <strerror>", NOT_FOUND for ENOENT, PERMISSION_DENIED for EACCES/EPERM,
+// INTERNAL otherwise.
+absl::Status ErrnoError(absl::string_view what, const std::string& path);
+
 // Creates `dir` (and its parents) if needed. FAILED_PRECONDITION if it
 // exists and is not an empty directory, so two jobs never mix their files.
 absl::Status PrepareOutputDir(const std::string& dir);
+
+// Removes `path` and everything below it, never following symlinks (a link
+// to elsewhere loses only the link), and taking back permissions a child
+// process removed. Keeps going past failures; returns the first. A missing
+// path is not an error.
+absl::Status RemoveTree(const std::string& path);
 
 // "part-00042": the file name of shard 42's output in an output directory.
 std::string PartFileName(uint64_t shard);

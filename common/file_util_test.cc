@@ -34,6 +34,21 @@ TEST(FileUtilTest, OutputDirIsCreatedAndMustBeEmpty) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+TEST(FileUtilTest, RemoveTreeRemovesLockedDirsButNotLinkTargets) {
+  const std::string keep = Tmp("keep.txt");
+  ASSERT_TRUE(WriteFileAtomically(keep, "mine").ok());
+  const std::string root = Tmp("tree");
+  ASSERT_TRUE(PrepareOutputDir(root + "/a/b").ok());
+  ASSERT_TRUE(WriteFileAtomically(root + "/a/b/f", "x").ok());
+  ASSERT_EQ(symlink(keep.c_str(), (root + "/a/link").c_str()), 0);
+  ASSERT_EQ(chmod((root + "/a/b").c_str(), 0), 0);  // unreadable
+  EXPECT_TRUE(RemoveTree(root).ok());
+  struct stat st;
+  EXPECT_NE(lstat(root.c_str(), &st), 0);
+  EXPECT_EQ(*ReadFile(keep), "mine");
+  EXPECT_TRUE(RemoveTree(root).ok());  // already gone: fine
+}
+
 TEST(FileUtilTest, PartNamesArePadded) {
   EXPECT_EQ(PartFileName(0), "part-00000");
   EXPECT_EQ(PartFileName(42), "part-00042");

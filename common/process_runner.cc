@@ -24,6 +24,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
+#include "common/file_util.h"
 #include "common/status_macros.h"
 
 namespace shardex {
@@ -45,7 +46,6 @@ constexpr absl::Duration kDrainGrace = absl::Seconds(1);
 constexpr absl::Duration kGroupGrace = absl::Seconds(2);
 // Deeper trees are left behind (and reported) rather than risk running out
 // of file descriptors or stack while removing them.
-constexpr int kMaxRemoveDepth = 256;
 
 std::string ErrnoText(int err) { return strerror(err); }
 
@@ -197,81 +197,10 @@ absl::StatusOr<std::string> MakeWorkDir(const std::string& scratch_root) {
   return dir;
 }
 
-void NoteFailure(absl::string_view what, const std::string& path, int err,
-                 std::string* error) {
-  if (error->empty()) {
-    *error = StrCat("cannot ", what, " ", path, ": ", ErrnoText(err));
-  }
-}
-
-void RemoveTree(int parent_fd, const std::string& name,
-                const std::string& path, int depth, std::string* error);
-
-// Removes everything inside the directory `name`.
-void RemoveDirContents(int parent_fd, const std::string& name,
-                       const std::string& path, mode_t mode, int depth,
-                       std::string* error) {
-  // The child may have left the directory read-only or unsearchable; as its
-  // owner we may give ourselves access back, which listing and unlinking
-  // need. A failure here shows up as a failure below.
-  if ((mode & S_IRWXU) != S_IRWXU) {
-    fchmodat(parent_fd, name.c_str(), (mode & 07777) | S_IRWXU, 0);
-  }
-  const int fd = openat(parent_fd, name.c_str(),
-                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return NoteFailure("open", path, errno, error);
-  DIR* dir = fdopendir(fd);
-  if (dir == nullptr) {
-    NoteFailure("list", path, errno, error);
-    close(fd);
-    return;
-  }
-  // All names first: POSIX leaves readdir() unspecified while the
-  // directory changes under it.
-  std::vector<std::string> names;
-  while (const struct dirent* entry = readdir(dir)) {
-    if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) {
-      continue;
-    }
-    names.emplace_back(entry->d_name);
-  }
-  for (const std::string& child : names) {
-    RemoveTree(dirfd(dir), child, StrCat(path, "/", child), depth + 1, error);
-  }
-  closedir(dir);
-}
-
-// Removes `name` (relative to `parent_fd`) and everything below it. Never
-// follows a symlink: a child's link to elsewhere loses only the link. Keeps
-// going past failures and records the first in *error.
-void RemoveTree(int parent_fd, const std::string& name,
-                const std::string& path, int depth, std::string* error) {
-  struct stat st;
-  if (fstatat(parent_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-    if (errno != ENOENT) NoteFailure("stat", path, errno, error);
-    return;
-  }
-  if (S_ISDIR(st.st_mode)) {
-    if (depth >= kMaxRemoveDepth) {
-      if (error->empty()) {
-        *error = StrCat("cannot remove ", path, ": more than ",
-                        kMaxRemoveDepth, " directories deep");
-      }
-      return;
-    }
-    RemoveDirContents(parent_fd, name, path, st.st_mode, depth, error);
-  }
-  const int flags = S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0;
-  if (unlinkat(parent_fd, name.c_str(), flags) != 0 && errno != ENOENT) {
-    NoteFailure("remove", path, errno, error);
-  }
-}
-
 // Returns "" or what was left behind.
 std::string RemoveWorkDir(const std::string& work_dir) {
-  std::string error;
-  RemoveTree(AT_FDCWD, work_dir, work_dir, 0, &error);
-  return error;
+  absl::Status st = RemoveTree(work_dir);
+  return st.ok() ? "" : std::string(st.message());
 }
 
 // --------------------------------------------------------------- the child

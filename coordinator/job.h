@@ -9,17 +9,26 @@
 //        lost ------------+
 //   QUEUED/RUNNING --job cancelled or failed--> CANCELLED
 //
+// A RUNNING shard may have more than one attempt in flight (a speculative
+// backup, or an attempt a reconnecting worker still holds); the first
+// successful result wins and the others are cancelled.
+//
 // Thread-safety: none. A Job is owned by the Scheduler and touched only
 // under the Scheduler's lock.
 #ifndef SHARDEX_COORDINATOR_JOB_H_
 #define SHARDEX_COORDINATOR_JOB_H_
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/time/time.h"
 #include "common/job_state.h"
 #include "kernels/kernel.h"
@@ -27,11 +36,38 @@
 
 namespace shardex {
 
+// One attempt of a shard that a worker holds.
+struct RunningAttempt {
+  uint32_t attempt = 0;
+  uint64_t worker_id = 0;
+  absl::Time started;
+  bool speculative = false;  // a backup twin of a straggler
+};
+
+// Why a shard's attempts failed; kept only for shards that failed.
+struct ShardHistory {
+  // Workers (and their hosts) whose attempts failed, in order.
+  std::vector<uint64_t> failed_on;
+  std::vector<std::string> failed_hosts;
+};
+
 struct ShardSlot {
   shardex::v1::ShardState state = shardex::v1::SHARD_QUEUED;
   uint32_t attempt = 0;   // number of the latest attempt started; 0 = none
   uint32_t failures = 0;  // failed attempts counted against the budget
-  uint64_t worker_id = 0; // holder of the running attempt
+  // Attempts in flight: usually one; two while a straggler has a backup or
+  // a returning worker still runs an old attempt.
+  absl::InlinedVector<RunningAttempt, 1> running;
+  size_t payload_hash = 0;  // of the accepted payload, once succeeded
+  std::unique_ptr<ShardHistory> history;
+
+  bool FailedOn(uint64_t worker_id) const {
+    if (history == nullptr) return false;
+    for (uint64_t id : history->failed_on) {
+      if (id == worker_id) return true;
+    }
+    return false;
+  }
 };
 
 struct Job {
@@ -41,6 +77,7 @@ struct Job {
   Domain domain;
 
   shardex::v1::JobState state = shardex::v1::JOB_QUEUED;
+  uint64_t total = 0;  // shard count (shards is freed once terminal)
   std::vector<ShardSlot> shards;
   std::vector<std::string> payloads;  // by shard index, once succeeded
   std::deque<uint64_t> queue;         // shard indices ready to assign
@@ -52,6 +89,20 @@ struct Job {
   uint64_t skipped = 0;  // not needed after a Cutoff (kept as CANCELLED)
   uint64_t retries = 0;
   uint64_t discarded_results = 0;  // late or duplicate results dropped
+  uint64_t speculative_attempts = 0;
+  uint64_t result_mismatches = 0;
+  std::string mismatch;  // the first mismatch, described
+
+  // Per worker, how many different shards of this job failed on it; and
+  // the workers that failed too many (see Scheduler::Options).
+  absl::flat_hash_map<uint64_t, uint32_t> failures_by_worker;
+  absl::flat_hash_set<uint64_t> quarantined;
+
+  // Shard run times in quarter-octave buckets: the median drives
+  // speculation.
+  static constexpr int kRuntimeBuckets = 160;
+  std::array<uint32_t, kRuntimeBuckets> runtime_hist{};
+  uint64_t runtime_samples = 0;
 
   // Exponential moving average of shard run time; negative until the first
   // result. Drives how far ahead workers are fed (see Scheduler).
@@ -68,7 +119,17 @@ struct Job {
   // Shards whose range begins at or above this are not needed (Cutoff).
   uint64_t cutoff = UINT64_MAX;
 
+  // The idempotency key the client sent with the submit, if any.
+  std::string request_id;
+  // Set for jobs that ended before a coordinator restart: their status as
+  // journaled, returned by Status() as is.
+  std::optional<shardex::v1::JobStatus> archived;
+
   bool terminal() const { return IsTerminal(state); }
+
+  void RecordRuntime(uint64_t us);
+  // An upper estimate of the median shard run time; zero with no samples.
+  absl::Duration MedianRuntime() const;
 
   // A snapshot for clients.
   shardex::v1::JobStatus Status() const;

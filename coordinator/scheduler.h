@@ -13,9 +13,25 @@
 // their run time), each worker is fed up to `prefetch_window` of work ahead,
 // so trivial shards stream in large batches without a round trip each.
 //
+// Faults: every assignment is an attempt (job, shard, attempt). The first
+// successful result of a shard is accepted, whichever attempt sent it; any
+// later one is discarded and counted, and compared with the accepted one
+// (a difference is reported in the job's status). Failed attempts are
+// retried, on another worker where one can take them, up to max_attempts
+// failures; a lost or draining worker's attempts are re-queued without
+// counting a failure. A worker that fails many different shards of a job is
+// quarantined for that job. Near the end of a job, a shard running far
+// longer than the median gets a backup attempt on an idle worker
+// (speculation, as in MapReduce); the first to finish wins.
+//
+// Durability: with a Journal, a job is journaled before Submit returns,
+// accepted shard payloads and job ends are journaled as they happen, and
+// Recover() rebuilds the state after a restart: accepted shards are not run
+// again, and returning workers' attempts are adopted.
+//
 // Thread-safety: every public method may be called from any thread. One
 // mutex guards all state; messages to workers are collected under it and
-// sent after it is released, and Reduce runs outside it.
+// sent after it is released, and Reduce and journal waits run outside it.
 #ifndef SHARDEX_COORDINATOR_SCHEDULER_H_
 #define SHARDEX_COORDINATOR_SCHEDULER_H_
 
@@ -23,6 +39,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -39,6 +56,7 @@
 #include "common/clock.h"
 #include "common/thread_pool.h"
 #include "coordinator/job.h"
+#include "coordinator/journal.h"
 #include "coordinator/worker_link.h"
 #include "proto/shardex.pb.h"
 
@@ -58,12 +76,32 @@ class Scheduler {
     // Command jobs run user programs on workers: refused unless true.
     bool allow_commands = false;
     CommandPolicy commands;
+
+    // Backup attempts for stragglers: once `after` of a job's shards are
+    // done and none is waiting, a shard whose only attempt has run longer
+    // than max(min_runtime, slowdown x the median shard time) gets a twin
+    // on a worker with a free slot.
+    struct Speculation {
+      bool enabled = true;
+      double after = 0.75;
+      double slowdown = 3.0;
+      absl::Duration min_runtime = absl::Seconds(1);
+    };
+    Speculation speculation;
+    // A worker on which this many different shards of a job failed gets no
+    // more of that job's shards, while another worker can take them.
+    uint32_t quarantine_after = 3;
   };
+
+  using SubmitCallback =
+      std::function<void(absl::StatusOr<shardex::v1::JobStatus>)>;
 
   // Called outside the lock after a job changes; `terminal` when it ended.
   using JobListener = std::function<void(uint64_t job_id, bool terminal)>;
 
-  Scheduler(Options options, Clock* clock);
+  // `journal` may be null (state kept in memory only); else it outlives
+  // the scheduler.
+  Scheduler(Options options, Clock* clock, Journal* journal = nullptr);
 
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -71,16 +109,27 @@ class Scheduler {
   // Set once, before any other call.
   void SetJobListener(JobListener listener);
 
+  // Loads the journal's jobs: ended ones as they ended, unfinished ones
+  // resumed with their accepted shards. Call once, before serving.
+  absl::Status Recover();
+
   // ---- Client calls.
-  // Validates the spec (kernel, args, shard count) and queues the job.
-  absl::StatusOr<shardex::v1::JobStatus> Submit(shardex::v1::JobSpec spec);
+  // Validates the spec (kernel, args, shard count), journals the job and
+  // queues it. A `request_id` seen before returns that job instead.
+  absl::StatusOr<shardex::v1::JobStatus> Submit(
+      shardex::v1::JobSpec spec, const std::string& request_id = "");
+  // Submit on a scheduler thread (it may touch the disk); `done` runs there.
+  void SubmitAsync(shardex::v1::JobSpec spec, std::string request_id,
+                   SubmitCallback done);
   absl::StatusOr<shardex::v1::JobStatus> GetJob(uint64_t job_id) const;
   absl::StatusOr<shardex::v1::JobStatus> Cancel(uint64_t job_id);
   std::vector<shardex::v1::JobStatus> ListJobs() const;
   std::vector<shardex::v1::WorkerInfo> ListWorkers() const;
 
   // ---- Worker calls, from the transport.
-  // Registers a worker whose messages go to `link`; returns its id.
+  // Registers a worker whose messages go to `link`; returns its id. The
+  // attempts it still holds (reg.running) are adopted if still wanted and
+  // cancelled otherwise.
   absl::StatusOr<uint64_t> AddWorker(const shardex::v1::Register& reg,
                                      std::string peer,
                                      std::shared_ptr<WorkerLink> link);
@@ -89,10 +138,16 @@ class Scheduler {
   absl::Status OnResults(uint64_t worker_id,
                          const shardex::v1::ResultBatch& batch);
   void OnHeartbeat(uint64_t worker_id);
+  // The worker is shutting down: it gets no new shards, and hands back
+  // (results with handed_back) what it will not finish.
+  void OnDrain(uint64_t worker_id);
 
-  // Drops workers that missed heartbeats for heartbeat_timeout. The owner
-  // calls it a few times a second.
+  // Drops workers that missed heartbeats for heartbeat_timeout and starts
+  // speculative backups. The owner calls it a few times a second.
   void Tick();
+
+  // Waits for everything journaled so far to be durable.
+  absl::Status SyncJournal();
 
  private:
   // An attempt a worker holds.
@@ -113,6 +168,7 @@ class Scheduler {
     absl::Time connected;
     absl::Time last_seen;
     uint64_t completed = 0;
+    bool draining = false;
   };
 
   // Messages to send once the lock is released.
@@ -132,6 +188,7 @@ class Scheduler {
     std::vector<PartWrite> parts;
     std::vector<uint64_t> to_reduce;
     std::vector<std::pair<uint64_t, bool>> changed;  // (job, terminal)
+    std::vector<JournalRecord> journal;
   };
 
   // Gives absent random_if_absent kernel arguments (seeds) a value.
@@ -140,23 +197,59 @@ class Scheduler {
   uint64_t TotalSlots() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   uint64_t Capacity(const Job& job, const Worker& w) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Job* PickJobFor(const Worker& w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Slots of the job's kind (threads or processes) that `w` has free.
+  static uint64_t HeldFor(const Job& job, const Worker& w);
+  // Whether `w` may run `job` at all: it has slots of the job's kind, is
+  // not draining, and is not quarantined for the job while another could
+  // run it.
+  bool Eligible(const Job& job, const Worker& w) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool Quarantined(const Job& job, const Worker& w) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Job* PickJobFor(const Worker& w, const absl::flat_hash_set<uint64_t>& skip)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes a queued shard for `w`: not one that already failed on `w` while
+  // another worker could take it.
+  std::optional<uint64_t> PopShardFor(Job& job, const Worker& w)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Dispatch(Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts an attempt of `shard` on `w`, adding it to `msg`.
+  void StartAttempt(Job& job, uint64_t shard, Worker& w, bool speculative,
+                    shardex::v1::CoordinatorMessage& msg)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts backups for stragglers of every running job.
+  void Speculate(Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Cancels every attempt of `shard` still in flight (on their workers).
+  void CancelAttempts(Job& job, uint64_t shard, Effects& fx)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AcceptSuccess(Job& job, uint64_t shard, Worker& w,
+                     const shardex::v1::ShardResult& r, Effects& fx)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AcceptFailure(Job& job, uint64_t shard, Worker& w,
+                     const shardex::v1::ShardResult& r, Effects& fx)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adopts (or cancels) an attempt a (re)connecting worker holds.
+  void Adopt(Worker& w, const shardex::v1::ShardRef& ref, Effects& fx)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Frees the memory a terminal job no longer needs.
+  void Archive(Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Builds a resumed job from the journal.
+  void Resume(JournaledJob journaled, Effects& fx)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AcceptResult(Worker& w, const shardex::v1::ShardResult& r,
                     Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Puts a running shard back in the queue, or fails the job when the
-  // shard's failure budget is spent.
-  void Requeue(Job& job, uint64_t shard, bool count_failure,
-               const std::string& error, Effects& fx)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Puts a shard whose attempts all ended back in the queue.
+  void Requeue(Job& job, uint64_t shard) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends a job (failed or cancelled): cancels its queued and running shards.
   void EndJob(Job& job, shardex::v1::JobState state, std::string error,
               Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DropWorker(uint64_t worker_id, Effects& fx)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Builds the job's kernel (or command) and resolves its spec.
+  // `resuming`: the spec was resolved before a restart; its output
+  // directory already holds parts.
   absl::StatusOr<std::shared_ptr<const KernelJob>> Plan(
-      shardex::v1::JobSpec& spec) ABSL_LOCKS_EXCLUDED(mu_);
+      shardex::v1::JobSpec& spec, bool resuming) ABSL_LOCKS_EXCLUDED(mu_);
   // Records that `w` holds / no longer holds an attempt.
   void Hold(Worker& w, const Job& job, uint64_t shard, uint32_t attempt)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -177,6 +270,7 @@ class Scheduler {
   // Constant after construction.
   const Options options_;
   Clock* const clock_;
+  Journal* const journal_;  // may be null
   JobListener listener_;  // set before use
 
   absl::Mutex rng_mu_;
@@ -188,6 +282,11 @@ class Scheduler {
   std::map<uint64_t, Job> jobs_ ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> active_jobs_ ABSL_GUARDED_BY(mu_);  // not terminal
   std::map<uint64_t, Worker> workers_ ABSL_GUARDED_BY(mu_);
+  // Submit request ids -> job ids; 0 while that submit is in progress.
+  absl::flat_hash_map<std::string, uint64_t> requests_ ABSL_GUARDED_BY(mu_);
+
+  // Submits run here: they plan (may stat files) and wait for the journal.
+  ThreadPool submitter_{2};
 
   // Reductions (a kernel's Reduce, a --reduce-command, a PNG encoder) and
   // --output writes run here, never on a gRPC thread. Last member: joined

@@ -5,7 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "common/fake_clock.h"
+#include "coordinator/journal.h"
 #include "coordinator/fake_worker_link.h"
 #include "absl/time/clock.h"
 #include "common/job_state.h"
@@ -75,13 +77,19 @@ v1::Register Reg(uint32_t slots) {
 
 class SchedulerTest : public ::testing::Test {
  protected:
-  SchedulerTest() : scheduler_(Scheduler::Options{}, &clock_) {}
+  SchedulerTest() { Restart(Scheduler::Options{}); }
+
+  // A new scheduler (the old one is destroyed first, as in a restart).
+  void Restart(Scheduler::Options options, Journal* journal = nullptr) {
+    sched_.reset();
+    sched_ = std::make_unique<Scheduler>(options, &clock_, journal);
+  }
 
   // Adds a worker and returns (id, link).
   std::pair<uint64_t, std::shared_ptr<FakeWorkerLink>> AddWorker(
       uint32_t slots) {
     auto link = std::make_shared<FakeWorkerLink>();
-    absl::StatusOr<uint64_t> id = scheduler_.AddWorker(Reg(slots), "peer", link);
+    absl::StatusOr<uint64_t> id = sched_->AddWorker(Reg(slots), "peer", link);
     EXPECT_TRUE(id.ok()) << id.status();
     return {*id, link};
   }
@@ -103,7 +111,7 @@ class SchedulerTest : public ::testing::Test {
       r->set_payload(*payload);
       r->set_runtime_us(100000);  // long shards: no prefetch
     }
-    ASSERT_TRUE(scheduler_.OnResults(worker, batch).ok());
+    ASSERT_TRUE(sched_->OnResults(worker, batch).ok());
   }
 
   void Fail(uint64_t worker, const v1::ShardTask& t, const std::string& why) {
@@ -112,11 +120,11 @@ class SchedulerTest : public ::testing::Test {
     *r->mutable_ref() = t.ref();
     r->set_ok(false);
     r->set_error(why);
-    ASSERT_TRUE(scheduler_.OnResults(worker, batch).ok());
+    ASSERT_TRUE(sched_->OnResults(worker, batch).ok());
   }
 
   v1::JobStatus Job(uint64_t id) {
-    auto s = scheduler_.GetJob(id);
+    auto s = sched_->GetJob(id);
     EXPECT_TRUE(s.ok());
     return *s;
   }
@@ -128,7 +136,7 @@ class SchedulerTest : public ::testing::Test {
     r->set_ok(true);
     r->set_payload(payload);
     r->set_runtime_us(100000);
-    ASSERT_TRUE(scheduler_.OnResults(worker, batch).ok());
+    ASSERT_TRUE(sched_->OnResults(worker, batch).ok());
   }
 
   // Waits for the reducer thread to finish the job.
@@ -142,33 +150,33 @@ class SchedulerTest : public ::testing::Test {
   }
 
   FakeClock clock_;
-  Scheduler scheduler_;
+  std::unique_ptr<Scheduler> sched_;
 };
 
 TEST_F(SchedulerTest, RejectsUnknownKernelAndBadShardCounts) {
   v1::JobSpec bad;
   bad.set_kernel("nope");
-  EXPECT_EQ(scheduler_.Submit(bad).status().code(),
+  EXPECT_EQ(sched_->Submit(bad).status().code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(scheduler_.Submit(Primes(10, 11)).status().code(),
+  EXPECT_EQ(sched_->Submit(Primes(10, 11)).status().code(),
             absl::StatusCode::kInvalidArgument);  // more shards than numbers
-  EXPECT_EQ(scheduler_.Submit(Sleep(20'000'000)).status().code(),
+  EXPECT_EQ(sched_->Submit(Sleep(20'000'000)).status().code(),
             absl::StatusCode::kInvalidArgument);  // over max_shards_per_job
-  EXPECT_TRUE(scheduler_.ListJobs().empty());
+  EXPECT_TRUE(sched_->ListJobs().empty());
 }
 
 TEST_F(SchedulerTest, AbsentSeedGetsARandomValueRecordedInTheJob) {
   v1::JobSpec spec;
   spec.set_kernel("pi");
   (*spec.mutable_args())["samples"] = "1000";
-  auto a = scheduler_.Submit(spec);
-  auto b = scheduler_.Submit(spec);
+  auto a = sched_->Submit(spec);
+  auto b = sched_->Submit(spec);
   ASSERT_TRUE(a.ok() && b.ok());
   ASSERT_EQ(a->spec().args().count("seed"), 1u);
   ASSERT_EQ(b->spec().args().count("seed"), 1u);
   EXPECT_NE(a->spec().args().at("seed"), b->spec().args().at("seed"));
   (*spec.mutable_args())["seed"] = "42";  // a given seed is kept
-  auto c = scheduler_.Submit(spec);
+  auto c = sched_->Submit(spec);
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->spec().args().at("seed"), "42");
 }
@@ -176,7 +184,7 @@ TEST_F(SchedulerTest, AbsentSeedGetsARandomValueRecordedInTheJob) {
 TEST_F(SchedulerTest, DefaultShardCountComesFromClusterSize) {
   AddWorker(3);
   AddWorker(2);
-  auto status = scheduler_.Submit(Primes(1'000'000, 0));
+  auto status = sched_->Submit(Primes(1'000'000, 0));
   ASSERT_TRUE(status.ok());
   EXPECT_EQ(status->shards_total(), 20u);  // 5 slots x 4
 }
@@ -185,7 +193,7 @@ TEST_F(SchedulerTest, AssignsBySlotsAndReducesExactly) {
   auto [w1, link1] = AddWorker(2);
   auto [w2, link2] = AddWorker(1);
   const v1::JobSpec spec = Primes(100000, 7);
-  auto submitted = scheduler_.Submit(spec);
+  auto submitted = sched_->Submit(spec);
   ASSERT_TRUE(submitted.ok());
   const uint64_t job = submitted->job_id();
   // Each worker gets no more than its slots while shards are long.
@@ -210,7 +218,7 @@ TEST_F(SchedulerTest, AssignsBySlotsAndReducesExactly) {
 
 TEST_F(SchedulerTest, FirstMessageToANewWorkerCarriesTheJobDefinition) {
   auto [w1, link1] = AddWorker(4);
-  ASSERT_TRUE(scheduler_.Submit(Primes(1000, 8)).ok());
+  ASSERT_TRUE(sched_->Submit(Primes(1000, 8)).ok());
   std::vector<v1::CoordinatorMessage> sent = link1->sent();
   ASSERT_EQ(sent.size(), 2u);  // Registered, then one batch
   EXPECT_TRUE(sent[0].has_registered());
@@ -222,10 +230,10 @@ TEST_F(SchedulerTest, FirstMessageToANewWorkerCarriesTheJobDefinition) {
 TEST_F(SchedulerTest, LeavingWorkersShardsFinishElsewhere) {
   auto [w1, link1] = AddWorker(2);
   const v1::JobSpec spec = Primes(100000, 4);
-  const uint64_t job = scheduler_.Submit(spec)->job_id();
+  const uint64_t job = sched_->Submit(spec)->job_id();
   auto t1 = link1->TakeTasks();
   ASSERT_EQ(t1.size(), 2u);
-  scheduler_.RemoveWorker(w1);  // its two shards go back to the queue
+  sched_->RemoveWorker(w1);  // its two shards go back to the queue
   EXPECT_EQ(Job(job).shards_queued(), 4u);
   auto [w2, link2] = AddWorker(4);  // joins mid-job
   auto t2 = link2->TakeTasks();
@@ -241,7 +249,7 @@ TEST_F(SchedulerTest, LateResultFromALostAttemptIsDiscarded) {
   auto [w1, link1] = AddWorker(1);
   auto [w2, link2] = AddWorker(1);
   const v1::JobSpec spec = Primes(1000, 2);
-  const uint64_t job = scheduler_.Submit(spec)->job_id();
+  const uint64_t job = sched_->Submit(spec)->job_id();
   auto t1 = link1->TakeTasks();
   auto t2 = link2->TakeTasks();
   RunAndReport(w1, spec, t1);  // shard on w1 done
@@ -254,7 +262,7 @@ TEST_F(SchedulerTest, LateResultFromALostAttemptIsDiscarded) {
 
 TEST_F(SchedulerTest, FailedAttemptIsRetriedThenFailsTheJob) {
   auto [w1, link1] = AddWorker(1);
-  const uint64_t job = scheduler_.Submit(Primes(1000, 1))->job_id();
+  const uint64_t job = sched_->Submit(Primes(1000, 1))->job_id();
   for (int attempt = 1; attempt <= 3; ++attempt) {
     auto t = link1->TakeTasks();
     ASSERT_EQ(t.size(), 1u);
@@ -263,7 +271,8 @@ TEST_F(SchedulerTest, FailedAttemptIsRetriedThenFailsTheJob) {
   }
   v1::JobStatus s = Job(job);
   EXPECT_EQ(s.state(), v1::JOB_FAILED);
-  EXPECT_NE(s.error().find("shard 0 failed after 3 attempts"),
+  EXPECT_NE(s.error().find("shard 0 failed 3 attempts (on workers 1 (test), "
+                           "1 (test), 1 (test))"),
             std::string::npos)
       << s.error();
   EXPECT_NE(s.error().find("boom"), std::string::npos);
@@ -272,12 +281,12 @@ TEST_F(SchedulerTest, FailedAttemptIsRetriedThenFailsTheJob) {
 
 TEST_F(SchedulerTest, CancelStopsAttemptsAndFreesSlotsForOtherJobs) {
   auto [w1, link1] = AddWorker(1);
-  const uint64_t a = scheduler_.Submit(Sleep(5))->job_id();
-  const uint64_t b = scheduler_.Submit(Sleep(1))->job_id();
+  const uint64_t a = sched_->Submit(Sleep(5))->job_id();
+  const uint64_t b = sched_->Submit(Sleep(1))->job_id();
   auto t = link1->TakeTasks();
   ASSERT_EQ(t.size(), 1u);
   EXPECT_EQ(t[0].ref().job_id(), a);
-  auto cancelled = scheduler_.Cancel(a);
+  auto cancelled = sched_->Cancel(a);
   ASSERT_TRUE(cancelled.ok());
   EXPECT_EQ(cancelled->state(), v1::JOB_CANCELLED);
   bool cancel_sent = false;
@@ -291,18 +300,18 @@ TEST_F(SchedulerTest, CancelStopsAttemptsAndFreesSlotsForOtherJobs) {
   auto next = link1->TakeTasks();  // the slot went to job b at once
   ASSERT_EQ(next.size(), 1u);
   EXPECT_EQ(next[0].ref().job_id(), b);
-  EXPECT_EQ(scheduler_.Cancel(a).status().code(),
+  EXPECT_EQ(sched_->Cancel(a).status().code(),
             absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(scheduler_.Cancel(999).status().code(),
+  EXPECT_EQ(sched_->Cancel(999).status().code(),
             absl::StatusCode::kNotFound);
 }
 
 TEST_F(SchedulerTest, ConcurrentJobsShareSlotsFairly) {
   auto [w1, link1] = AddWorker(4);
-  const uint64_t a = scheduler_.Submit(Sleep(10))->job_id();
+  const uint64_t a = sched_->Submit(Sleep(10))->job_id();
   auto first = link1->TakeTasks();
   EXPECT_EQ(first.size(), 4u);  // job a alone takes every slot
-  const uint64_t b = scheduler_.Submit(Sleep(10))->job_id();
+  const uint64_t b = sched_->Submit(Sleep(10))->job_id();
   // As a's shards finish, slots go to b until both hold two.
   v1::JobSpec spec = Sleep(10);
   RunAndReport(w1, spec, {first[0], first[1]});
@@ -316,7 +325,7 @@ TEST_F(SchedulerTest, ConcurrentJobsShareSlotsFairly) {
 
 TEST_F(SchedulerTest, ShortShardsAreFedAheadOfTheSlots) {
   auto [w1, link1] = AddWorker(2);
-  const uint64_t job = scheduler_.Submit(Sleep(10000))->job_id();
+  const uint64_t job = sched_->Submit(Sleep(10000))->job_id();
   auto t = link1->TakeTasks();
   ASSERT_EQ(t.size(), 2u);  // nothing known yet: slots only
   v1::ResultBatch batch;
@@ -327,24 +336,33 @@ TEST_F(SchedulerTest, ShortShardsAreFedAheadOfTheSlots) {
     r->set_payload("1");
     r->set_runtime_us(10);  // trivially short
   }
-  ASSERT_TRUE(scheduler_.OnResults(w1, batch).ok());
+  ASSERT_TRUE(sched_->OnResults(w1, batch).ok());
   EXPECT_GT(link1->TakeTasks().size(), 100u);
   EXPECT_EQ(Job(job).state(), v1::JOB_RUNNING);
+}
+
+TEST_F(SchedulerTest, HeartbeatsFitThreeTimesInAShortTimeout) {
+  Scheduler::Options options;
+  options.heartbeat_timeout = absl::Milliseconds(900);
+  Restart(options);
+  auto [w1, link1] = AddWorker(1);
+  ASSERT_FALSE(link1->sent().empty());
+  EXPECT_EQ(link1->sent()[0].registered().heartbeat_interval_ms(), 300u);
 }
 
 TEST_F(SchedulerTest, SilentWorkerIsDroppedAfterHeartbeatTimeout) {
   auto [w1, link1] = AddWorker(1);
   auto [w2, link2] = AddWorker(1);
-  const uint64_t job = scheduler_.Submit(Sleep(2))->job_id();
+  const uint64_t job = sched_->Submit(Sleep(2))->job_id();
   link1->TakeTasks();
   link2->TakeTasks();
   clock_.Advance(absl::Seconds(2));
-  scheduler_.OnHeartbeat(w2);  // w2 stays in touch, w1 does not
+  sched_->OnHeartbeat(w2);  // w2 stays in touch, w1 does not
   clock_.Advance(absl::Seconds(2));
-  scheduler_.Tick();
+  sched_->Tick();
   EXPECT_TRUE(link1->closed());
   EXPECT_FALSE(link2->closed());
-  EXPECT_EQ(scheduler_.ListWorkers().size(), 1u);
+  EXPECT_EQ(sched_->ListWorkers().size(), 1u);
   EXPECT_EQ(Job(job).shards_queued(), 1u);  // w1's shard is back in the queue
 }
 
@@ -353,7 +371,7 @@ TEST_F(SchedulerTest, CutoffSkipsShardsAboveAnEarlyAnswer) {
   v1::JobSpec spec;
   spec.set_kernel("firsthit_for_test");
   spec.set_shards(10);  // shard i covers [10i, 10i + 10)
-  const uint64_t job = scheduler_.Submit(spec)->job_id();
+  const uint64_t job = sched_->Submit(spec)->job_id();
   auto t = link1->TakeTasks();
   ASSERT_EQ(t.size(), 4u);  // shards 0-3 run, 4-9 wait
   Report(w1, t[1], "15");   // shard 1 finds 15: shards from 20 up are moot
@@ -376,9 +394,316 @@ TEST_F(SchedulerTest, CommandJobsNeedAllowCommands) {
   v1::JobSpec spec;
   spec.mutable_command()->add_argv("echo");
   spec.set_shards(2);
-  EXPECT_EQ(scheduler_.Submit(spec).status().code(),
+  EXPECT_EQ(sched_->Submit(spec).status().code(),
             absl::StatusCode::kPermissionDenied);
-  EXPECT_TRUE(scheduler_.ListJobs().empty());
+  EXPECT_TRUE(sched_->ListJobs().empty());
+}
+
+
+// ---------------------------------------------------------------- faults
+
+// Every CancelShards ref sent on `link`.
+std::vector<v1::ShardRef> CancelledRefs(const FakeWorkerLink& link) {
+  std::vector<v1::ShardRef> refs;
+  for (const auto& m : link.sent()) {
+    for (const auto& ref : m.cancel().shards()) refs.push_back(ref);
+  }
+  return refs;
+}
+
+TEST_F(SchedulerTest, RetryGoesToAnotherWorkerWhereOneExists) {
+  auto [w1, link1] = AddWorker(1);
+  auto [w2, link2] = AddWorker(1);
+  const uint64_t job = sched_->Submit(Sleep(2))->job_id();
+  auto t1 = link1->TakeTasks();
+  auto t2 = link2->TakeTasks();
+  ASSERT_EQ(t1.size(), 1u);
+  ASSERT_EQ(t2.size(), 1u);
+  Fail(w1, t1[0], "crash");  // w1 is free again, but the retry waits for w2
+  EXPECT_TRUE(link1->TakeTasks().empty());
+  RunAndReport(w2, Sleep(2), t2);
+  auto retry = link2->TakeTasks();
+  ASSERT_EQ(retry.size(), 1u);
+  EXPECT_EQ(retry[0].ref().shard(), t1[0].ref().shard());
+  EXPECT_EQ(retry[0].ref().attempt(), 2u);
+  RunAndReport(w2, Sleep(2), retry);
+  EXPECT_EQ(WaitEnd(job).state(), v1::JOB_SUCCEEDED);
+}
+
+TEST_F(SchedulerTest, RetryStaysOnTheOnlyWorker) {
+  auto [w1, link1] = AddWorker(1);
+  const uint64_t job = sched_->Submit(Sleep(1))->job_id();
+  auto t = link1->TakeTasks();
+  Fail(w1, t[0], "flaky");
+  auto retry = link1->TakeTasks();
+  ASSERT_EQ(retry.size(), 1u);
+  RunAndReport(w1, Sleep(1), retry);
+  v1::JobStatus s = WaitEnd(job);
+  EXPECT_EQ(s.state(), v1::JOB_SUCCEEDED);
+  EXPECT_EQ(s.retries(), 1u);
+}
+
+TEST_F(SchedulerTest, LostWorkersResultStillWantedIsAccepted) {
+  auto [w1, link1] = AddWorker(1);
+  const v1::JobSpec spec = Primes(1000, 1);
+  const uint64_t job = sched_->Submit(spec)->job_id();
+  auto t = link1->TakeTasks();
+  sched_->RemoveWorker(w1);  // shard 0 queued again, nobody to run it
+  // The worker comes back as a new worker, still holding its attempt.
+  auto link2 = std::make_shared<FakeWorkerLink>();
+  v1::Register reg = Reg(1);
+  *reg.add_running() = t[0].ref();
+  const uint64_t w2 = *sched_->AddWorker(reg, "peer", link2);
+  EXPECT_TRUE(link2->TakeTasks().empty());  // adopted, not sent again
+  EXPECT_EQ(Job(job).shards_running(), 1u);
+  RunAndReport(w2, spec, t);  // the old attempt's result
+  v1::JobStatus s = WaitEnd(job);
+  EXPECT_EQ(s.state(), v1::JOB_SUCCEEDED);
+  EXPECT_EQ(s.result().value(), "168");
+  EXPECT_EQ(s.discarded_results(), 0u);
+}
+
+TEST_F(SchedulerTest, ReturningWorkersAttemptOfADoneShardIsCancelled) {
+  auto [w1, link1] = AddWorker(1);
+  auto [w2, link2] = AddWorker(1);
+  const v1::JobSpec spec = Sleep(3);
+  const uint64_t job = sched_->Submit(spec)->job_id();
+  auto t1 = link1->TakeTasks();
+  auto t2 = link2->TakeTasks();
+  sched_->RemoveWorker(w1);  // partitioned
+  RunAndReport(w2, spec, t2);
+  auto rerun = link2->TakeTasks();  // w1's shard, then the third
+  ASSERT_EQ(rerun.size(), 1u);
+  EXPECT_EQ(rerun[0].ref().shard(), t1[0].ref().shard());
+  RunAndReport(w2, spec, rerun);
+  auto link3 = std::make_shared<FakeWorkerLink>();
+  v1::Register reg = Reg(1);
+  *reg.add_running() = t1[0].ref();
+  ASSERT_TRUE(sched_->AddWorker(reg, "peer", link3).ok());
+  std::vector<v1::ShardRef> cancelled = CancelledRefs(*link3);
+  ASSERT_EQ(cancelled.size(), 1u);
+  EXPECT_EQ(cancelled[0].shard(), t1[0].ref().shard());
+  EXPECT_EQ(Job(job).discarded_results(), 1u);
+}
+
+TEST_F(SchedulerTest, LateDifferingResultIsCountedAsAMismatch) {
+  auto [w1, link1] = AddWorker(1);
+  const uint64_t job = sched_->Submit(Sleep(2))->job_id();
+  auto t = link1->TakeTasks();
+  sched_->RemoveWorker(w1);
+  auto [w2, link2] = AddWorker(1);
+  auto rerun = link2->TakeTasks();
+  ASSERT_EQ(rerun.size(), 1u);
+  Report(w2, rerun[0], "1");
+  Report(w2, rerun[0], "1");  // the same again: discarded, no mismatch
+  v1::JobStatus s = Job(job);
+  EXPECT_EQ(s.discarded_results(), 1u);
+  EXPECT_EQ(s.result_mismatches(), 0u);
+  Report(w2, rerun[0], "2");  // differs from the accepted "1"
+  s = Job(job);
+  EXPECT_EQ(s.discarded_results(), 2u);
+  EXPECT_EQ(s.result_mismatches(), 1u);
+  EXPECT_NE(s.mismatch().find("shard 0"), std::string::npos) << s.mismatch();
+}
+
+TEST_F(SchedulerTest, DrainingWorkerGetsNothingAndHandsBackWithoutFailure) {
+  auto [w1, link1] = AddWorker(1);
+  const uint64_t job = sched_->Submit(Sleep(2))->job_id();
+  auto t = link1->TakeTasks();
+  ASSERT_EQ(t.size(), 1u);
+  sched_->OnDrain(w1);
+  EXPECT_TRUE(sched_->ListWorkers()[0].draining());
+  v1::ResultBatch batch;
+  v1::ShardResult* r = batch.add_results();
+  *r->mutable_ref() = t[0].ref();
+  r->set_handed_back(true);
+  ASSERT_TRUE(sched_->OnResults(w1, batch).ok());
+  EXPECT_TRUE(link1->TakeTasks().empty());  // draining: nothing new
+  EXPECT_EQ(Job(job).shards_queued(), 2u);
+  auto [w2, link2] = AddWorker(2);
+  auto t2 = link2->TakeTasks();
+  ASSERT_EQ(t2.size(), 2u);
+  RunAndReport(w2, Sleep(2), t2);
+  v1::JobStatus s = WaitEnd(job);
+  EXPECT_EQ(s.state(), v1::JOB_SUCCEEDED);
+  EXPECT_EQ(s.shards_failed(), 0u);
+}
+
+TEST_F(SchedulerTest, WorkerFailingManyShardsIsQuarantinedForTheJob) {
+  Scheduler::Options options;
+  options.quarantine_after = 2;
+  options.max_attempts = 5;
+  Restart(options);
+  auto [bad, bad_link] = AddWorker(2);
+  auto [good, good_link] = AddWorker(1);
+  const uint64_t job = sched_->Submit(Sleep(6))->job_id();
+  auto tb = bad_link->TakeTasks();
+  ASSERT_EQ(tb.size(), 2u);
+  v1::ResultBatch failures;  // two different shards fail: quarantined
+  for (const v1::ShardTask& t : tb) {
+    v1::ShardResult* r = failures.add_results();
+    *r->mutable_ref() = t.ref();
+    r->set_error("bad disk");
+  }
+  ASSERT_TRUE(sched_->OnResults(bad, failures).ok());
+  std::vector<v1::WorkerInfo> workers = sched_->ListWorkers();
+  ASSERT_EQ(workers.size(), 2u);
+  EXPECT_EQ(workers[0].quarantined_jobs_size(), 1);
+  EXPECT_EQ(Job(job).quarantined_workers_size(), 1);
+  EXPECT_TRUE(bad_link->TakeTasks().empty());  // free, but quarantined
+  // Everything runs on the good worker.
+  for (int i = 0; i < 6; ++i) {
+    auto t = good_link->TakeTasks();
+    ASSERT_EQ(t.size(), 1u) << i;
+    RunAndReport(good, Sleep(6), t);
+  }
+  EXPECT_EQ(WaitEnd(job).state(), v1::JOB_SUCCEEDED);
+}
+
+TEST_F(SchedulerTest, QuarantineNeverStallsAJob) {
+  Scheduler::Options options;
+  options.quarantine_after = 1;
+  Restart(options);
+  auto [w1, link1] = AddWorker(1);
+  auto [w2, link2] = AddWorker(1);
+  const uint64_t job = sched_->Submit(Sleep(3))->job_id();
+  auto t1 = link1->TakeTasks();
+  Fail(w1, t1[0], "oops");  // w1 quarantined
+  sched_->RemoveWorker(w2);  // ... and now the only worker
+  auto t = link1->TakeTasks();
+  EXPECT_FALSE(t.empty());
+  EXPECT_EQ(Job(job).state(), v1::JOB_RUNNING);
+}
+
+TEST_F(SchedulerTest, StragglerGetsABackupAndTheFirstResultWins) {
+  auto [w1, link1] = AddWorker(2);
+  auto [w2, link2] = AddWorker(2);
+  const v1::JobSpec spec = Sleep(4);
+  const uint64_t job = sched_->Submit(spec)->job_id();
+  auto t1 = link1->TakeTasks();
+  auto t2 = link2->TakeTasks();
+  ASSERT_EQ(t1.size(), 2u);
+  ASSERT_EQ(t2.size(), 2u);
+  RunAndReport(w1, spec, t1);      // 3 of 4 done in 100 ms each
+  RunAndReport(w2, spec, {t2[0]});
+  sched_->Tick();
+  EXPECT_TRUE(link1->TakeTasks().empty());  // not slow enough yet
+  clock_.Advance(absl::Seconds(2));
+  sched_->OnHeartbeat(w1);
+  sched_->OnHeartbeat(w2);
+  sched_->Tick();
+  auto backup = link1->TakeTasks();
+  ASSERT_EQ(backup.size(), 1u);
+  EXPECT_EQ(backup[0].ref().shard(), t2[1].ref().shard());
+  EXPECT_EQ(backup[0].ref().attempt(), 2u);
+  EXPECT_EQ(Job(job).speculative_attempts(), 1u);
+  RunAndReport(w1, spec, backup);  // the backup finishes first
+  std::vector<v1::ShardRef> cancelled = CancelledRefs(*link2);
+  ASSERT_EQ(cancelled.size(), 1u);  // the straggler is stopped
+  EXPECT_EQ(cancelled[0].attempt(), 1u);
+  RunAndReport(w2, spec, {t2[1]});  // and its late result is dropped
+  v1::JobStatus s = WaitEnd(job);
+  EXPECT_EQ(s.state(), v1::JOB_SUCCEEDED);
+  EXPECT_EQ(s.discarded_results(), 1u);
+  EXPECT_EQ(s.retries(), 0u);
+}
+
+TEST_F(SchedulerTest, NoBackupsWithSpeculationOff) {
+  Scheduler::Options options;
+  options.speculation.enabled = false;
+  Restart(options);
+  auto [w1, link1] = AddWorker(1);
+  auto [w2, link2] = AddWorker(1);
+  const uint64_t job = sched_->Submit(Sleep(2))->job_id();
+  auto t1 = link1->TakeTasks();
+  RunAndReport(w1, Sleep(2), t1);
+  clock_.Advance(absl::Seconds(2));
+  sched_->OnHeartbeat(w1);
+  sched_->OnHeartbeat(w2);
+  sched_->Tick();
+  EXPECT_TRUE(link1->TakeTasks().empty());
+  EXPECT_EQ(Job(job).speculative_attempts(), 0u);
+}
+
+TEST_F(SchedulerTest, SameRequestIdMakesOneJob) {
+  auto a = sched_->Submit(Sleep(2), "req-1");
+  auto b = sched_->Submit(Sleep(2), "req-1");
+  auto c = sched_->Submit(Sleep(2), "req-2");
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  EXPECT_EQ(a->job_id(), b->job_id());
+  EXPECT_NE(a->job_id(), c->job_id());
+  EXPECT_EQ(sched_->ListJobs().size(), 2u);
+  // A rejected submit does not hold on to its request id.
+  v1::JobSpec bad = Sleep(2);
+  bad.set_kernel("no_such_kernel");
+  EXPECT_FALSE(sched_->Submit(bad, "req-3").ok());
+  EXPECT_TRUE(sched_->Submit(Sleep(2), "req-3").ok());
+  EXPECT_EQ(sched_->ListJobs().size(), 3u);
+}
+
+class SchedulerJournalTest : public SchedulerTest {
+ protected:
+  void SetUp() override {
+    dir_ = absl::StrCat(getenv("TEST_TMPDIR"), "/state-",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    Reopen();
+  }
+  // Drops scheduler and journal, as a crash after the last commit would.
+  void Reopen() {
+    if (journal_ != nullptr) ASSERT_TRUE(journal_->Sync().ok());
+    sched_.reset();
+    journal_.reset();
+    auto j = OpenSqliteJournal(dir_);
+    ASSERT_TRUE(j.ok()) << j.status();
+    journal_ = std::move(j).value();
+    Restart(Scheduler::Options{}, journal_.get());
+    ASSERT_TRUE(sched_->Recover().ok());
+  }
+  std::string dir_;
+  std::unique_ptr<Journal> journal_;
+};
+
+TEST_F(SchedulerJournalTest, RestartResumesWithoutRerunningAcceptedShards) {
+  const v1::JobSpec spec = Primes(100000, 4);
+  auto [w1, link1] = AddWorker(2);
+  const uint64_t done_job = sched_->Submit(Primes(1000, 1), "first")->job_id();
+  RunAndReport(w1, Primes(1000, 1), link1->TakeTasks());
+  ASSERT_EQ(WaitEnd(done_job).state(), v1::JOB_SUCCEEDED);
+  const uint64_t job = sched_->Submit(spec, "second")->job_id();
+  auto t = link1->TakeTasks();
+  ASSERT_EQ(t.size(), 2u);
+  RunAndReport(w1, spec, t);  // shards 0 and 1 accepted
+
+  Reopen();
+  v1::JobStatus before = Job(job);
+  EXPECT_EQ(before.shards_succeeded(), 2u);
+  EXPECT_EQ(before.shards_queued(), 2u);
+  EXPECT_EQ(Job(done_job).result().value(), "168");  // ended jobs stay
+  // A retried submit of either job finds it.
+  EXPECT_EQ(sched_->Submit(spec, "second")->job_id(), job);
+  auto [w2, link2] = AddWorker(4);
+  auto rest = link2->TakeTasks();
+  ASSERT_EQ(rest.size(), 2u);  // only the two not yet accepted
+  for (const auto& task : rest) EXPECT_GE(task.ref().shard(), 2u);
+  RunAndReport(w2, spec, rest);
+  v1::JobStatus s = WaitEnd(job);
+  EXPECT_EQ(s.state(), v1::JOB_SUCCEEDED);
+  EXPECT_EQ(s.result().value(), "9592");
+  // New jobs get new ids.
+  EXPECT_GT(sched_->Submit(Sleep(1))->job_id(), job);
+
+  Reopen();  // and the result survives another restart
+  EXPECT_EQ(Job(job).result().value(), "9592");
+  EXPECT_EQ(Job(job).state(), v1::JOB_SUCCEEDED);
+}
+
+TEST_F(SchedulerJournalTest, CancelledJobStaysCancelledAfterRestart) {
+  const uint64_t job = sched_->Submit(Sleep(3))->job_id();
+  ASSERT_TRUE(sched_->Cancel(job).ok());
+  Reopen();
+  EXPECT_EQ(Job(job).state(), v1::JOB_CANCELLED);
+  auto [w1, link1] = AddWorker(2);
+  EXPECT_TRUE(link1->TakeTasks().empty());
 }
 
 TEST(SchedulerCommandTest, CommandJobsFillProcessSlots) {
@@ -406,6 +731,41 @@ TEST(SchedulerCommandTest, CommandJobsFillProcessSlots) {
   // A kernel job still gets the one thread slot beside the processes.
   ASSERT_TRUE(scheduler.Submit(Sleep(1)).ok());
   EXPECT_EQ(link->TakeTasks().size(), 4u);
+}
+
+}  // namespace
+}  // namespace shardex
+
+namespace shardex {
+namespace {
+
+TEST(SchedulerCommandTest, NonRetriableExitCodeFailsTheJobAtOnce) {
+  FakeClock clock;
+  Scheduler::Options options;
+  options.allow_commands = true;
+  Scheduler scheduler(options, &clock);
+  auto link = std::make_shared<FakeWorkerLink>();
+  v1::Register reg = Reg(1);
+  reg.set_processes(1);
+  const uint64_t w = *scheduler.AddWorker(reg, "peer", link);
+  v1::JobSpec spec;
+  spec.mutable_command()->add_argv("false");
+  spec.mutable_command()->add_no_retry_exit_codes(42);
+  spec.set_shards(2);
+  const uint64_t job = scheduler.Submit(spec)->job_id();
+  auto t = link->TakeTasks();
+  ASSERT_EQ(t.size(), 1u);
+  v1::ResultBatch batch;
+  v1::ShardResult* r = batch.add_results();
+  *r->mutable_ref() = t[0].ref();
+  r->set_exit_code(42);
+  r->set_error("false: exited with code 42");
+  ASSERT_TRUE(scheduler.OnResults(w, batch).ok());
+  v1::JobStatus s = *scheduler.GetJob(job);
+  EXPECT_EQ(s.state(), v1::JOB_FAILED);
+  EXPECT_NE(s.error().find("exited with code 42"), std::string::npos) << s.error();
+  EXPECT_NE(s.error().find("attempt 1"), std::string::npos) << s.error();
+  EXPECT_EQ(s.retries(), 0u);
 }
 
 }  // namespace

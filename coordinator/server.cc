@@ -1,6 +1,7 @@
 #include "coordinator/server.h"
 
 #include "absl/strings/str_cat.h"
+#include "glog/logging.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
@@ -9,9 +10,11 @@
 namespace shardex {
 
 CoordinatorServer::CoordinatorServer(const CoordinatorOptions& options,
-                                     Clock* clock)
+                                     Clock* clock,
+                                     std::unique_ptr<Journal> journal)
     : options_(options),
-      scheduler_(options.scheduler, clock),
+      journal_(std::move(journal)),
+      scheduler_(options.scheduler, clock, journal_.get()),
       hub_(&scheduler_, options.watch_interval),
       service_(&scheduler_, &hub_),
       gateway_(&scheduler_) {
@@ -22,7 +25,20 @@ CoordinatorServer::CoordinatorServer(const CoordinatorOptions& options,
 
 absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     const CoordinatorOptions& options, Clock* clock) {
-  std::unique_ptr<CoordinatorServer> s(new CoordinatorServer(options, clock));
+  std::unique_ptr<Journal> journal;
+  if (!options.state_dir.empty()) {
+    absl::StatusOr<std::unique_ptr<Journal>> opened =
+        OpenSqliteJournal(options.state_dir);
+    if (!opened.ok()) return opened.status();
+    journal = std::move(opened).value();
+  }
+  std::unique_ptr<CoordinatorServer> s(
+      new CoordinatorServer(options, clock, std::move(journal)));
+  if (absl::Status st = s->scheduler_.Recover(); !st.ok()) {
+    return absl::Status(st.code(),
+                        absl::StrCat("cannot load the state in ",
+                                     options.state_dir, ": ", st.message()));
+  }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -67,6 +83,9 @@ void CoordinatorServer::Shutdown() {
   if (server_ != nullptr) {
     server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
     server_->Wait();
+  }
+  if (absl::Status st = scheduler_.SyncJournal(); !st.ok()) {
+    LOG(ERROR) << "flushing the state directory: " << st;
   }
   stopped_.Notify();
 }

@@ -16,6 +16,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "coordinator/journal.h"
 #include "coordinator/scheduler.h"
 #include "coordinator/service.h"
 #include "coordinator/watch_hub.h"
@@ -28,6 +29,9 @@ struct CoordinatorOptions {
   // host:port; port 0 picks a free one (see CoordinatorServer::port()).
   std::string listen = "127.0.0.1:7473";
   Scheduler::Options scheduler;
+  // Where jobs and accepted results are kept (SQLite); empty keeps them in
+  // memory only.
+  std::string state_dir;
   absl::Duration watch_interval = absl::Milliseconds(100);
   absl::Duration tick_interval = absl::Milliseconds(100);
   int max_message_bytes = 64 << 20;
@@ -35,8 +39,8 @@ struct CoordinatorOptions {
 
 class CoordinatorServer {
  public:
-  // Binds the port and starts serving. UNAVAILABLE if the address cannot be
-  // bound.
+  // Opens the state directory, resumes its unfinished jobs, binds the port
+  // and starts serving. UNAVAILABLE if the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<CoordinatorServer>> Start(
       const CoordinatorOptions& options, Clock* clock);
   ~CoordinatorServer();  // shuts down if still running
@@ -46,14 +50,17 @@ class CoordinatorServer {
 
   // Blocks until Shutdown is called from another thread.
   void Wait();
-  // Stops accepting calls, ends streams, joins threads. Idempotent.
+  // Stops accepting calls, ends streams, joins threads and makes the
+  // journal durable. Idempotent.
   void Shutdown();
 
  private:
-  CoordinatorServer(const CoordinatorOptions& options, Clock* clock);
+  CoordinatorServer(const CoordinatorOptions& options, Clock* clock,
+                    std::unique_ptr<Journal> journal);
   void TickLoop();
 
   const CoordinatorOptions options_;
+  std::unique_ptr<Journal> journal_;  // may be null
   Scheduler scheduler_;
   WatchHub hub_;
   CoordinatorService service_;

@@ -70,12 +70,18 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobStatus> {
 grpc::ServerUnaryReactor* CoordinatorService::SubmitJob(
     grpc::CallbackServerContext* ctx, const v1::SubmitJobRequest* request,
     v1::SubmitJobResponse* response) {
-  absl::StatusOr<v1::JobStatus> status = scheduler_->Submit(request->spec());
-  if (status.ok()) {
-    response->set_job_id(status->job_id());
-    *response->mutable_status() = *std::move(status);
-  }
-  return Done(ctx, status.status());
+  // Submit plans the job and waits for the journal: not on this thread.
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  scheduler_->SubmitAsync(
+      request->spec(), request->request_id(),
+      [reactor, response](absl::StatusOr<v1::JobStatus> status) {
+        if (status.ok()) {
+          response->set_job_id(status->job_id());
+          *response->mutable_status() = *std::move(status);
+        }
+        reactor->Finish(ToGrpcStatus(status.status()));
+      });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::GetJob(

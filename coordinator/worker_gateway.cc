@@ -88,6 +88,9 @@ class SessionReactor
       case v1::WorkerMessage::kHeartbeat:
         scheduler_->OnHeartbeat(worker_id_);
         return absl::OkStatus();
+      case v1::WorkerMessage::kDrain:
+        scheduler_->OnDrain(worker_id_);
+        return absl::OkStatus();
       default:
         return absl::InvalidArgumentError(
             absl::StrCat("unexpected worker message (field ",

@@ -8,6 +8,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgtest-dev libgmock-dev libgoogle-glog-dev libcli11-dev
   libprimesieve-dev primesieve-bin libpng-dev libre2-dev libssl-dev openssl
+  libsqlite3-dev
 )
 
 missing=()

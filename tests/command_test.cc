@@ -149,7 +149,7 @@ TEST_F(CommandTest, FailuresNameTheirCause) {
   EXPECT_EQ(exit5.exit_code, 1);
   EXPECT_NE(exit5.err.find("exit code 5"), std::string::npos) << exit5.err;
   EXPECT_NE(exit5.err.find("oh no"), std::string::npos) << exit5.err;
-  EXPECT_NE(exit5.err.find("after 3 attempts"), std::string::npos);
+  EXPECT_NE(exit5.err.find("failed 3 attempts"), std::string::npos);
 
   CliRun missing = Submit({"--", "no-such-program-shardex"});
   EXPECT_EQ(missing.exit_code, 1);

@@ -25,6 +25,7 @@ _LIBS = {
     "png": (["libpng"], []),
     "re2": (["re2"], []),
     "crypto": (["libcrypto"], []),
+    "sqlite3": (["sqlite3"], []),
     "gtest": (["gtest", "gmock"], []),
     "gtest_main": (["gtest_main"], []),
 }

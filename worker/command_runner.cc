@@ -19,9 +19,9 @@ constexpr char kOutputName[] = "output";
 
 }  // namespace
 
-absl::StatusOr<std::string> RunCommandShard(const CommandShard& shard,
-                                            const std::string& scratch_root,
-                                            const CancelFlag& cancel) {
+CommandShardOutcome RunCommandShard(const CommandShard& shard,
+                                    const std::string& scratch_root,
+                                    const CancelFlag& cancel) {
   const v1::CommandSpec& spec = *shard.spec;
   const ShardRange range{shard.task.begin(), shard.task.end()};
   ShardVars vars =
@@ -37,7 +37,7 @@ absl::StatusOr<std::string> RunCommandShard(const CommandShard& shard,
   }
   if (!spec.lines().empty()) {
     absl::StatusOr<ShardRange> lines = AlignToLines(spec.lines(), range);
-    if (!lines.ok()) return lines.status();
+    if (!lines.ok()) return {lines.status(), std::nullopt};
     p.stdin_path = spec.lines();
     p.stdin_offset = lines->begin;
     p.stdin_length = lines->end - lines->begin;
@@ -52,19 +52,24 @@ absl::StatusOr<std::string> RunCommandShard(const CommandShard& shard,
   p.output_file_name = kOutputName;
 
   absl::StatusOr<ProcessOutcome> out = RunProcess(p, cancel);
-  if (!out.ok()) return out.status();
+  if (!out.ok()) return {out.status(), std::nullopt};
+  CommandShardOutcome result;
+  if (out->kind == ProcessOutcome::Kind::kExited)
+    result.exit_code = out->exit_code;
   if (out->kind == ProcessOutcome::Kind::kCancelled) {
-    return absl::CancelledError("cancelled");
-  }
-  if (!out->ok()) {
+    result.payload = absl::CancelledError("cancelled");
+  } else if (!out->ok()) {
     std::string error = absl::StrCat(p.argv[0], ": ", out->Describe());
     if (!out->stderr_tail.empty()) {
       absl::StrAppend(&error, "; stderr tail: ", out->stderr_tail);
     }
-    return absl::AbortedError(error);
+    result.payload = absl::AbortedError(error);
+  } else if (out->output_file.has_value()) {
+    result.payload = *std::move(out->output_file);
+  } else {
+    result.payload = std::move(out->stdout_data);
   }
-  if (out->output_file.has_value()) return *std::move(out->output_file);
-  return std::move(out->stdout_data);
+  return result;
 }
 
 }  // namespace shardex

@@ -1,6 +1,7 @@
 // RunCommandShard: runs one shard of a command job in a child process (the
 // worker's process pool calls it on one of its --processes threads) and
-// turns the outcome into the shard's payload or a clear error.
+// turns the outcome into the shard's payload or a clear error, plus the
+// child's exit code when it exited on its own.
 //
 // The child gets the allow-listed environment plus SHARDEX_* variables, a
 // fresh working directory under `scratch_root`, its input on stdin (the
@@ -10,6 +11,7 @@
 #ifndef SHARDEX_WORKER_COMMAND_RUNNER_H_
 #define SHARDEX_WORKER_COMMAND_RUNNER_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -25,12 +27,23 @@ struct CommandShard {
   shardex::v1::ShardTask task;
 };
 
-// The payload is the file the child wrote at {output} when it did, else its
-// stdout. Errors name the cause: not found, exit code or signal (with the
-// stderr tail), timeout, a resource limit, or the output cap.
-absl::StatusOr<std::string> RunCommandShard(const CommandShard& shard,
-                                            const std::string& scratch_root,
-                                            const CancelFlag& cancel);
+struct CommandShardOutcome {
+  // The file the child wrote at {output} when it did, else its stdout.
+  // Errors name the cause: not found, exit code or signal (with the stderr
+  // tail), timeout, a resource limit, the output cap, or CANCELLED.
+  absl::StatusOr<std::string> payload;
+  // The child's exit status when it exited by itself (0 on success); unset
+  // when it was signalled or killed (timeout, output cap, cancel) or never
+  // started.
+  std::optional<int> exit_code;
+};
+
+// Blocks until the child has been reaped and its process group killed:
+// setting `cancel` ends it within about 20 ms, and no process of the group
+// is left behind when this returns (see common/process_runner.h).
+CommandShardOutcome RunCommandShard(const CommandShard& shard,
+                                    const std::string& scratch_root,
+                                    const CancelFlag& cancel);
 
 }  // namespace shardex
 

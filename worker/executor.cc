@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "worker/command_runner.h"
@@ -20,16 +21,37 @@ ShardExecutor::~ShardExecutor() {
   {
     absl::MutexLock lock(&mu_);
     shutting_down_ = true;
-    for (auto& [key, flag] : attempts_) flag->store(true);
+    Stop(StopReason::kCancel, /*include_running=*/true);
   }
-  pool_.reset();  // queued tasks see their flags and return at once
+  pool_.reset();  // queued tasks find their attempts gone and return at once
   process_pool_.reset();
 }
 
+v1::ShardResult ShardExecutor::HandedBack(const v1::ShardRef& ref) {
+  v1::ShardResult r;
+  *r.mutable_ref() = ref;
+  r.set_handed_back(true);
+  return r;
+}
+
 void ShardExecutor::Assign(const v1::AssignmentBatch& batch) {
+  absl::flat_hash_set<uint64_t> known;
+  bool draining = false;
+  {
+    absl::MutexLock lock(&mu_);
+    draining = draining_;
+    for (const v1::JobDefinition& def : batch.jobs()) {
+      if (jobs_.contains(def.job_id()) || bad_jobs_.contains(def.job_id())) {
+        known.insert(def.job_id());
+      }
+    }
+  }
   // Kernel jobs are built outside the lock: validation may take a moment.
+  // A job defined again (a new session re-sends definitions) keeps its
+  // first entry, which its running attempts already use.
   std::vector<std::pair<uint64_t, absl::StatusOr<JobEntry>>> created;
   for (const v1::JobDefinition& def : batch.jobs()) {
+    if (draining || known.contains(def.job_id())) continue;
     JobEntry entry;
     entry.shards = def.shards();
     if (def.has_command()) {
@@ -48,22 +70,28 @@ void ShardExecutor::Assign(const v1::AssignmentBatch& batch) {
     created.emplace_back(def.job_id(), std::move(entry));
   }
   std::vector<std::pair<v1::ShardTask, JobEntry>> run;
-  std::vector<v1::ShardResult> rejected;
+  std::vector<v1::ShardResult> immediate;  // rejected or handed back
   std::vector<std::shared_ptr<CancelFlag>> flags;
   {
     absl::MutexLock lock(&mu_);
     for (auto& [id, job] : created) {
       if (job.ok()) {
-        jobs_[id] = std::move(job).value();
+        jobs_.try_emplace(id, std::move(job).value());
       } else {
-        bad_jobs_[id] = std::string(job.status().message());
+        bad_jobs_.try_emplace(id, std::string(job.status().message()));
       }
     }
     for (const v1::ShardTask& task : batch.tasks()) {
+      const Key key = KeyOf(task.ref());
+      if (attempts_.count(key) > 0) continue;  // already held
+      if (draining_) {
+        immediate.push_back(HandedBack(task.ref()));
+        continue;
+      }
       const uint64_t job_id = task.ref().job_id();
       auto it = jobs_.find(job_id);
       if (it == jobs_.end()) {
-        v1::ShardResult& r = rejected.emplace_back();
+        v1::ShardResult& r = immediate.emplace_back();
         *r.mutable_ref() = task.ref();
         auto bad = bad_jobs_.find(job_id);
         r.set_error(bad != bad_jobs_.end()
@@ -72,12 +100,13 @@ void ShardExecutor::Assign(const v1::AssignmentBatch& batch) {
         continue;
       }
       auto flag = std::make_shared<CancelFlag>(false);
-      attempts_[{job_id, task.ref().shard(), task.ref().attempt()}] = flag;
+      attempts_[key] = Attempt{task.ref(), flag};
       run.emplace_back(task, it->second);
       flags.push_back(std::move(flag));
     }
+    reporting_ += static_cast<int>(immediate.size());
   }
-  for (v1::ShardResult& r : rejected) sink_(std::move(r));
+  Report(std::move(immediate));
   for (size_t i = 0; i < run.size(); ++i) {
     ThreadPool* pool =
         run[i].second.command ? process_pool_.get() : pool_.get();
@@ -91,14 +120,22 @@ void ShardExecutor::Assign(const v1::AssignmentBatch& batch) {
 
 void ShardExecutor::Cancel(const v1::CancelShards& cancel) {
   absl::MutexLock lock(&mu_);
+  // A queued attempt goes at once; a running one when it notices the flag.
+  auto stop = [this](std::map<Key, Attempt>::iterator it)
+                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+                    it->second.cancel->store(true);
+                    if (!it->second.started) return attempts_.erase(it);
+                    it->second.stop = StopReason::kCancel;
+                    return std::next(it);
+                  };
   for (const v1::ShardRef& ref : cancel.shards()) {
-    auto it = attempts_.find({ref.job_id(), ref.shard(), ref.attempt()});
-    if (it != attempts_.end()) it->second->store(true);
+    auto it = attempts_.find(KeyOf(ref));
+    if (it != attempts_.end()) stop(it);
   }
   for (uint64_t job_id : cancel.job_ids()) {
     for (auto it = attempts_.lower_bound({job_id, 0, 0});
-         it != attempts_.end() && std::get<0>(it->first) == job_id; ++it) {
-      it->second->store(true);
+         it != attempts_.end() && std::get<0>(it->first) == job_id;) {
+      it = stop(it);
     }
     jobs_.erase(job_id);  // no more tasks of it will come
   }
@@ -109,36 +146,152 @@ size_t ShardExecutor::InFlight() const {
   return attempts_.size();
 }
 
-void ShardExecutor::Run(const v1::ShardTask& task, const JobEntry& job,
-                        std::shared_ptr<CancelFlag> cancel) {
-  v1::ShardResult result;
-  if (!cancel->load()) {
-    const absl::Time start = absl::Now();
-    absl::StatusOr<std::string> payload;
-    if (job.command) {
-      payload = RunCommandShard(
-          CommandShard{task.ref().job_id(), job.command.get(), job.shards, task},
-          options_.scratch_root, *cancel);
-    } else {
-      payload = job.kernel->RunShard(ShardRange{task.begin(), task.end()},
-                                     *cancel);
-    }
-    result.set_runtime_us(absl::ToInt64Microseconds(absl::Now() - start));
-    if (payload.ok()) {
-      result.set_ok(true);
-      result.set_payload(*std::move(payload));
-    } else {
-      result.set_error(payload.status().ToString());
-    }
-  }
+ShardExecutor::Counts ShardExecutor::counts() const {
+  absl::MutexLock lock(&mu_);
+  Counts c;
+  for (const auto& [key, a] : attempts_) ++(a.started ? c.running : c.queued);
+  return c;
+}
+
+std::vector<v1::ShardRef> ShardExecutor::Held() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::ShardRef> refs;
+  refs.reserve(attempts_.size());
+  for (const auto& [key, a] : attempts_) refs.push_back(a.ref);
+  return refs;
+}
+
+void ShardExecutor::StartDrain() {
+  std::vector<v1::ShardResult> handed;
   {
     absl::MutexLock lock(&mu_);
-    attempts_.erase({task.ref().job_id(), task.ref().shard(),
-                     task.ref().attempt()});
-    if (cancel->load() || shutting_down_) return;  // nobody wants it
+    draining_ = true;
+    handed = Stop(StopReason::kHandBack, /*include_running=*/false);
+    reporting_ += static_cast<int>(handed.size());
   }
+  Report(std::move(handed));
+}
+
+void ShardExecutor::HandBackRunning() {
+  std::vector<v1::ShardResult> handed;
+  {
+    absl::MutexLock lock(&mu_);
+    draining_ = true;
+    handed = Stop(StopReason::kHandBack, /*include_running=*/true);
+    reporting_ += static_cast<int>(handed.size());
+  }
+  Report(std::move(handed));
+}
+
+void ShardExecutor::CancelAll() {
+  absl::MutexLock lock(&mu_);
+  Stop(StopReason::kCancel, /*include_running=*/true);
+}
+
+bool ShardExecutor::WaitIdle(absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return attempts_.empty() && reporting_ == 0;
+  };
+  if (timeout == absl::InfiniteDuration()) {
+    mu_.Await(absl::Condition(&idle));
+    return true;
+  }
+  return mu_.AwaitWithTimeout(absl::Condition(&idle), timeout);
+}
+
+std::vector<v1::ShardResult> ShardExecutor::Stop(StopReason reason,
+                                                 bool include_running) {
+  std::vector<v1::ShardResult> handed;
+  for (auto it = attempts_.begin(); it != attempts_.end();) {
+    Attempt& a = it->second;
+    if (!a.started) {
+      a.cancel->store(true);
+      if (reason == StopReason::kHandBack) handed.push_back(HandedBack(a.ref));
+      it = attempts_.erase(it);
+      continue;
+    }
+    // A coordinator's cancel stays a cancel: its result is not wanted.
+    if (include_running && a.stop != StopReason::kCancel) {
+      a.stop = reason;
+      a.cancel->store(true);
+    }
+    ++it;
+  }
+  return handed;
+}
+
+void ShardExecutor::Report(std::vector<v1::ShardResult> results) {
+  if (results.empty()) return;
+  const int n = static_cast<int>(results.size());
+  for (v1::ShardResult& r : results) sink_(std::move(r));
+  absl::MutexLock lock(&mu_);
+  reporting_ -= n;
+}
+
+bool ShardExecutor::Start(const Key& key,
+                          const std::shared_ptr<CancelFlag>& cancel) {
+  absl::MutexLock lock(&mu_);
+  auto it = attempts_.find(key);
+  if (it == attempts_.end() || it->second.cancel != cancel) return false;
+  if (cancel->load()) {
+    attempts_.erase(it);
+    return false;
+  }
+  it->second.started = true;
+  return true;
+}
+
+void ShardExecutor::Run(const v1::ShardTask& task, const JobEntry& job,
+                        std::shared_ptr<CancelFlag> cancel) {
+  const Key key = KeyOf(task.ref());
+  if (!Start(key, cancel)) return;  // stopped while queued
+  v1::ShardResult result;
+  Execute(task, job, *cancel, &result);
+  {
+    absl::MutexLock lock(&mu_);
+    // Still ours: only this thread removes a started attempt.
+    auto it = attempts_.find(key);
+    const StopReason stop = it->second.stop;
+    if (shutting_down_ || stop == StopReason::kCancel) {
+      attempts_.erase(it);  // nobody wants it
+      return;
+    }
+    if (stop == StopReason::kHandBack && !result.ok()) {
+      const int64_t runtime_us = result.runtime_us();
+      result = HandedBack(task.ref());
+      result.set_runtime_us(runtime_us);
+    }
+  }
+  // The attempt stays held until the sink has the result, so that Held()
+  // and WaitIdle() never miss it.
   *result.mutable_ref() = task.ref();
   sink_(std::move(result));
+  absl::MutexLock lock(&mu_);
+  attempts_.erase(key);
+}
+
+void ShardExecutor::Execute(const v1::ShardTask& task, const JobEntry& job,
+                            const CancelFlag& cancel, v1::ShardResult* result) {
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::string> payload;
+  if (job.command) {
+    CommandShardOutcome out = RunCommandShard(
+        CommandShard{task.ref().job_id(), job.command.get(), job.shards, task},
+        options_.scratch_root, cancel);
+    payload = std::move(out.payload);
+    if (out.exit_code.has_value()) result->set_exit_code(*out.exit_code);
+  } else {
+    payload =
+        job.kernel->RunShard(ShardRange{task.begin(), task.end()}, cancel);
+  }
+  result->set_runtime_us(absl::ToInt64Microseconds(absl::Now() - start));
+  if (payload.ok()) {
+    result->set_ok(true);
+    result->set_payload(*std::move(payload));
+  } else {
+    result->set_error(std::string(payload.status().message()));
+  }
 }
 
 }  // namespace shardex

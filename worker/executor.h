@@ -1,14 +1,36 @@
 // ShardExecutor: runs a worker's assigned shards and reports each outcome
 // through a sink: kernel shards on a pool of --threads threads, command
 // shards as child processes, at most --processes at once (each waited on by
-// one thread of a second pool). Knows nothing of gRPC: the session
+// one thread of a second pool). Knows nothing of gRPC: the Worker
 // (worker/worker.cc) feeds it assignments and cancels and ships results.
 //
-// One executor serves one coordinator session. Destroying it cancels every
-// attempt, waits for the running ones to notice, and drops their results.
+// One executor serves the worker process for its whole life, across
+// coordinator sessions: a broken stream does not stop its attempts, and
+// Held() tells the next session what is still in hand.
+//
+// An attempt is *queued* (waiting for a pool thread) or *running*, until
+// its result has been passed to the sink. How each one ends:
+//
+//   queued --(pool thread free)--> running --(done)-------------> sink: result
+//     |                              |
+//     | Cancel / CancelAll           | Cancel / CancelAll --------> nothing
+//     +--> nothing                   |
+//     | StartDrain                   | HandBackRunning -----------> sink:
+//     +--> sink: handed_back         |   (finished ok anyway: the   handed_back
+//                                    |    ok result is sent)
+//
+// Draining (StartDrain) is one-way: queued attempts and every task assigned
+// later are handed back at once (ShardResult{ref, handed_back}); running
+// attempts go on until the owner calls HandBackRunning (after its grace
+// period) or CancelAll.
+//
+// Destroying the executor cancels every attempt, waits for the running ones
+// to notice (command shards' process groups are killed and reaped), and
+// drops their results.
 //
 // Thread-safety: all methods are safe from any thread. The sink is called
-// from pool threads, never with the executor's lock held.
+// from pool threads or the caller's thread, never with the executor's lock
+// held.
 #ifndef SHARDEX_WORKER_EXECUTOR_H_
 #define SHARDEX_WORKER_EXECUTOR_H_
 
@@ -16,12 +38,15 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <string>
 #include <tuple>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/thread_pool.h"
 #include "kernels/kernel.h"
 #include "proto/shardex.pb.h"
@@ -38,15 +63,22 @@ class ShardExecutor {
     std::string scratch_root = "/tmp";  // per-shard dirs of command shards
   };
 
+  struct Counts {
+    uint32_t queued = 0;
+    uint32_t running = 0;
+  };
+
   ShardExecutor(Options options, ResultSink sink);
   ~ShardExecutor();
 
   ShardExecutor(const ShardExecutor&) = delete;
   ShardExecutor& operator=(const ShardExecutor&) = delete;
 
-  // Learns the batch's job definitions and queues its tasks. A task of an
-  // unknown job, or of a job whose definition the kernel rejects, reports a
-  // failed result rather than running.
+  // Learns the batch's job definitions (a job already known keeps its
+  // first definition) and queues its tasks. A task of an unknown job, or of
+  // a job whose definition the kernel rejects, reports a failed result
+  // rather than running. A task whose attempt is already held is ignored.
+  // While draining, every task is handed back at once.
   void Assign(const shardex::v1::AssignmentBatch& batch);
 
   // Stops the named attempts (and every attempt of the named jobs). Their
@@ -55,6 +87,24 @@ class ShardExecutor {
 
   // Attempts queued or running.
   size_t InFlight() const;
+  Counts counts() const;
+  // The attempts queued or running (including ones whose result is being
+  // handed to the sink right now), in (job, shard, attempt) order.
+  std::vector<shardex::v1::ShardRef> Held() const;
+
+  // Starts draining: hands back every queued attempt now and every task
+  // assigned from now on. Running attempts continue.
+  void StartDrain();
+  // Stops the running attempts; each reports handed_back (or its result,
+  // if it finished anyway).
+  void HandBackRunning();
+  // Stops every attempt without reporting it.
+  void CancelAll();
+
+  // Waits up to `timeout` until no attempt is held and every result has
+  // been passed to the sink. Returns whether that happened. Once it has,
+  // no command shard's child process is left.
+  bool WaitIdle(absl::Duration timeout) const;
 
  private:
   using Key = std::tuple<uint64_t, uint64_t, uint32_t>;  // job, shard, attempt
@@ -66,8 +116,39 @@ class ShardExecutor {
     uint64_t shards = 0;
   };
 
+  // How a running attempt was asked to stop.
+  enum class StopReason { kNone, kCancel, kHandBack };
+
+  struct Attempt {
+    shardex::v1::ShardRef ref;
+    std::shared_ptr<CancelFlag> cancel;
+    bool started = false;
+    StopReason stop = StopReason::kNone;
+  };
+
+  static Key KeyOf(const shardex::v1::ShardRef& ref) {
+    return {ref.job_id(), ref.shard(), ref.attempt()};
+  }
+  static shardex::v1::ShardResult HandedBack(const shardex::v1::ShardRef& ref);
+
+  // Marks the attempt started; false if it was stopped while queued.
+  bool Start(const Key& key, const std::shared_ptr<CancelFlag>& cancel);
   void Run(const shardex::v1::ShardTask& task, const JobEntry& job,
            std::shared_ptr<CancelFlag> cancel);
+  // Runs the shard itself; sets payload fields, error and exit code.
+  void Execute(const shardex::v1::ShardTask& task, const JobEntry& job,
+               const CancelFlag& cancel, shardex::v1::ShardResult* result);
+  // Removes the queued attempts (returning them as hand-backs when `reason`
+  // is kHandBack) and, if `include_running`, flags the running ones to stop
+  // for `reason`.
+  std::vector<shardex::v1::ShardResult> Stop(StopReason reason,
+                                             bool include_running)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Passes results to the sink, outside the lock. The caller added them to
+  // reporting_ under the lock, which keeps WaitIdle false until they are
+  // through.
+  void Report(std::vector<shardex::v1::ShardResult> results)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Constant after construction.
   const ResultSink sink_;
@@ -76,7 +157,11 @@ class ShardExecutor {
   mutable absl::Mutex mu_;
   absl::flat_hash_map<uint64_t, JobEntry> jobs_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, std::string> bad_jobs_ ABSL_GUARDED_BY(mu_);
-  std::map<Key, std::shared_ptr<CancelFlag>> attempts_ ABSL_GUARDED_BY(mu_);
+  std::map<Key, Attempt> attempts_ ABSL_GUARDED_BY(mu_);
+  // Results not tied to a held attempt (rejections, hand-backs of queued
+  // attempts) on their way to the sink.
+  int reporting_ ABSL_GUARDED_BY(mu_) = 0;
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
 
   // Last: destroyed first, so pool threads stop before the state above.

@@ -1,10 +1,19 @@
 #include "worker/executor.h"
 
+#include <signal.h>
+#include <sys/prctl.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+#include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "worker/test_files.h"
 
 namespace shardex {
 namespace {
@@ -30,6 +39,10 @@ class Results {
   size_t size() {
     absl::MutexLock lock(&mu_);
     return results_.size();
+  }
+  std::vector<v1::ShardResult> all() {
+    absl::MutexLock lock(&mu_);
+    return results_;
   }
 
  private:
@@ -58,7 +71,8 @@ v1::AssignmentBatch Batch(uint64_t job, const std::string& kernel,
 
 TEST(ShardExecutorTest, RunsShardsAndReportsPayloads) {
   Results results;
-  ShardExecutor exec({2, 1}, [&](v1::ShardResult r) { results.Add(std::move(r)); });
+  ShardExecutor exec({2, 1},
+                     [&](v1::ShardResult r) { results.Add(std::move(r)); });
   exec.Assign(Batch(1, "primes", {{"to", "1000"}}, {{0, 500}, {500, 1000}}));
   auto got = results.WaitFor(2);
   ASSERT_EQ(got.size(), 2u);
@@ -69,12 +83,15 @@ TEST(ShardExecutorTest, RunsShardsAndReportsPayloads) {
     total += std::stoull(r.payload());
   }
   EXPECT_EQ(total, 168u);  // pi(1000)
+  // An attempt is held until its result has gone through the sink.
+  EXPECT_TRUE(exec.WaitIdle(absl::Seconds(30)));
   EXPECT_EQ(exec.InFlight(), 0u);
 }
 
 TEST(ShardExecutorTest, BadJobDefinitionFailsItsTasks) {
   Results results;
-  ShardExecutor exec({1, 1}, [&](v1::ShardResult r) { results.Add(std::move(r)); });
+  ShardExecutor exec({1, 1},
+                     [&](v1::ShardResult r) { results.Add(std::move(r)); });
   exec.Assign(Batch(2, "nosuchkernel", {}, {{0, 1}}));
   auto got = results.WaitFor(1);
   ASSERT_EQ(got.size(), 1u);
@@ -84,7 +101,8 @@ TEST(ShardExecutorTest, BadJobDefinitionFailsItsTasks) {
 
 TEST(ShardExecutorTest, CancelledJobReportsNothingAndStopsEarly) {
   Results results;
-  ShardExecutor exec({1, 1}, [&](v1::ShardResult r) { results.Add(std::move(r)); });
+  ShardExecutor exec({1, 1},
+                     [&](v1::ShardResult r) { results.Add(std::move(r)); });
   // Two 60-second shards on one thread: only a cancel ends this quickly.
   exec.Assign(Batch(3, "sleep", {{"ms", "60000"}}, {{0, 1}, {1, 2}}));
   absl::SleepFor(absl::Milliseconds(50));
@@ -103,7 +121,8 @@ TEST(ShardExecutorTest, CancelledJobReportsNothingAndStopsEarly) {
 
 TEST(ShardExecutorTest, CancelOneAttemptLeavesTheOthers) {
   Results results;
-  ShardExecutor exec({2, 1}, [&](v1::ShardResult r) { results.Add(std::move(r)); });
+  ShardExecutor exec({2, 1},
+                     [&](v1::ShardResult r) { results.Add(std::move(r)); });
   exec.Assign(Batch(4, "sleep", {{"ms", "60000"}}, {{0, 1}}));
   v1::AssignmentBatch quick = Batch(5, "sleep", {{"ms", "0"}}, {{0, 1}});
   exec.Assign(quick);
@@ -118,6 +137,264 @@ TEST(ShardExecutorTest, CancelOneAttemptLeavesTheOthers) {
   exec.Cancel(cancel);
   while (exec.InFlight() > 0) absl::SleepFor(absl::Milliseconds(5));
   EXPECT_EQ(results.size(), 1u);
+}
+
+v1::ShardRef Ref(uint64_t job, uint64_t shard, uint32_t attempt = 1) {
+  v1::ShardRef ref;
+  ref.set_job_id(job);
+  ref.set_shard(shard);
+  ref.set_attempt(attempt);
+  return ref;
+}
+
+// A command job running `script` under /bin/sh, one task per shard.
+v1::AssignmentBatch CommandBatch(uint64_t job, const std::string& script,
+                                 int shards = 1) {
+  v1::AssignmentBatch b;
+  v1::JobDefinition* def = b.add_jobs();
+  def->set_job_id(job);
+  def->set_shards(shards);
+  v1::CommandSpec* cmd = def->mutable_command();
+  cmd->set_max_output_bytes(1 << 20);  // the coordinator fills in defaults
+  cmd->add_argv("/bin/sh");
+  cmd->add_argv("-c");
+  cmd->add_argv(script);
+  for (int i = 0; i < shards; ++i) {
+    v1::ShardTask* t = b.add_tasks();
+    *t->mutable_ref() = Ref(job, i);
+    t->set_begin(i);
+    t->set_end(i + 1);
+  }
+  return b;
+}
+
+
+// Waits (up to 30 s) until `n` attempts are running.
+void WaitRunning(const ShardExecutor& exec, uint32_t n) {
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
+  while (exec.counts().running < n && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+}
+
+bool HasRef(const std::vector<v1::ShardRef>& refs, const v1::ShardRef& ref) {
+  for (const v1::ShardRef& r : refs) {
+    if (r.job_id() == ref.job_id() && r.shard() == ref.shard() &&
+        r.attempt() == ref.attempt()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+TEST(ShardExecutorTest, HeldListsQueuedAndRunningAttempts) {
+  Results results;
+  ShardExecutor exec({1, 1},
+                     [&](v1::ShardResult r) { results.Add(std::move(r)); });
+  exec.Assign(Batch(6, "sleep", {{"ms", "60000"}}, {{0, 1}, {1, 2}, {2, 3}}));
+  WaitRunning(exec, 1);
+  const std::vector<v1::ShardRef> held = exec.Held();
+  ASSERT_EQ(held.size(), 3u);
+  for (uint64_t shard = 0; shard < 3; ++shard) {
+    EXPECT_EQ(held[shard].job_id(), 6u);
+    EXPECT_EQ(held[shard].shard(), shard);
+    EXPECT_EQ(held[shard].attempt(), 1u);
+  }
+  const ShardExecutor::Counts counts = exec.counts();
+  EXPECT_EQ(counts.running, 1u);
+  EXPECT_EQ(counts.queued, 2u);
+  exec.CancelAll();
+  EXPECT_TRUE(exec.WaitIdle(absl::Seconds(30)));
+  EXPECT_TRUE(exec.Held().empty());
+  EXPECT_EQ(results.size(), 0u);
+}
+
+// A new coordinator session re-sends definitions and may re-send attempts
+// the worker adopted; neither disturbs what is running, and results keep
+// coming.
+TEST(ShardExecutorTest, KeepsRunningAcrossASessionChange) {
+  Results results;
+  ShardExecutor exec({1, 2},
+                     [&](v1::ShardResult r) { results.Add(std::move(r)); });
+  const std::string gate = TempPath("session-gate");
+  std::remove(gate.c_str());
+  exec.Assign(
+      CommandBatch(7, absl::StrCat("while [ ! -e ", gate,
+                                   " ]; do sleep 0.01; done; echo done")));
+  WaitRunning(exec, 1);
+
+  // "Session 2": the held attempts are what Register.running carries; the
+  // coordinator adopts them, defines the job again, and adds work.
+  ASSERT_TRUE(HasRef(exec.Held(), Ref(7, 0)));
+  v1::AssignmentBatch again =
+      CommandBatch(7, "echo this definition is ignored", 2);
+  exec.Assign(again);  // task (7, 0, 1) is already held: ignored
+  exec.Assign(Batch(8, "primes", {{"to", "100"}}, {{0, 100}}));
+  auto got = results.WaitFor(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].ref().job_id(), 8u);
+  EXPECT_EQ(std::stoull(got[0].payload()), 25u);  // pi(100)
+  const std::vector<v1::ShardRef> held = exec.Held();
+  // (7, 0) still running, (7, 1) joined it.
+  EXPECT_TRUE(HasRef(held, Ref(7, 0)));
+  EXPECT_TRUE(HasRef(held, Ref(7, 1)));
+
+  std::ofstream(gate) << "go\n";
+  got = results.WaitFor(3);
+  ASSERT_EQ(got.size(), 3u);
+  int gated = 0;
+  for (const v1::ShardResult& r : got) {
+    ASSERT_TRUE(r.ok()) << r.error();
+    if (r.ref().job_id() == 7) {
+      // The first definition is kept: both shards run the gated script.
+      EXPECT_EQ(r.payload(), "done\n");
+      ++gated;
+    }
+  }
+  EXPECT_EQ(gated, 2);
+  EXPECT_TRUE(exec.WaitIdle(absl::Seconds(30)));
+  EXPECT_EQ(results.size(), 3u);
+}
+
+TEST(ShardExecutorTest, CommandExitCodeIsReported) {
+  Results results;
+  ShardExecutor exec({1, 1},
+                     [&](v1::ShardResult r) { results.Add(std::move(r)); });
+  exec.Assign(CommandBatch(9, "exit 42"));
+  exec.Assign(CommandBatch(10, "echo fine"));
+  exec.Assign(CommandBatch(11, "kill -9 $$"));
+  auto got = results.WaitFor(3);
+  ASSERT_EQ(got.size(), 3u);
+  for (const v1::ShardResult& r : got) {
+    switch (r.ref().job_id()) {
+      case 9:
+        EXPECT_FALSE(r.ok());
+        ASSERT_TRUE(r.has_exit_code());
+        EXPECT_EQ(r.exit_code(), 42);
+        EXPECT_NE(r.error().find("42"), std::string::npos) << r.error();
+        break;
+      case 10:
+        EXPECT_TRUE(r.ok()) << r.error();
+        ASSERT_TRUE(r.has_exit_code());
+        EXPECT_EQ(r.exit_code(), 0);
+        break;
+      case 11:  // signalled: no exit code
+        EXPECT_FALSE(r.ok());
+        EXPECT_FALSE(r.has_exit_code());
+        break;
+      default:
+        ADD_FAILURE() << "unexpected job " << r.ref().job_id();
+    }
+    EXPECT_FALSE(r.handed_back());
+  }
+}
+
+TEST(ShardExecutorTest, DrainHandsBackQueuedAndNewAttemptsAtOnce) {
+  Results results;
+  ShardExecutor exec({1, 1},
+                     [&](v1::ShardResult r) { results.Add(std::move(r)); });
+  exec.Assign(Batch(12, "sleep", {{"ms", "60000"}}, {{0, 1}, {1, 2}, {2, 3}}));
+  WaitRunning(exec, 1);
+  exec.StartDrain();
+  auto got = results.WaitFor(2);
+  ASSERT_EQ(got.size(), 2u);
+  for (const v1::ShardResult& r : got) {
+    EXPECT_TRUE(r.handed_back());
+    EXPECT_FALSE(r.ok());
+    EXPECT_EQ(r.ref().job_id(), 12u);
+    EXPECT_NE(r.ref().shard(), 0u);  // shard 0 is the running one
+  }
+  EXPECT_EQ(exec.InFlight(), 1u);
+
+  // Assigned while draining: straight back, without running.
+  exec.Assign(Batch(13, "sleep", {{"ms", "60000"}}, {{0, 1}}));
+  got = results.WaitFor(3);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[2].ref().job_id(), 13u);
+  EXPECT_TRUE(got[2].handed_back());
+  EXPECT_EQ(exec.InFlight(), 1u);
+
+  exec.HandBackRunning();
+  EXPECT_TRUE(exec.WaitIdle(absl::Seconds(30)));
+  got = results.all();
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(got[3].ref().job_id(), 12u);
+  EXPECT_EQ(got[3].ref().shard(), 0u);
+  EXPECT_TRUE(got[3].handed_back());
+  EXPECT_FALSE(got[3].ok());
+}
+
+TEST(ShardExecutorTest, DrainLetsARunningShardFinish) {
+  Results results;
+  ShardExecutor exec({1, 1},
+                     [&](v1::ShardResult r) { results.Add(std::move(r)); });
+  const std::string gate = TempPath("drain-gate");
+  std::remove(gate.c_str());
+  exec.Assign(CommandBatch(
+      14,
+      absl::StrCat("while [ ! -e ", gate, " ]; do sleep 0.01; done; echo 7")));
+  WaitRunning(exec, 1);
+  exec.StartDrain();
+  std::ofstream(gate) << "go\n";  // it finishes within the grace
+  EXPECT_TRUE(exec.WaitIdle(absl::Seconds(30)));
+  auto got = results.all();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(got[0].ok()) << got[0].error();
+  EXPECT_FALSE(got[0].handed_back());
+  EXPECT_EQ(got[0].payload(), "7\n");
+  EXPECT_EQ(got[0].exit_code(), 0);
+}
+
+// Makes this process the reaper of orphaned descendants, so that "the
+// process group is gone" holds when the runner returns (see
+// common/process_runner.h).
+class ScopedSubreaper {
+ public:
+  ScopedSubreaper() { prctl(PR_SET_CHILD_SUBREAPER, 1); }
+  ~ScopedSubreaper() { prctl(PR_SET_CHILD_SUBREAPER, 0); }
+};
+
+TEST(ShardExecutorTest, ShardOutlivingTheGraceIsHandedBackAndKilled) {
+  ScopedSubreaper subreaper;
+  Results results;
+  ShardExecutor exec({1, 1},
+                     [&](v1::ShardResult r) { results.Add(std::move(r)); });
+  const std::string pid_file = TempPath("outlives-grace.pid");
+  std::remove(pid_file.c_str());
+  // The shell (its pid is the group id) and a grandchild both sleep.
+  exec.Assign(CommandBatch(
+      15, absl::StrCat("echo $$ > ", pid_file, "; sleep 60 & wait")));
+  const std::string pgid_text = WaitForLine(pid_file);
+  ASSERT_FALSE(pgid_text.empty());
+  const pid_t pgid = std::stoi(pgid_text);
+  ASSERT_EQ(kill(-pgid, 0), 0);
+
+  exec.StartDrain();
+  EXPECT_FALSE(exec.WaitIdle(absl::Milliseconds(50)));  // the grace ends
+  exec.HandBackRunning();
+  EXPECT_TRUE(exec.WaitIdle(absl::Seconds(30)));
+  auto got = results.all();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(got[0].handed_back());
+  EXPECT_FALSE(got[0].ok());
+  EXPECT_FALSE(got[0].has_exit_code());
+  errno = 0;
+  EXPECT_EQ(kill(-pgid, 0), -1);
+  EXPECT_EQ(errno, ESRCH);
+}
+
+TEST(ShardExecutorTest, CoordinatorCancelWinsOverHandBack) {
+  Results results;
+  ShardExecutor exec({1, 1},
+                     [&](v1::ShardResult r) { results.Add(std::move(r)); });
+  exec.Assign(Batch(16, "sleep", {{"ms", "60000"}}, {{0, 1}}));
+  WaitRunning(exec, 1);
+  v1::CancelShards cancel;
+  *cancel.add_shards() = Ref(16, 0);
+  exec.Cancel(cancel);
+  exec.HandBackRunning();
+  EXPECT_TRUE(exec.WaitIdle(absl::Seconds(30)));
+  EXPECT_EQ(results.size(), 0u);
 }
 
 }  // namespace

@@ -1,0 +1,43 @@
+#include "cli/output.h"
+
+#include "gtest/gtest.h"
+
+namespace shardex {
+namespace {
+
+namespace v1 = ::shardex::v1;
+
+TEST(OutputTest, JobShowsFaultCounters) {
+  v1::JobStatus s;
+  s.set_job_id(7);
+  s.set_state(v1::JOB_SUCCEEDED);
+  EXPECT_EQ(FormatJob(s).find("speculative"), std::string::npos);
+  s.set_speculative_attempts(2);
+  s.set_discarded_results(3);
+  s.set_result_mismatches(1);
+  s.set_mismatch("shard 4: differs");
+  s.add_quarantined_workers(9);
+  const std::string out = FormatJob(s);
+  EXPECT_NE(out.find("2 speculative attempts, 3 late or duplicate results"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("WARNING:  1 late results differed"), std::string::npos);
+  EXPECT_NE(out.find("shard 4: differs"), std::string::npos);
+  EXPECT_NE(out.find("quarantined workers: 9"), std::string::npos);
+}
+
+TEST(OutputTest, WorkersShowDrainingAndQuarantine) {
+  v1::WorkerInfo a;
+  a.set_worker_id(1);
+  v1::WorkerInfo b;
+  b.set_worker_id(2);
+  b.set_draining(true);
+  b.add_quarantined_jobs(5);
+  const std::string out = FormatWorkerTable({a, b});
+  EXPECT_NE(out.find("ready"), std::string::npos) << out;
+  EXPECT_NE(out.find("draining, quarantined for job 5"), std::string::npos)
+      << out;
+}
+
+}  // namespace
+}  // namespace shardex

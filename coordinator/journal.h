@@ -1,0 +1,90 @@
+// Journal: the coordinator's durable state — jobs, their resolved specs and
+// the payloads of accepted shards — so a coordinator killed at any moment
+// and started again on the same state directory resumes every unfinished
+// job without re-running accepted shards.
+//
+// Writes are records appended to an in-memory queue and committed by one
+// writer thread in batches (group commit: one transaction, one fsync, for
+// everything queued meanwhile). Append never blocks on the disk; Sync waits
+// until everything appended before it is durable. Submit syncs (a job is on
+// disk before the client hears of it); shard results do not (a crash loses
+// at most the last batch, and those shards simply run again).
+//
+// SqliteJournal keeps it in SQLite (WAL, synchronous=FULL) at
+// <state_dir>/state.db, and holds an exclusive lock on <state_dir>/LOCK so
+// two coordinators cannot share a state directory.
+//
+// Thread-safety: all methods are safe from any thread.
+#ifndef SHARDEX_COORDINATOR_JOURNAL_H_
+#define SHARDEX_COORDINATOR_JOURNAL_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "proto/shardex.pb.h"
+
+namespace shardex {
+
+// One change to the durable state. Plain bytes, no protos inside: a shard
+// record is built for every accepted result, so it must be cheap.
+struct JournalRecord {
+  enum class Kind {
+    kJobCreated,     // job_id, request_id, submit_unix_ms; data: JobSpec
+    kShardAccepted,  // job_id, shard; data: the payload
+    kJobEnded,       // job_id; data: the final JobStatus. Drops the job's
+                     // shard payloads.
+  };
+  Kind kind = Kind::kJobCreated;
+  uint64_t job_id = 0;
+  uint64_t shard = 0;
+  int64_t submit_unix_ms = 0;
+  std::string request_id;
+  std::string data;  // see Kind
+};
+
+// What Load finds: every job ever journaled, oldest first.
+struct JournaledJob {
+  uint64_t id = 0;
+  std::string request_id;
+  shardex::v1::JobSpec spec;
+  int64_t submit_unix_ms = 0;
+  bool ended = false;
+  shardex::v1::JobStatus final_status;  // when ended
+  // (shard, payload) of accepted shards, when not ended; by shard.
+  std::vector<std::pair<uint64_t, std::string>> accepted;
+};
+
+class Journal {
+ public:
+  virtual ~Journal() = default;
+
+  // Reads the whole durable state. Call once, before the first Append.
+  // A record that cannot be parsed is an error naming the job.
+  virtual absl::StatusOr<std::vector<JournaledJob>> Load() = 0;
+
+  // Queues records for the writer thread; returns at once.
+  virtual void Append(std::vector<JournalRecord> records) = 0;
+
+  // Waits until every record appended before the call is committed, and
+  // returns the first write error seen (then every later call fails too).
+  virtual absl::Status Sync() = 0;
+};
+
+// Opens (creating if needed, mode 0700) `state_dir` and its database.
+// FAILED_PRECONDITION naming the holder's pid if another process holds the
+// directory's lock.
+absl::StatusOr<std::unique_ptr<Journal>> OpenSqliteJournal(
+    const std::string& state_dir);
+
+// The default --state-dir: $XDG_DATA_HOME/shardex/coordinator, else
+// $HOME/.local/share/shardex/coordinator, else /tmp/shardex-<uid>/coordinator.
+std::string DefaultStateDir();
+
+}  // namespace shardex
+
+#endif  // SHARDEX_COORDINATOR_JOURNAL_H_
