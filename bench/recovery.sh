@@ -104,14 +104,15 @@ class Cluster:
         i = len(self.workers)
         self.workers.append(spawn(
             [shardex, "--log-level", "warning", "worker",
-             f"--coordinator={self.address}", f"--threads={THREADS}",
-             f"--processes={PROCESSES}", f"--name=bench-{i}"],
+             f"--coordinator={self.address}", f"--token-file={self.dir}/state/token",
+             f"--threads={THREADS}", f"--processes={PROCESSES}", f"--name=bench-{i}"],
             os.path.join(self.dir, f"worker-{i}.log")))
         return self.workers[-1]
 
     def cli(self, command, *args, check=True):
         r = subprocess.run([shardex, command, f"--coordinator={self.address}",
-                            *args], capture_output=True, text=True)
+                            f"--token-file={self.dir}/state/token", *args],
+                           capture_output=True, text=True)
         if check and r.returncode != 0:
             sys.exit(f"shardex {command} {' '.join(args)}: {r.stderr}")
         return r

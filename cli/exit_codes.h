@@ -26,6 +26,7 @@ inline int ExitCodeFor(const absl::Status& status) {
     case absl::StatusCode::kOutOfRange:
     case absl::StatusCode::kResourceExhausted:
     case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kUnauthenticated:
       return kExitUsage;
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kDeadlineExceeded:
@@ -39,7 +40,7 @@ inline int ExitCodeFor(const absl::Status& status) {
 
 constexpr char kExitCodeHelp[] =
     "Exit codes: 0 success; 1 job failed; 2 bad usage or input rejected "
-    "(including a refused command job); "
+    "(including a refused command job or token); "
     "3 coordinator unreachable; 4 job cancelled.";
 
 }  // namespace shardex

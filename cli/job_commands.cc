@@ -15,8 +15,6 @@
 
 namespace shardex {
 
-namespace v1 = ::shardex::v1;
-
 namespace {
 
 int Fail(const absl::Status& status) {
@@ -153,6 +151,7 @@ int RunLocal(const LocalCommand& cmd) {
   if (!cluster.ok()) return Fail(cluster.status());
   ClientOptions client_options;
   client_options.coordinator = (*cluster)->address();
+  client_options.token = (*cluster)->token();
   CoordinatorClient client(client_options);
   absl::StatusOr<v1::JobStatus> status = client.Submit(cmd.job);
   if (!status.ok()) return Fail(status.status());

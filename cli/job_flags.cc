@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <utility>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -15,8 +17,6 @@
 #include "kernels/kernel.h"
 
 namespace shardex {
-
-namespace v1 = ::shardex::v1;
 
 namespace {
 
@@ -147,7 +147,9 @@ void JobFlags::Register(CLI::App* cmd) {
           opt = sub->add_option(p.name, lists_[key], help);
           break;
         case KernelParam::Kind::kSwitch:
-          opt = sub->add_flag("--" + p.name, help);
+          // const: CLI11 takes a non-const string as the flag's result
+          // variable (here a dead local), not as its description.
+          opt = sub->add_flag("--" + p.name, std::as_const(help));
           break;
       }
       if (p.required) opt->required();

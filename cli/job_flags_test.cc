@@ -7,8 +7,6 @@
 namespace shardex {
 namespace {
 
-namespace v1 = ::shardex::v1;
-
 // Parses `shardex submit <args>` and builds the job.
 absl::StatusOr<v1::JobSpec> Parse(std::vector<std::string> args) {
   CLI::App app;

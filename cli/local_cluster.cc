@@ -43,6 +43,7 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
          "worker", absl::StrCat("--coordinator=", cluster->address()),
          absl::StrCat("--threads=", options.threads),
          absl::StrCat("--processes=", options.threads),
+         absl::StrCat("--token-file=", cluster->server_->token_file()),
          absl::StrCat("--name=local-", i + 1)},
         Subprocess::Options{});
     if (!worker.ok()) return worker.status();

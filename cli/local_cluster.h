@@ -41,6 +41,8 @@ class LocalCluster {
   ~LocalCluster();
 
   std::string address() const;
+  // The access token of the private coordinator.
+  const std::string& token() const { return server_->token(); }
 
  private:
   LocalCluster() = default;

@@ -18,7 +18,9 @@
 #include "cli/exit_codes.h"
 #include "cli/job_flags.h"
 #include "common/version.h"
-#include "coordinator/journal.h"
+#include "common/state_dir.h"
+#include "common/tls.h"
+#include "common/token.h"
 #include "glog/logging.h"
 #include "kernels/kernel.h"
 
@@ -68,13 +70,29 @@ int Main(int argc, char** argv) {
                  "log level of coordinator and worker processes")
       ->check(CLI::IsMember({"info", "warning", "error"}));
 
+  // Flags every program that dials the coordinator shares (CLI, worker).
+  auto add_access_flags = [](CLI::App* sub, std::string* token_file,
+                             TlsFiles* tls) {
+    sub->add_option("--token-file", *token_file,
+                    "the coordinator's access token (default: "
+                    "$SHARDEX_TOKEN_FILE, else <default state dir>/token)");
+    sub->add_option("--tls-ca", tls->ca,
+                    "CA certificate (PEM) that signed the coordinator's; "
+                    "turns TLS on");
+    sub->add_option("--tls-cert", tls->cert,
+                    "client certificate (PEM) for a mutual-TLS coordinator");
+    sub->add_option("--tls-key", tls->key, "private key of --tls-cert");
+  };
+
   ClientOptions client;
   client.coordinator = DefaultCoordinator();
+  std::string client_token_file;
   std::string deadline = "10s";
   auto add_client_flags = [&](CLI::App* sub) {
     sub->add_option("--coordinator", client.coordinator,
                     "coordinator address host:port (env SHARDEX_COORDINATOR)")
         ->capture_default_str();
+    add_access_flags(sub, &client_token_file, &client.tls);
     sub->add_option("--rpc-timeout", deadline, "deadline of each call")
         ->check(DurationValidator())
         ->capture_default_str();
@@ -106,11 +124,78 @@ int Main(int argc, char** argv) {
                               coord.server.scheduler.max_shards_per_job,
                               "largest shard count a job may ask for")
       ->capture_default_str();
+  // Limits on what clients and workers make the coordinator hold
+  // (docs/operations.md, "Limits").
+  Scheduler::Options& limits = coord.server.scheduler;
+  coordinator_cmd->add_option("--max-jobs", limits.max_jobs_in_flight,
+                              "jobs queued or running at once; more submits "
+                              "are refused")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40))
+      ->capture_default_str();
+  coordinator_cmd->add_option("--max-job-records", limits.max_job_records,
+                              "ended jobs kept for status; older ones are "
+                              "forgotten (the state directory keeps them)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40))
+      ->capture_default_str();
+  coordinator_cmd->add_option("--max-watch-streams", limits.max_watch_streams,
+                              "WatchJob streams open at once")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40))
+      ->capture_default_str();
+  coordinator_cmd->add_option("--max-worker-sessions",
+                              limits.max_worker_sessions,
+                              "worker sessions open at once")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40))
+      ->capture_default_str();
+  auto add_bytes_option = [&](const std::string& name, uint64_t* bytes,
+                              const std::string& help,
+                              const std::string& default_text) {
+    coordinator_cmd
+        ->add_option_function<std::string>(
+            name, [bytes, name](const std::string& s) {
+              *bytes = ParseBytes(name, s).value_or(0);
+            },
+            help)
+        ->check(CLI::Validator(
+            [name](std::string& s) -> std::string {
+              absl::StatusOr<uint64_t> b = ParseBytes(name, s);
+              if (b.ok() && *b > 0) return "";
+              return "'" + s + "' is not a size like 4MiB, 512k or 1000";
+            },
+            "SIZE"))
+        ->default_str(default_text);
+  };
+  add_bytes_option("--max-held-bytes", &limits.max_held_bytes,
+                   "memory for job specs, shard state and results; beyond "
+                   "it submits are refused and old ended jobs forgotten",
+                   "2GiB");
+  add_bytes_option("--max-result-bytes", &limits.max_result_bytes,
+                   "largest shard result (and job result) the coordinator "
+                   "holds; larger ones fail", "32MiB");
+  add_bytes_option("--max-spec-bytes", &limits.max_spec_bytes,
+                   "largest job description (arguments, command, inputs)",
+                   "256KiB");
+  add_bytes_option("--max-argv-bytes", &limits.commands.max_argv_bytes,
+                   "largest command-job argv, and --reduce-command",
+                   "128KiB");
   coord.server.state_dir = DefaultStateDir();
   coordinator_cmd->add_option("--state-dir", coord.server.state_dir,
                               "where jobs and accepted results are kept "
                               "(SQLite); a restart resumes them")
       ->capture_default_str();
+  coordinator_cmd->add_option("--token-file", coord.server.token_file,
+                              "the access token every call must present; "
+                              "created (mode 0600) if absent (default: "
+                              "<state-dir>/token)");
+  coordinator_cmd->add_option("--tls-cert", coord.server.tls.cert,
+                              "server certificate (PEM); turns TLS on");
+  coordinator_cmd->add_option("--tls-key", coord.server.tls.key,
+                              "private key of --tls-cert");
+  coordinator_cmd->add_option("--tls-ca", coord.server.tls.ca,
+                              "CA (PEM) whose client certificates are "
+                              "required from workers and clients (mutual "
+                              "TLS)");
+  coordinator_cmd->add_flag("--insecure", coord.server.insecure,
+                            "allow listening beyond loopback without TLS");
   Scheduler::Options::Speculation& speculation =
       coord.server.scheduler.speculation;
   bool no_speculation = false;
@@ -146,6 +231,8 @@ int Main(int argc, char** argv) {
   worker_cmd->add_option("--coordinator", worker.coordinator,
                          "coordinator address host:port")
       ->capture_default_str();
+  std::string worker_token_file;
+  add_access_flags(worker_cmd, &worker_token_file, &worker.tls);
   worker_cmd->add_option("--threads", worker.threads,
                          "shards run at once (default: every core)")
       ->check(CLI::Range(1, 4096));
@@ -265,6 +352,25 @@ int Main(int argc, char** argv) {
   FLAGS_minloglevel = log_level == "info" ? 0 : log_level == "warning" ? 1 : 2;
   google::InitGoogleLogging(argv[0]);
   client.deadline = ToDuration(deadline);
+
+  // The token comes from a file, never from the command line.
+  auto load_token = [](const std::string& flag, std::string* token) {
+    const std::string path = flag.empty() ? DefaultTokenFile() : flag;
+    if (path.empty()) return true;  // calls will say how to pass one
+    absl::StatusOr<std::string> read = ReadTokenFile(path);
+    if (!read.ok()) {
+      std::cerr << "shardex: " << read.status().message() << "\n";
+      return false;
+    }
+    *token = *std::move(read);
+    return true;
+  };
+  if (!local_cmd->parsed() && !coordinator_cmd->parsed()) {
+    const bool ok = worker_cmd->parsed()
+                        ? load_token(worker_token_file, &worker.token)
+                        : load_token(client_token_file, &client.token);
+    if (!ok) return kExitUsage;
+  }
 
   if (coordinator_cmd->parsed()) {
     coord.server.scheduler.heartbeat_timeout = ToDuration(heartbeat_timeout);

@@ -12,8 +12,6 @@
 
 namespace shardex {
 
-namespace v1 = ::shardex::v1;
-
 namespace {
 
 double ElapsedSeconds(const v1::JobStatus& s) {

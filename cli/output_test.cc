@@ -5,8 +5,6 @@
 namespace shardex {
 namespace {
 
-namespace v1 = ::shardex::v1;
-
 TEST(OutputTest, JobShowsFaultCounters) {
   v1::JobStatus s;
   s.set_job_id(7);

@@ -7,18 +7,24 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "common/grpc_status.h"
+#include "common/token.h"
 #include "common/job_state.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 
 namespace shardex {
 
-namespace v1 = ::shardex::v1;
-
 namespace {
 
 // Names the coordinator in connection errors, which gRPC words vaguely.
 absl::Status Explain(const grpc::Status& st, const std::string& address) {
+  if (st.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "the coordinator at ", address, " refused the call: ",
+        st.error_message(),
+        ". Pass its token file with --token-file FILE or SHARDEX_TOKEN_FILE "
+        "(the coordinator keeps it in <state-dir>/token)"));
+  }
   if (st.error_code() == grpc::StatusCode::UNAVAILABLE ||
       st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
     return absl::UnavailableError(absl::StrCat(
@@ -36,25 +42,40 @@ CoordinatorClient::CoordinatorClient(ClientOptions options)
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(options_.max_message_bytes);
   args.SetMaxSendMessageSize(options_.max_message_bytes);
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      ChannelCredentialsFor(options_.tls);
+  if (!credentials.ok()) {
+    channel_error_ = credentials.status();
+    credentials = grpc::InsecureChannelCredentials();  // never used
+  }
   stub_ = v1::Coordinator::NewStub(grpc::CreateCustomChannel(
-      options_.coordinator, grpc::InsecureChannelCredentials(), args));
+      options_.coordinator, *credentials, args));
+}
+
+void CoordinatorClient::Prepare(grpc::ClientContext* ctx) const {
+  if (!options_.token.empty()) {
+    ctx->AddMetadata(kTokenMetadataKey,
+                     absl::StrCat(kTokenMetadataPrefix, options_.token));
+  }
 }
 
 absl::Status CoordinatorClient::Call(
     const std::function<grpc::Status(grpc::ClientContext*)>& call) {
+  if (!channel_error_.ok()) return channel_error_;
   const absl::Time give_up = absl::Now() + options_.retry_for;
   absl::Duration backoff = options_.min_backoff;
   absl::BitGen rng;
   while (true) {
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.deadline));
+    Prepare(&ctx);
     grpc::Status st = call(&ctx);
     const bool transient =
         st.error_code() == grpc::StatusCode::UNAVAILABLE ||
         st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
     if (!transient) {
       reached_ = true;
-      return st.ok() ? absl::OkStatus() : FromGrpcStatus(st);
+      return st.ok() ? absl::OkStatus() : Explain(st, options_.coordinator);
     }
     const absl::Duration wait = backoff * absl::Uniform(rng, 0.5, 1.0);
     if (!reached_ || absl::Now() + wait > give_up) {
@@ -137,7 +158,9 @@ absl::StatusOr<v1::JobStatus> CoordinatorClient::Watch(
     uint64_t job_id,
     const std::function<void(const v1::JobStatus&)>& on_status) {
   {
+    if (!channel_error_.ok()) return channel_error_;
     grpc::ClientContext ctx;  // no deadline: jobs may run for hours
+    Prepare(&ctx);
     v1::WatchJobRequest req;
     req.set_job_id(job_id);
     auto reader = stub_->WatchJob(&ctx, req);
@@ -153,8 +176,9 @@ absl::StatusOr<v1::JobStatus> CoordinatorClient::Watch(
     }
     grpc::Status st = reader->Finish();
     if (st.error_code() == grpc::StatusCode::NOT_FOUND ||
-        st.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
-      return FromGrpcStatus(st);
+        st.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
+        st.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+      return Explain(st, options_.coordinator);
     }
     if (st.error_code() != grpc::StatusCode::UNAVAILABLE) reached_ = true;
   }

@@ -21,12 +21,15 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/tls.h"
 #include "proto/shardex.grpc.pb.h"
 
 namespace shardex {
 
 struct ClientOptions {
   std::string coordinator = "127.0.0.1:7473";
+  std::string token;  // sent with every call (common/token.h)
+  TlsFiles tls;       // none: plaintext
   absl::Duration deadline = absl::Seconds(10);  // per unary call
   absl::Duration retry_for = absl::Seconds(30);
   absl::Duration min_backoff = absl::Milliseconds(50);
@@ -36,6 +39,7 @@ struct ClientOptions {
 
 class CoordinatorClient {
  public:
+  // A bad TLS file shows up as the error of every call.
   explicit CoordinatorClient(ClientOptions options);
 
   // Submits with a fresh request id (retries reuse it).
@@ -61,7 +65,11 @@ class CoordinatorClient {
   absl::Status Call(
       const std::function<grpc::Status(grpc::ClientContext*)>& call);
 
+  // Adds the deadline-free parts every call carries (the token).
+  void Prepare(grpc::ClientContext* ctx) const;
+
   const ClientOptions options_;
+  absl::Status channel_error_;  // TLS set-up failed
   std::atomic<bool> reached_{false};  // a call has got an answer
   std::unique_ptr<shardex::v1::Coordinator::Stub> stub_;
 };

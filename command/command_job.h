@@ -22,12 +22,20 @@ namespace shardex {
 struct CommandPolicy {
   uint64_t default_max_output_bytes = 4 << 20;
   uint64_t max_output_cap_bytes = 64 << 20;  // larger asks are refused
-  uint64_t max_argv_bytes = 1 << 20;
+  // argv, counting a NUL after each string, and reduce_command (the
+  // coordinator's --max-argv-bytes). 128 KiB is also the kernel's limit on
+  // one string, which `--shell` and `sh -c` make the whole command.
+  uint64_t max_argv_bytes = 128 << 10;
   std::string scratch_dir = "/tmp";  // where a reduce command runs
 };
 
-// INVALID_ARGUMENT naming the field for a bad spec. Fills defaults into a
-// copy the caller can keep (`resolved`).
+// Validates `spec`: RESOURCE_EXHAUSTED for what exceeds a limit (argv,
+// reduce_command, max_output_bytes), INVALID_ARGUMENT for the rest (empty
+// argv, NUL bytes, paths longer than PATH_MAX, two shard sources, a
+// reversed range, unknown reduce modes, out-of-range limits and exit
+// codes). Messages name the field: "command.argv[2]: contains a NUL byte".
+// CommandSpec has no environment of its own: the workers set it. Fills
+// defaults into a copy the caller can keep (`resolved`).
 absl::StatusOr<std::unique_ptr<KernelJob>> CreateCommandJob(
     const shardex::v1::CommandSpec& spec, const CommandPolicy& policy,
     shardex::v1::CommandSpec* resolved = nullptr);

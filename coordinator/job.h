@@ -119,6 +119,11 @@ struct Job {
   // Shards whose range begins at or above this are not needed (Cutoff).
   uint64_t cutoff = UINT64_MAX;
 
+  // Bytes this job holds in the coordinator's memory: its spec, accepted
+  // payloads while it runs, then its result or error (Scheduler limits).
+  uint64_t held_bytes = 0;
+  uint64_t spec_bytes = 0;  // the resolved spec, serialized
+
   // The idempotency key the client sent with the submit, if any.
   std::string request_id;
   // Set for jobs that ended before a coordinator restart: their status as

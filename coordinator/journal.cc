@@ -330,6 +330,7 @@ struct Statements {
   Stmt put_shard;
   Stmt end_job;
   Stmt drop_shards;
+  Stmt forget_job;
 };
 
 absl::StatusOr<Statements> PrepareStatements(sqlite3* db,
@@ -352,6 +353,8 @@ absl::StatusOr<Statements> PrepareStatements(sqlite3* db,
                    Prepare(db, "UPDATE jobs SET final = ? WHERE id = ?", path));
   ASSIGN_OR_RETURN(s.drop_shards,
                    Prepare(db, "DELETE FROM shards WHERE job_id = ?", path));
+  ASSIGN_OR_RETURN(s.forget_job,
+                   Prepare(db, "DELETE FROM jobs WHERE id = ?", path));
   return s;
 }
 
@@ -575,6 +578,11 @@ absl::Status SqliteJournal::WriteRecord(const JournalRecord& r) {
       return Run(Binder(stmts_.drop_shards.get()).Uint(r.job_id),
                  "cannot drop shard payloads", r.job_id);
     }
+    case JournalRecord::Kind::kJobForgotten:
+      RETURN_IF_ERROR(Run(Binder(stmts_.forget_job.get()).Uint(r.job_id),
+                          "cannot forget job", r.job_id));
+      return Run(Binder(stmts_.drop_shards.get()).Uint(r.job_id),
+                 "cannot drop shard payloads", r.job_id);
   }
   return absl::InternalError(absl::StrCat("journal record of unknown kind ",
                                           static_cast<int>(r.kind)));
@@ -596,17 +604,5 @@ absl::StatusOr<std::unique_ptr<Journal>> OpenSqliteJournal(
       path, std::move(lock), std::move(db), std::move(statements)));
 }
 
-std::string DefaultStateDir() {
-  // The XDG base directory spec says to ignore a relative XDG_DATA_HOME.
-  const char* xdg = getenv("XDG_DATA_HOME");
-  if (xdg != nullptr && xdg[0] == '/') {
-    return absl::StrCat(xdg, "/shardex/coordinator");
-  }
-  const char* home = getenv("HOME");
-  if (home != nullptr && home[0] != '\0') {
-    return absl::StrCat(home, "/.local/share/shardex/coordinator");
-  }
-  return absl::StrCat("/tmp/shardex-", getuid(), "/coordinator");
-}
 
 }  // namespace shardex

@@ -38,6 +38,8 @@ struct JournalRecord {
     kShardAccepted,  // job_id, shard; data: the payload
     kJobEnded,       // job_id; data: the final JobStatus. Drops the job's
                      // shard payloads.
+    kJobForgotten,   // job_id: an ended job the coordinator no longer keeps
+                     // (--max-job-records); its rows go.
   };
   Kind kind = Kind::kJobCreated;
   uint64_t job_id = 0;
@@ -81,9 +83,6 @@ class Journal {
 absl::StatusOr<std::unique_ptr<Journal>> OpenSqliteJournal(
     const std::string& state_dir);
 
-// The default --state-dir: $XDG_DATA_HOME/shardex/coordinator, else
-// $HOME/.local/share/shardex/coordinator, else /tmp/shardex-<uid>/coordinator.
-std::string DefaultStateDir();
 
 }  // namespace shardex
 

@@ -22,7 +22,6 @@
 namespace shardex {
 namespace {
 
-namespace v1 = ::shardex::v1;
 using ::testing::HasSubstr;
 
 // A fresh directory path (not created) under TEST_TMPDIR, per test.
@@ -201,6 +200,28 @@ TEST(JournalTest, JobCreatedAndEndedInOneBatch) {
   EXPECT_TRUE(jobs[0].ended);
   EXPECT_EQ(jobs[0].final_status.result().value(), "ab");
   EXPECT_TRUE(jobs[0].accepted.empty());
+}
+
+TEST(JournalTest, ForgottenJobLeavesNoRows) {
+  const std::string dir = NewStateDir();
+  {
+    std::unique_ptr<Journal> journal = MustOpen(dir);
+    ASSERT_NE(journal, nullptr);
+    journal->Append(One(JobCreated(1, "req-1", 2)));
+    journal->Append(One(JobCreated(2, "req-2", 2)));
+    journal->Append(One(ShardAccepted(1, 0, "x")));
+    journal->Append(One(JobEnded(1, "7")));
+    JournalRecord forget;
+    forget.kind = JournalRecord::Kind::kJobForgotten;
+    forget.job_id = 1;
+    journal->Append(One(std::move(forget)));
+    ASSERT_TRUE(journal->Sync().ok());
+  }
+  EXPECT_EQ(QueryInt(dir, "SELECT count(*) FROM jobs WHERE id = 1"), 0);
+  EXPECT_EQ(QueryInt(dir, "SELECT count(*) FROM shards WHERE job_id = 1"), 0);
+  const std::vector<JournaledJob> jobs = MustLoad(dir);
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].id, 2u);
 }
 
 TEST(JournalTest, PayloadsAreBytesOfAnySize) {
@@ -461,49 +482,6 @@ TEST(JournalTest, NewerSchemaVersionIsRefused) {
 }
 
 // ------------------------------------------------------- default path
-
-// Sets or unsets an environment variable for one scope.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = getenv(name)) old_ = old;
-    if (value != nullptr) {
-      setenv(name, value, 1);
-    } else {
-      unsetenv(name);
-    }
-  }
-  ~ScopedEnv() {
-    if (old_.has_value()) {
-      setenv(name_, old_->c_str(), 1);
-    } else {
-      unsetenv(name_);
-    }
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
-
-TEST(JournalTest, DefaultStateDirFollowsXdgThenHome) {
-  {
-    ScopedEnv xdg("XDG_DATA_HOME", "/xdg/data");
-    ScopedEnv home("HOME", "/home/ann");
-    EXPECT_EQ(DefaultStateDir(), "/xdg/data/shardex/coordinator");
-  }
-  for (const char* unusable : {"", "relative/data"}) {
-    ScopedEnv xdg("XDG_DATA_HOME", unusable);
-    ScopedEnv home("HOME", "/home/ann");
-    EXPECT_EQ(DefaultStateDir(), "/home/ann/.local/share/shardex/coordinator");
-  }
-  {
-    ScopedEnv xdg("XDG_DATA_HOME", nullptr);
-    ScopedEnv home("HOME", nullptr);
-    EXPECT_EQ(DefaultStateDir(),
-              absl::StrCat("/tmp/shardex-", getuid(), "/coordinator"));
-  }
-}
 
 }  // namespace
 }  // namespace shardex

@@ -12,7 +12,90 @@
 
 namespace shardex {
 
-namespace v1 = ::shardex::v1;
+namespace {
+
+constexpr size_t kMaxPathBytes = 4096;  // PATH_MAX
+constexpr size_t kMaxKernelNameBytes = 64;
+constexpr size_t kMaxRequestIdBytes = 128;
+constexpr size_t kMaxRegisterTextBytes = 256;  // Register.host, .version
+// A shard's error text as kept in the job (it may carry a stderr tail).
+constexpr size_t kMaxErrorBytes = 4096;
+// ListJobs leaves out results larger than this (GetJob has them).
+constexpr size_t kMaxListedResultBytes = 64 << 10;
+// JobDefinitions per AssignmentBatch, far below the 64 MiB message limit.
+constexpr uint64_t kMaxDefinitionBytes = 8 << 20;
+// Results of one batch handled per hold of the lock, so a huge batch does
+// not keep other calls waiting.
+constexpr int kResultsPerLock = 4096;
+// What the coordinator holds per shard of a job that has not ended: its
+// slot, payload string and queue entry (counted against max_held_bytes).
+constexpr uint64_t kShardStateBytes =
+    sizeof(ShardSlot) + sizeof(std::string) + sizeof(uint64_t);
+
+absl::Status CheckNoNul(absl::string_view field, absl::string_view value) {
+  if (value.find('\0') == absl::string_view::npos) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, ": contains a NUL byte"));
+}
+
+// `text` cut to `max` bytes, saying how much was left out.
+std::string Clip(absl::string_view text, size_t max) {
+  if (text.size() <= max) return std::string(text);
+  return absl::StrCat(text.substr(0, max), "... (", text.size() - max,
+                      " more bytes)");
+}
+
+// What can be checked before planning: the spec's size, its text fields
+// (kernel arguments are checked by the kernel, command fields by
+// CreateCommandJob) and that it names something to run. Sets *bytes to the
+// spec's serialized size.
+absl::Status ValidateJobSpec(const v1::JobSpec& spec,
+                             const Scheduler::Options& options,
+                             uint64_t* bytes) {
+  *bytes = spec.ByteSizeLong();
+  if (*bytes > options.max_spec_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "job spec: ", *bytes, " bytes exceeds the limit of ",
+        options.max_spec_bytes,
+        " bytes (raise it with the coordinator's --max-spec-bytes)"));
+  }
+  if (spec.kernel().size() > kMaxKernelNameBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "kernel: a ", spec.kernel().size(), "-byte name is not a kernel name"));
+  }
+  if (absl::Status st = CheckNoNul("kernel", spec.kernel()); !st.ok()) {
+    return st;
+  }
+  if (!spec.has_command() && spec.kernel().empty()) {
+    return absl::InvalidArgumentError(
+        "kernel: empty (a job names a kernel or gives a command)");
+  }
+  if (absl::Status st = CheckNoNul("output_dir (--output)", spec.output_dir());
+      !st.ok()) {
+    return st;
+  }
+  if (spec.output_dir().size() > kMaxPathBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "output_dir (--output): ", spec.output_dir().size(),
+        " bytes, longer than a path may be (", kMaxPathBytes, ")"));
+  }
+  return absl::OkStatus();
+}
+
+// A success whose payload is too large to hold, turned into a failure.
+v1::ShardResult TooLargeResult(const v1::ShardResult& r, uint64_t limit) {
+  v1::ShardResult failed;
+  *failed.mutable_ref() = r.ref();
+  failed.set_ok(false);
+  failed.set_runtime_us(r.runtime_us());
+  failed.set_error(
+      absl::StrCat("its result is ", r.payload().size(),
+                   " bytes, more than the coordinator's limit of ", limit,
+                   " bytes per shard result (--max-result-bytes)"));
+  return failed;
+}
+
+}  // namespace
 
 Scheduler::Scheduler(Options options, Clock* clock, Journal* journal)
     : options_(std::move(options)), clock_(clock), journal_(journal) {}
@@ -51,9 +134,15 @@ absl::StatusOr<std::shared_ptr<const KernelJob>> Scheduler::Plan(
         "this coordinator does not run command jobs (they run programs on "
         "the workers); start it with --allow-commands to allow them");
   }
+  // A shard's output is its result: no larger than a result may be.
+  CommandPolicy policy = options_.commands;
+  policy.max_output_cap_bytes =
+      std::min(policy.max_output_cap_bytes, options_.max_result_bytes);
+  policy.default_max_output_bytes =
+      std::min(policy.default_max_output_bytes, policy.max_output_cap_bytes);
   v1::CommandSpec resolved;
   absl::StatusOr<std::unique_ptr<KernelJob>> command =
-      CreateCommandJob(spec.command(), options_.commands, &resolved);
+      CreateCommandJob(spec.command(), policy, &resolved);
   if (!command.ok()) return command.status();
   *spec.mutable_command() = std::move(resolved);
   return std::shared_ptr<const KernelJob>(std::move(command).value());
@@ -61,38 +150,99 @@ absl::StatusOr<std::shared_ptr<const KernelJob>> Scheduler::Plan(
 
 void Scheduler::SubmitAsync(v1::JobSpec spec, std::string request_id,
                             SubmitCallback done) {
+  // Refused submits never queue: what waits for the submitter threads is
+  // bounded by max_jobs_in_flight specs of at most max_spec_bytes.
+  Admission admitted = Admit(spec, request_id);
+  if (!admitted.ok()) {
+    done(admitted.status());
+    return;
+  }
+  if (admitted->has_value()) {
+    done(**std::move(admitted));
+    return;
+  }
   submitter_.Schedule([this, spec = std::move(spec),
                        request_id = std::move(request_id),
                        done = std::move(done)]() mutable {
-    done(Submit(std::move(spec), request_id));
+    done(SubmitAdmitted(std::move(spec), request_id));
   });
 }
 
 absl::StatusOr<v1::JobStatus> Scheduler::Submit(v1::JobSpec spec,
                                                 const std::string& request_id) {
-  // A retried request: answer with the job the first one made.
-  if (!request_id.empty()) {
-    absl::MutexLock lock(&mu_);
-    auto it = requests_.find(request_id);
-    if (it != requests_.end()) {
-      if (it->second == 0) {
-        return absl::UnavailableError(
-            "a submit with this request id is in progress; retry");
-      }
-      return jobs_.at(it->second).Status();
-    }
-    requests_[request_id] = 0;
-  }
-  auto forget_request = [&] {
-    if (request_id.empty()) return;
-    absl::MutexLock lock(&mu_);
-    requests_.erase(request_id);
-  };
+  Admission admitted = Admit(spec, request_id);
+  if (!admitted.ok()) return admitted.status();
+  if (admitted->has_value()) return **std::move(admitted);
+  return SubmitAdmitted(std::move(spec), request_id);
+}
 
+std::optional<Scheduler::Admission> Scheduler::KnownRequest(
+    const std::string& request_id) const {
+  auto it = requests_.find(request_id);
+  if (request_id.empty() || it == requests_.end()) return std::nullopt;
+  if (it->second == 0) {
+    return Admission(absl::UnavailableError(
+        "a submit with this request id is in progress; retry"));
+  }
+  return Admission(jobs_.at(it->second).Status());
+}
+
+Scheduler::Admission Scheduler::Admit(const v1::JobSpec& spec,
+                                      const std::string& request_id) {
+  if (request_id.size() > kMaxRequestIdBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request_id: ", request_id.size(), " bytes, more than ",
+                     kMaxRequestIdBytes));
+  }
+  // A retried request: answer with the job the first one made.
+  {
+    absl::MutexLock lock(&mu_);
+    if (std::optional<Admission> known = KnownRequest(request_id)) {
+      return *std::move(known);
+    }
+  }
+  uint64_t spec_bytes = 0;
+  if (absl::Status st = ValidateJobSpec(spec, options_, &spec_bytes);
+      !st.ok()) {
+    return st;
+  }
+  absl::MutexLock lock(&mu_);
+  if (std::optional<Admission> known = KnownRequest(request_id)) {
+    return *std::move(known);
+  }
+  TrimEndedJobs();
+  const uint64_t in_flight = active_jobs_.size() + submits_in_progress_;
+  if (in_flight >= options_.max_jobs_in_flight) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "too many jobs in flight: ", in_flight,
+        " queued or running, the coordinator's limit (raise it with "
+        "--max-jobs); retry when some have ended"));
+  }
+  if (held_bytes_ + spec_bytes > options_.max_held_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the coordinator holds ", held_bytes_,
+        " bytes of job specs and results in memory, near its limit of ",
+        options_.max_held_bytes,
+        " (raise it with --max-held-bytes); retry when running jobs have "
+        "ended"));
+  }
+  ++submits_in_progress_;
+  if (!request_id.empty()) requests_[request_id] = 0;
+  return std::optional<v1::JobStatus>();
+}
+
+void Scheduler::Unreserve(const std::string& request_id) {
+  absl::MutexLock lock(&mu_);
+  --submits_in_progress_;
+  if (!request_id.empty()) requests_.erase(request_id);
+}
+
+absl::StatusOr<v1::JobStatus> Scheduler::SubmitAdmitted(
+    v1::JobSpec spec, const std::string& request_id) {
   absl::StatusOr<std::shared_ptr<const KernelJob>> planned =
       Plan(spec, /*resuming=*/false);
   if (!planned.ok()) {
-    forget_request();
+    Unreserve(request_id);
     return planned.status();
   }
   std::shared_ptr<const KernelJob> kernel_job = std::move(planned).value();
@@ -102,17 +252,44 @@ absl::StatusOr<v1::JobStatus> Scheduler::Submit(v1::JobSpec spec,
   {
     absl::MutexLock lock(&mu_);
     uint64_t shards = spec.shards();
+    const bool fixed = spec.shards() != 0 ||
+                       (domain.kind == Domain::Kind::kTasks && domain.hi > 0);
     if (shards == 0) shards = DefaultShardCount(domain, TotalSlots());
-    absl::Status valid =
-        ValidateShardCount(domain, shards, options_.max_shards_per_job);
+    if (shards > options_.max_shards_per_job && !fixed) {
+      shards = options_.max_shards_per_job;  // a default, not an ask
+    }
+    absl::Status valid;
+    if (shards > options_.max_shards_per_job) {
+      valid = absl::ResourceExhaustedError(absl::StrCat(
+          "shards (--shards): ", shards, " exceeds the coordinator's limit of ",
+          options_.max_shards_per_job,
+          " shards per job (raise it with the coordinator's --max-shards)"));
+    } else {
+      valid = ValidateShardCount(domain, shards, options_.max_shards_per_job);
+    }
+    uint64_t needed = 0;
+    if (__builtin_mul_overflow(shards, kShardStateBytes, &needed) ||
+        __builtin_add_overflow(needed, spec.ByteSizeLong(), &needed)) {
+      needed = UINT64_MAX;
+    }
+    if (valid.ok() && (needed > options_.max_held_bytes ||
+                       held_bytes_ > options_.max_held_bytes - needed)) {
+      valid = absl::ResourceExhaustedError(absl::StrCat(
+          "this job's ", shards, " shards need about ", needed,
+          " bytes of coordinator memory; it holds ", held_bytes_,
+          " of its limit of ", options_.max_held_bytes,
+          " (raise it with --max-held-bytes, or use fewer shards)"));
+    }
     if (!valid.ok()) {
-      requests_.erase(request_id);
+      --submits_in_progress_;
+      if (!request_id.empty()) requests_.erase(request_id);
       return valid;
     }
     spec.set_shards(shards);
     id = next_job_id_++;
   }
   const absl::Time submitted = clock_->Now();
+  const uint64_t spec_bytes = spec.ByteSizeLong();
 
   // On disk before anyone hears of the job.
   if (journal_ != nullptr) {
@@ -124,7 +301,7 @@ absl::StatusOr<v1::JobStatus> Scheduler::Submit(v1::JobSpec spec,
     rec.submit_unix_ms = absl::ToUnixMillis(submitted);
     journal_->Append({std::move(rec)});
     if (absl::Status st = journal_->Sync(); !st.ok()) {
-      forget_request();
+      Unreserve(request_id);
       return absl::UnavailableError(absl::StrCat(
           "cannot record the job in the state directory: ", st.message()));
     }
@@ -134,14 +311,17 @@ absl::StatusOr<v1::JobStatus> Scheduler::Submit(v1::JobSpec spec,
   v1::JobStatus status;
   {
     absl::MutexLock lock(&mu_);
+    --submits_in_progress_;
     Job& job = jobs_[id];
     job.id = id;
     job.request_id = request_id;
     job.spec = std::move(spec);
+    job.spec_bytes = spec_bytes;
     job.kernel = std::move(kernel_job);
     job.domain = domain;
     job.is_command = job.spec.has_command();
     job.total = job.spec.shards();
+    SetHeld(job, spec_bytes + job.total * kShardStateBytes);
     job.shards.resize(job.total);
     job.payloads.resize(job.total);
     for (uint64_t i = 0; i < job.total; ++i) job.queue.push_back(i);
@@ -172,6 +352,10 @@ absl::Status Scheduler::Recover() {
       job.total = journaled.spec.shards();
       job.spec = std::move(journaled.spec);
       job.archived = std::move(journaled.final_status);
+      job.archived->set_job_id(job.id);  // the row's id is the truth
+      job.spec_bytes = job.spec.ByteSizeLong();
+      SetHeld(job, job.archived->ByteSizeLong());  // the spec is in it
+      MarkEnded(job);
       next_job_id_ = std::max(next_job_id_, job.id + 1);
       if (!job.request_id.empty()) requests_[job.request_id] = job.id;
       continue;
@@ -190,12 +374,22 @@ absl::Status Scheduler::Recover() {
     job.request_id = journaled.request_id;
     job.spec = std::move(journaled.spec);
     job.total = job.spec.shards();
+    job.spec_bytes = job.spec.ByteSizeLong();
+    SetHeld(job, job.spec_bytes + job.total * kShardStateBytes);
     job.submit_time = absl::FromUnixMillis(journaled.submit_unix_ms);
     job.is_command = job.spec.has_command();
-    if (!planned.ok()) {
+    // A journal is input too: check the shard count before sizing anything.
+    absl::Status resumable = planned.status();
+    if (resumable.ok()) {
+      resumable = ValidateShardCount((*planned)->domain(), job.total,
+                                     options_.max_shards_per_job);
+    }
+    if (!resumable.ok()) {
+      job.total = 0;
+      SetHeld(job, job.spec_bytes);
       EndJob(job, v1::JOB_FAILED,
              absl::StrCat("cannot resume after a coordinator restart: ",
-                          planned.status().message()),
+                          resumable.message()),
              fx);
       continue;
     }
@@ -205,6 +399,7 @@ absl::Status Scheduler::Recover() {
   }
   {
     absl::MutexLock lock(&mu_);
+    TrimEndedJobs();
     Dispatch(fx);
   }
   LOG(INFO) << "state: " << loaded->size() << " jobs journaled, " << resumed
@@ -224,6 +419,7 @@ void Scheduler::Resume(JournaledJob journaled, Effects& fx) {
     slot.state = v1::SHARD_SUCCEEDED;
     slot.payload_hash = absl::Hash<std::string>{}(payload);
     ++job.succeeded;
+    SetHeld(job, job.held_bytes + payload.size());
     // A crash can come between the journal and the part file.
     if (!job.spec.output_dir().empty()) {
       fx.parts.push_back({job.spec.output_dir(), shard, payload});
@@ -254,7 +450,15 @@ absl::StatusOr<v1::JobStatus> Scheduler::GetJob(uint64_t job_id) const {
   absl::MutexLock lock(&mu_);
   auto it = jobs_.find(job_id);
   if (it == jobs_.end()) {
-    return absl::NotFoundError(absl::StrCat("no job ", job_id));
+    if (job_id == 0 || job_id >= next_job_id_) {
+      return absl::NotFoundError(absl::StrCat("no job ", job_id));
+    }
+    return absl::NotFoundError(absl::StrCat(
+        "no job ", job_id,
+        " (if it existed, it ended and was forgotten: the "
+        "coordinator keeps the newest ",
+        options_.max_job_records,
+        " ended jobs, --max-job-records, within --max-held-bytes)"));
   }
   return it->second.Status();
 }
@@ -283,9 +487,21 @@ absl::StatusOr<v1::JobStatus> Scheduler::Cancel(uint64_t job_id) {
 
 std::vector<v1::JobStatus> Scheduler::ListJobs() const {
   absl::MutexLock lock(&mu_);
+  // The newest jobs that fit in one answer; large results left out.
   std::vector<v1::JobStatus> out;
-  out.reserve(jobs_.size());
-  for (const auto& [id, job] : jobs_) out.push_back(job.Status());
+  uint64_t bytes = 0;
+  for (auto it = jobs_.rbegin(); it != jobs_.rend(); ++it) {
+    v1::JobStatus s = it->second.Status();
+    if (s.result().value().size() > kMaxListedResultBytes) {
+      (*s.mutable_result()->mutable_details())["result_bytes"] =
+          absl::StrCat(s.result().value().size());
+      s.mutable_result()->clear_value();
+    }
+    bytes += s.ByteSizeLong();
+    if (bytes > options_.max_list_bytes && !out.empty()) break;
+    out.push_back(std::move(s));
+  }
+  std::reverse(out.begin(), out.end());
   return out;
 }
 
@@ -316,16 +532,76 @@ std::vector<v1::WorkerInfo> Scheduler::ListWorkers() const {
 
 // ------------------------------------------------------------ worker calls
 
+absl::StatusOr<uint64_t> Scheduler::OpenSession(
+    std::shared_ptr<WorkerLink> link) {
+  absl::MutexLock lock(&mu_);
+  if (sessions_ >= options_.max_worker_sessions) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("too many worker sessions: ", sessions_,
+                     " open, the coordinator's limit (raise it with "
+                     "--max-worker-sessions)"));
+  }
+  ++sessions_;
+  const uint64_t id = next_session_id_++;
+  pending_sessions_[id] = PendingSession{clock_->Now(), std::move(link)};
+  return id;
+}
+
+void Scheduler::CloseSession(uint64_t session) {
+  absl::MutexLock lock(&mu_);
+  if (sessions_ > 0) --sessions_;
+  pending_sessions_.erase(session);
+}
+
+absl::Status Scheduler::CheckRegister(const v1::Register& reg) const {
+  const uint32_t max_slots = options_.max_worker_slots;
+  if (reg.slots() == 0) {
+    return absl::InvalidArgumentError("register.slots: must be at least 1");
+  }
+  for (const auto& [field, n] :
+       {std::pair{"register.slots", reg.slots()},
+        std::pair{"register.processes", reg.processes()}}) {
+    if (n > max_slots) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": ", n,
+                       " is more than the coordinator's limit of ", max_slots));
+    }
+  }
+  for (const auto& [field, text] :
+       {std::pair{"register.host", &reg.host()},
+        std::pair{"register.version", &reg.version()}}) {
+    if (text->size() > kMaxRegisterTextBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ": ", text->size(),
+                                                     " bytes, more than ",
+                                                     kMaxRegisterTextBytes));
+    }
+  }
+  // Attempts a worker can hold: its slots of each kind, each fed ahead by
+  // up to max_prefetch; twice that allows for a change of options.
+  const uint64_t can_hold =
+      2 * (uint64_t{reg.slots()} + reg.processes() + 2 * options_.max_prefetch);
+  if (static_cast<uint64_t>(reg.running_size()) > can_hold) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("register.running: ", reg.running_size(),
+                     " attempts, more than a worker with ", reg.slots(),
+                     " slots and ", reg.processes(), " processes can hold"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<uint64_t> Scheduler::AddWorker(const v1::Register& reg,
                                               std::string peer,
-                                              std::shared_ptr<WorkerLink> link) {
-  if (reg.slots() == 0) {
-    return absl::InvalidArgumentError("register: slots must be at least 1");
-  }
+                                              std::shared_ptr<WorkerLink> link,
+                                              uint64_t session) {
+  if (absl::Status st = CheckRegister(reg); !st.ok()) return st;
   Effects fx;
   uint64_t id;
   {
     absl::MutexLock lock(&mu_);
+    if (session != 0 && pending_sessions_.erase(session) == 0) {
+      return absl::DeadlineExceededError(
+          "the session was closed before it registered");
+    }
     id = next_worker_id_++;
     Worker& w = workers_[id];
     w.id = id;
@@ -362,16 +638,27 @@ void Scheduler::RemoveWorker(uint64_t worker_id) {
 absl::Status Scheduler::OnResults(uint64_t worker_id,
                                   const v1::ResultBatch& batch) {
   Effects fx;
-  {
+  const int n = batch.results_size();
+  // A few thousand results per hold of the lock: a huge batch must not
+  // stall every other call.
+  for (int begin = 0; begin == 0 || begin < n; begin += kResultsPerLock) {
     absl::MutexLock lock(&mu_);
     auto it = workers_.find(worker_id);
     if (it == workers_.end()) {
+      if (begin > 0) break;  // dropped meanwhile; its attempts re-queued
       return absl::NotFoundError(absl::StrCat("no worker ", worker_id));
     }
     Worker& w = it->second;
     w.last_seen = clock_->Now();
-    for (const v1::ShardResult& r : batch.results()) AcceptResult(w, r, fx);
-    Dispatch(fx);
+    for (int i = begin; i < n && i < begin + kResultsPerLock; ++i) {
+      const v1::ShardResult& r = batch.results(i);
+      if (r.ok() && r.payload().size() > options_.max_result_bytes) {
+        AcceptResult(w, TooLargeResult(r, options_.max_result_bytes), fx);
+      } else {
+        AcceptResult(w, r, fx);
+      }
+    }
+    if (begin + kResultsPerLock >= n) Dispatch(fx);
   }
   Apply(std::move(fx));
   return absl::OkStatus();
@@ -396,6 +683,7 @@ void Scheduler::OnDrain(uint64_t worker_id) {
 void Scheduler::Tick() {
   Effects fx;
   std::vector<std::shared_ptr<WorkerLink>> to_close;
+  std::vector<std::shared_ptr<WorkerLink>> unregistered;
   {
     absl::MutexLock lock(&mu_);
     const absl::Time now = clock_->Now();
@@ -412,11 +700,26 @@ void Scheduler::Tick() {
       to_close.push_back(workers_[id].link);
       DropWorker(id, fx);
     }
+    // Sessions that never registered hold a place under
+    // max_worker_sessions: not for longer than a silent worker would.
+    for (auto it = pending_sessions_.begin(); it != pending_sessions_.end();) {
+      if (now - it->second.opened > options_.heartbeat_timeout) {
+        unregistered.push_back(std::move(it->second.link));
+        pending_sessions_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
     if (!expired.empty()) Dispatch(fx);
     if (options_.speculation.enabled) Speculate(fx);
   }
   for (auto& link : to_close) {
     link->Close(absl::UnavailableError("missed heartbeats"));
+  }
+  for (auto& link : unregistered) {
+    link->Close(absl::DeadlineExceededError(absl::StrCat(
+        "no Register within ", absl::FormatDuration(options_.heartbeat_timeout),
+        " of opening the session")));
   }
   Apply(std::move(fx));
 }
@@ -525,13 +828,23 @@ void Scheduler::Dispatch(Effects& fx) {
     if (w.draining) continue;
     v1::CoordinatorMessage msg;
     absl::flat_hash_set<uint64_t> nothing_for_w;
+    uint64_t definition_bytes = 0;
     while (Job* job = PickJobFor(w, nothing_for_w)) {
+      // Jobs whose definitions would overfill this batch wait for the next
+      // one (its tasks' results bring it).
+      const bool new_job = !w.jobs_sent.contains(job->id);
+      if (new_job && definition_bytes > 0 &&
+          definition_bytes + job->spec_bytes > kMaxDefinitionBytes) {
+        nothing_for_w.insert(job->id);
+        continue;
+      }
       std::optional<uint64_t> shard = PopShardFor(*job, w);
       if (!shard.has_value()) {
         nothing_for_w.insert(job->id);
         continue;
       }
       StartAttempt(*job, *shard, w, /*speculative=*/false, msg);
+      if (new_job) definition_bytes += job->spec_bytes;
     }
     if (msg.has_assignments()) fx.outbox.emplace_back(w.link, std::move(msg));
   }
@@ -622,7 +935,8 @@ void Scheduler::Adopt(Worker& w, const v1::ShardRef& ref, Effects& fx) {
   };
   Job* job = FindJob(ref.job_id());
   if (job == nullptr || job->terminal() || job->reducing ||
-      ref.shard() >= job->total) {
+      ref.shard() >= job->total || ref.attempt() == 0 ||
+      w.running.contains({ref.job_id(), ref.shard()})) {  // listed twice
     if (job != nullptr) ++job->discarded_results;
     cancel();
     return;
@@ -727,6 +1041,7 @@ void Scheduler::AcceptSuccess(Job& job, uint64_t shard, Worker& w,
   slot.state = v1::SHARD_SUCCEEDED;
   slot.payload_hash = absl::Hash<std::string>{}(r.payload());
   job.payloads[shard] = r.payload();
+  SetHeld(job, job.held_bytes + r.payload().size());
   ++job.succeeded;
   ++w.completed;
   if (journal_ != nullptr) {
@@ -754,6 +1069,7 @@ void Scheduler::AcceptSuccess(Job& job, uint64_t shard, Worker& w,
 void Scheduler::AcceptFailure(Job& job, uint64_t shard, Worker& w,
                               const v1::ShardResult& r, Effects& fx) {
   ShardSlot& slot = job.shards[shard];
+  const std::string error = Clip(r.error(), kMaxErrorBytes);
   if (slot.history == nullptr) slot.history = std::make_unique<ShardHistory>();
   const bool new_on_worker = !slot.FailedOn(w.id);
   slot.history->failed_on.push_back(w.id);
@@ -781,8 +1097,9 @@ void Scheduler::AcceptFailure(Job& job, uint64_t shard, Worker& w,
     EndJob(job, v1::JOB_FAILED,
            absl::StrCat("shard ", shard, " exited with code ", r.exit_code(),
                         ", declared non-retriable (--no-retry-exit), on "
-                        "attempt ", r.ref().attempt(), " on worker ",
-                        slot.history->failed_hosts.back(), ": ", r.error()),
+                        "attempt ",
+                        r.ref().attempt(), " on worker ",
+                        slot.history->failed_hosts.back(), ": ", error),
            fx);
     return;
   }
@@ -793,7 +1110,7 @@ void Scheduler::AcceptFailure(Job& job, uint64_t shard, Worker& w,
            absl::StrCat("shard ", shard, " failed ", slot.failures,
                         " attempts (on workers ",
                         absl::StrJoin(slot.history->failed_hosts, ", "),
-                        "); last error: ", r.error()),
+                        "); last error: ", error),
            fx);
     return;
   }
@@ -826,6 +1143,7 @@ void Scheduler::Requeue(Job& job, uint64_t shard) {
 void Scheduler::EndJob(Job& job, v1::JobState state, std::string error,
                        Effects& fx) {
   job.state = state;
+  job.reducing = false;
   job.error = std::move(error);
   job.end_time = clock_->Now();
   for (ShardSlot& slot : job.shards) {
@@ -859,6 +1177,7 @@ void Scheduler::EndJob(Job& job, v1::JobState state, std::string error,
     rec.data = job.Status().SerializeAsString();
   }
   Archive(job);
+  MarkEnded(job);
   fx.changed.emplace_back(job.id, true);
 }
 
@@ -870,6 +1189,59 @@ void Scheduler::Archive(Job& job) {
   job.queue.clear();
   job.queue.shrink_to_fit();
   job.kernel.reset();
+  for (auto& [wid, w] : workers_) w.jobs_sent.erase(job.id);
+  SetHeld(job, job.spec_bytes + job.result.ByteSizeLong() + job.error.size() +
+                   job.mismatch.size());
+}
+
+void Scheduler::SetHeld(Job& job, uint64_t bytes) {
+  held_bytes_ = held_bytes_ - job.held_bytes + bytes;
+  job.held_bytes = bytes;
+}
+
+void Scheduler::MarkEnded(const Job& job) {
+  ended_.push_back(job.id);
+  ended_held_bytes_ += job.held_bytes;
+}
+
+void Scheduler::TrimEndedJobs(uint64_t keep) {
+  auto forget = [&](uint64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto it = jobs_.find(id);
+    if (it == jobs_.end()) return;
+    Job& job = it->second;
+    ended_held_bytes_ -= job.held_bytes;
+    SetHeld(job, 0);
+    auto req = requests_.find(job.request_id);
+    if (req != requests_.end() && req->second == id) requests_.erase(req);
+    jobs_.erase(it);
+    if (journal_ != nullptr) {  // a queue push; the writer thread does I/O
+      JournalRecord rec;
+      rec.kind = JournalRecord::Kind::kJobForgotten;
+      rec.job_id = id;
+      std::vector<JournalRecord> records;
+      records.push_back(std::move(rec));
+      journal_->Append(std::move(records));
+    }
+  };
+  const uint64_t max_records = std::max<uint64_t>(options_.max_job_records, 1);
+  while (ended_.size() > max_records) {
+    forget(ended_.front());
+    ended_.pop_front();
+  }
+  // Forgetting ended jobs helps only if what running jobs hold fits.
+  const uint64_t max_bytes = options_.max_held_bytes;
+  if (held_bytes_ <= max_bytes || held_bytes_ - ended_held_bytes_ > max_bytes) {
+    return;
+  }
+  for (auto it = ended_.begin();
+       it != ended_.end() && held_bytes_ > max_bytes;) {
+    if (*it == keep) {
+      ++it;
+      continue;
+    }
+    forget(*it);
+    it = ended_.erase(it);
+  }
 }
 
 void Scheduler::DropWorker(uint64_t worker_id, Effects& fx) {
@@ -901,7 +1273,9 @@ void Scheduler::DropWorker(uint64_t worker_id, Effects& fx) {
 
 void Scheduler::Hold(Worker& w, const Job& job, uint64_t shard,
                      uint32_t attempt) {
-  w.running[{job.id, shard}] = Held{attempt, job.is_command};
+  Held& held = w.running[{job.id, shard}];
+  if (held.command) --w.running_commands;  // replaced
+  held = Held{attempt, job.is_command};
   if (job.is_command) ++w.running_commands;
 }
 
@@ -968,13 +1342,20 @@ void Scheduler::Reduce(uint64_t job_id) {
   {
     absl::MutexLock lock(&mu_);
     Job* job = FindJob(job_id);
-    if (job == nullptr || !job->reducing) return;
+    // Cancelled (and its kernel freed) before the reducer got to it.
+    if (job == nullptr || !job->reducing || job->terminal()) return;
     kernel = job->kernel;
     payloads = std::move(job->payloads);
     output_dir = job->spec.output_dir();
   }
   absl::StatusOr<KernelResult> result = kernel->Reduce(payloads);
   payloads.clear();
+  if (result.ok() && result->value.size() > options_.max_result_bytes) {
+    result = absl::ResourceExhaustedError(
+        absl::StrCat("the result is ", result->value.size(),
+                     " bytes, more than the coordinator's limit of ",
+                     options_.max_result_bytes, " (--max-result-bytes)"));
+  }
   if (result.ok() && !output_dir.empty()) {
     absl::Status st =
         WriteFileAtomically(absl::StrCat(output_dir, "/result"), result->value);
@@ -984,8 +1365,10 @@ void Scheduler::Reduce(uint64_t job_id) {
   JournalRecord ended;
   {
     absl::MutexLock lock(&mu_);
-    Job& job = *FindJob(job_id);
-    if (job.terminal()) return;  // cancelled while reducing
+    Job* found = FindJob(job_id);
+    // Cancelled while reducing (and maybe forgotten since).
+    if (found == nullptr || found->terminal()) return;
+    Job& job = *found;
     job.reducing = false;
     job.end_time = clock_->Now();
     if (result.ok()) {
@@ -1005,6 +1388,8 @@ void Scheduler::Reduce(uint64_t job_id) {
     ended.job_id = job_id;
     ended.data = job.Status().SerializeAsString();
     Archive(job);
+    MarkEnded(job);
+    TrimEndedJobs(/*keep=*/job_id);  // `job` may be gone below
   }
   // Clients hear of the end once it is durable (this is the reducer
   // thread, which may wait).

@@ -24,6 +24,18 @@
 // longer than the median gets a backup attempt on an idle worker
 // (speculation, as in MapReduce); the first to finish wins.
 //
+// Limits: everything a client or worker sends is bounded before it is held
+// (Options, "Limits"; docs/operations.md). A submit is checked for size and
+// text (NUL bytes) before it is planned, and admitted only while fewer than
+// max_jobs_in_flight jobs are queued or running and the bytes the
+// coordinator holds for its jobs (specs, accepted payloads, results) are
+// under max_held_bytes; otherwise RESOURCE_EXHAUSTED names the limit and
+// its flag. A shard result over max_result_bytes fails its attempt instead
+// of being held. Ended jobs are forgotten oldest first beyond
+// max_job_records, or to make room under max_held_bytes (the journal keeps
+// them). Worker sessions are counted and a session that does not Register
+// within heartbeat_timeout is closed.
+//
 // Durability: with a Journal, a job is journaled before Submit returns,
 // accepted shard payloads and job ends are journaled as they happen, and
 // Recover() rebuilds the state after a restart: accepted shards are not run
@@ -36,6 +48,7 @@
 #define SHARDEX_COORDINATOR_SCHEDULER_H_
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -65,7 +78,7 @@ namespace shardex {
 class Scheduler {
  public:
   struct Options {
-    uint64_t max_shards_per_job = 10'000'000;
+    uint64_t max_shards_per_job = 1'000'000;
     uint32_t max_attempts = 3;  // per shard, counting failures only
     absl::Duration heartbeat_interval = absl::Seconds(1);
     absl::Duration heartbeat_timeout = absl::Seconds(3);
@@ -91,6 +104,37 @@ class Scheduler {
     // A worker on which this many different shards of a job failed gets no
     // more of that job's shards, while another worker can take them.
     uint32_t quarantine_after = 3;
+
+    // ---- Limits (docs/operations.md, "Limits"): what the coordinator
+    // holds on behalf of clients and workers. Each has a coordinator flag.
+    // Jobs queued or running, counting submits being planned (--max-jobs).
+    uint64_t max_jobs_in_flight = 1000;
+    // Ended jobs kept for status queries and request-id retries; older
+    // ones are forgotten (--max-job-records). At least 1.
+    uint64_t max_job_records = 10000;
+    // A submitted JobSpec, serialized (--max-spec-bytes).
+    uint64_t max_spec_bytes = 256 << 10;
+    // One shard's result payload, and a job's reduced result
+    // (--max-result-bytes). Also caps a command's --max-output.
+    uint64_t max_result_bytes = 32 << 20;
+    // What the kept jobs hold in memory: specs, per-shard state of
+    // unfinished jobs (about 120 bytes a shard), accepted payloads and
+    // results. A submit that would go beyond it is refused, and the oldest
+    // ended jobs are forgotten to stay under it (--max-held-bytes).
+    // Running jobs still finish. The default fits one job of the default
+    // max_shards_per_job.
+    uint64_t max_held_bytes = uint64_t{2} << 30;
+    // Concurrent WatchJob streams (--max-watch-streams); the WatchHub
+    // enforces it.
+    uint64_t max_watch_streams = 1024;
+    // Concurrent worker sessions, registered or not
+    // (--max-worker-sessions).
+    uint64_t max_worker_sessions = 4096;
+    // Largest Register.slots and Register.processes a worker may declare.
+    uint32_t max_worker_slots = 4096;
+    // ListJobs answers with the newest jobs whose statuses fit in this many
+    // bytes (a gRPC message holds 64 MiB).
+    uint64_t max_list_bytes = 32 << 20;
   };
 
   using SubmitCallback =
@@ -109,16 +153,21 @@ class Scheduler {
   // Set once, before any other call.
   void SetJobListener(JobListener listener);
 
+  const Options& options() const { return options_; }
+
   // Loads the journal's jobs: ended ones as they ended, unfinished ones
   // resumed with their accepted shards. Call once, before serving.
   absl::Status Recover();
 
   // ---- Client calls.
-  // Validates the spec (kernel, args, shard count), journals the job and
-  // queues it. A `request_id` seen before returns that job instead.
+  // Validates the spec (sizes, text, kernel, args, shard count), journals
+  // the job and queues it. A `request_id` seen before returns that job
+  // instead. RESOURCE_EXHAUSTED when a limit (Options) refuses it.
   absl::StatusOr<shardex::v1::JobStatus> Submit(
       shardex::v1::JobSpec spec, const std::string& request_id = "");
-  // Submit on a scheduler thread (it may touch the disk); `done` runs there.
+  // Submit, with the cheap checks and admission on the caller's thread and
+  // the rest (planning may touch the disk) on a scheduler thread. `done`
+  // runs on either.
   void SubmitAsync(shardex::v1::JobSpec spec, std::string request_id,
                    SubmitCallback done);
   absl::StatusOr<shardex::v1::JobStatus> GetJob(uint64_t job_id) const;
@@ -127,14 +176,26 @@ class Scheduler {
   std::vector<shardex::v1::WorkerInfo> ListWorkers() const;
 
   // ---- Worker calls, from the transport.
+  // A worker stream opened: RESOURCE_EXHAUSTED beyond max_worker_sessions.
+  // Returns a session id for AddWorker and CloseSession. `link` is closed
+  // (DEADLINE_EXCEEDED) if no AddWorker names the session within
+  // heartbeat_timeout.
+  absl::StatusOr<uint64_t> OpenSession(std::shared_ptr<WorkerLink> link);
+  // The stream of an OpenSession ended (after RemoveWorker, if it
+  // registered).
+  void CloseSession(uint64_t session);
   // Registers a worker whose messages go to `link`; returns its id. The
   // attempts it still holds (reg.running) are adopted if still wanted and
-  // cancelled otherwise.
+  // cancelled otherwise. INVALID_ARGUMENT naming the field for a Register
+  // no worker would send. `session`: from OpenSession, or 0.
   absl::StatusOr<uint64_t> AddWorker(const shardex::v1::Register& reg,
                                      std::string peer,
-                                     std::shared_ptr<WorkerLink> link);
+                                     std::shared_ptr<WorkerLink> link,
+                                     uint64_t session = 0);
   // The worker's stream ended: its running attempts go back to the queue.
   void RemoveWorker(uint64_t worker_id);
+  // Results for unknown jobs, shards or attempts are discarded; a payload
+  // over max_result_bytes fails its attempt.
   absl::Status OnResults(uint64_t worker_id,
                          const shardex::v1::ResultBatch& batch);
   void OnHeartbeat(uint64_t worker_id);
@@ -142,8 +203,9 @@ class Scheduler {
   // (results with handed_back) what it will not finish.
   void OnDrain(uint64_t worker_id);
 
-  // Drops workers that missed heartbeats for heartbeat_timeout and starts
-  // speculative backups. The owner calls it a few times a second.
+  // Drops workers that missed heartbeats for heartbeat_timeout, closes
+  // sessions that did not register in that time, and starts speculative
+  // backups. The owner calls it a few times a second.
   void Tick();
 
   // Waits for everything journaled so far to be durable.
@@ -191,6 +253,39 @@ class Scheduler {
     std::vector<JournalRecord> journal;
   };
 
+  // A session not registered yet: closed if it stays silent too long.
+  struct PendingSession {
+    absl::Time opened;
+    std::shared_ptr<WorkerLink> link;
+  };
+
+  // What Admit decides: refused, answered (a retried request id: its job's
+  // status), or admitted (nullopt).
+  using Admission = absl::StatusOr<std::optional<shardex::v1::JobStatus>>;
+  // The cheap checks and admission of a submit. An admitted submit is
+  // reserved (it counts as in flight) and must end in SubmitAdmitted.
+  Admission Admit(const shardex::v1::JobSpec& spec,
+                  const std::string& request_id) ABSL_LOCKS_EXCLUDED(mu_);
+  // The answer to a submit whose request id is known: its job's status, or
+  // UNAVAILABLE while the first such submit is in progress.
+  std::optional<Admission> KnownRequest(const std::string& request_id) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<shardex::v1::JobStatus> SubmitAdmitted(
+      shardex::v1::JobSpec spec, const std::string& request_id)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Ends a reservation of Admit that made no job.
+  void Unreserve(const std::string& request_id) ABSL_LOCKS_EXCLUDED(mu_);
+  // Sets the bytes `job` holds (spec, payloads, result), keeping
+  // held_bytes_ in step.
+  void SetHeld(Job& job, uint64_t bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records that `job` ended, for TrimEndedJobs.
+  void MarkEnded(const Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Forgets the oldest ended jobs beyond max_job_records, and while held
+  // bytes exceed max_held_bytes and forgetting them can bring it under;
+  // never `keep`. No Job reference may be held across it.
+  void TrimEndedJobs(uint64_t keep = 0) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Validates a Register before the worker is added.
+  absl::Status CheckRegister(const shardex::v1::Register& reg) const;
   // Gives absent random_if_absent kernel arguments (seeds) a value.
   void FillRandomArgs(shardex::v1::JobSpec& spec) ABSL_LOCKS_EXCLUDED(mu_);
   Job* FindJob(uint64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -279,11 +374,24 @@ class Scheduler {
   mutable absl::Mutex mu_;
   uint64_t next_job_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_worker_id_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t next_session_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<uint64_t, Job> jobs_ ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> active_jobs_ ABSL_GUARDED_BY(mu_);  // not terminal
   std::map<uint64_t, Worker> workers_ ABSL_GUARDED_BY(mu_);
   // Submit request ids -> job ids; 0 while that submit is in progress.
   absl::flat_hash_map<std::string, uint64_t> requests_ ABSL_GUARDED_BY(mu_);
+
+  // Limits. Submits admitted and not yet jobs (they count as in flight).
+  uint64_t submits_in_progress_ ABSL_GUARDED_BY(mu_) = 0;
+  // Sum of every kept job's held_bytes; of it, what ended jobs hold.
+  uint64_t held_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t ended_held_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // Ended jobs still kept, in the order they ended.
+  std::deque<uint64_t> ended_ ABSL_GUARDED_BY(mu_);
+  // Open worker sessions, and those of them not registered yet.
+  uint64_t sessions_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<uint64_t, PendingSession> pending_sessions_
+      ABSL_GUARDED_BY(mu_);
 
   // Submits run here: they plan (may stat files) and wait for the journal.
   ThreadPool submitter_{2};

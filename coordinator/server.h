@@ -16,6 +16,8 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/tls.h"
+#include "coordinator/auth.h"
 #include "coordinator/journal.h"
 #include "coordinator/scheduler.h"
 #include "coordinator/service.h"
@@ -32,9 +34,19 @@ struct CoordinatorOptions {
   // Where jobs and accepted results are kept (SQLite); empty keeps them in
   // memory only.
   std::string state_dir;
+  // The access token's file: created (0600, random) if absent. Empty:
+  // <state_dir>/token, or with no state_dir a fresh token in memory only
+  // (see token()).
+  std::string token_file;
+  // TLS (common/tls.h). Without it, listening on anything but loopback
+  // needs `insecure`, and logs a warning at every start.
+  TlsFiles tls;
+  bool insecure = false;
   absl::Duration watch_interval = absl::Milliseconds(100);
   absl::Duration tick_interval = absl::Milliseconds(100);
   int max_message_bytes = 64 << 20;
+  // Memory gRPC may use for buffers across all calls.
+  size_t grpc_memory_bytes = size_t{1} << 30;
 };
 
 class CoordinatorServer {
@@ -46,6 +58,11 @@ class CoordinatorServer {
   ~CoordinatorServer();  // shuts down if still running
 
   int port() const { return port_; }
+  // The token every call must carry (for in-process clients such as
+  // `shardex local`). Never log it.
+  const std::string& token() const { return token_; }
+  // Where the token is kept; empty when it is in memory only.
+  const std::string& token_file() const { return token_file_; }
   Scheduler* scheduler() { return &scheduler_; }
 
   // Blocks until Shutdown is called from another thread.
@@ -56,10 +73,14 @@ class CoordinatorServer {
 
  private:
   CoordinatorServer(const CoordinatorOptions& options, Clock* clock,
-                    std::unique_ptr<Journal> journal);
+                    std::unique_ptr<Journal> journal, std::string token,
+                    std::string token_file);
   void TickLoop();
 
   const CoordinatorOptions options_;
+  const std::string token_;
+  const std::string token_file_;
+  const Authenticator auth_;
   std::unique_ptr<Journal> journal_;  // may be null
   Scheduler scheduler_;
   WatchHub hub_;

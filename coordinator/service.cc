@@ -3,19 +3,29 @@
 #include <memory>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "coordinator/stream_writer.h"
 
 namespace shardex {
 
-namespace v1 = ::shardex::v1;
-
 namespace {
+
+// An error as it leaves the coordinator: messages may echo what a client
+// sent, and gRPC carries them in trailers a client accepts only up to a few
+// KiB, so long ones are cut.
+grpc::Status EdgeStatus(const absl::Status& status) {
+  constexpr size_t kMaxMessageBytes = 1024;
+  if (status.message().size() <= kMaxMessageBytes) return ToGrpcStatus(status);
+  return ToGrpcStatus(absl::Status(
+      status.code(),
+      absl::StrCat(status.message().substr(0, kMaxMessageBytes), "...")));
+}
 
 grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx,
                                const absl::Status& status) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
+  reactor->Finish(EdgeStatus(status));
   return reactor;
 }
 
@@ -34,18 +44,27 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobStatus> {
         writer_->Finish(grpc::Status::OK, /*drop_queued=*/false);
       }
     }
+    void End(const absl::Status& status) override {
+      writer_->Finish(EdgeStatus(status), /*drop_queued=*/false);
+    }
 
    private:
     std::shared_ptr<StreamWriter<v1::JobStatus>> writer_;
   };
 
-  WatchReactor(WatchHub* hub, uint64_t job_id) : hub_(hub), job_id_(job_id) {
+  // `allowed`: the caller's token check; a failure ends the stream at once.
+  WatchReactor(WatchHub* hub, uint64_t job_id, const absl::Status& allowed)
+      : hub_(hub), job_id_(job_id) {
     writer_ = std::make_shared<StreamWriter<v1::JobStatus>>(
         [this](const v1::JobStatus* s) { StartWrite(s); },
         [this](const grpc::Status& s) { Finish(s); });
     outlet_ = std::make_shared<Outlet>(writer_);
-    absl::Status st = hub_->Subscribe(job_id_, outlet_);
-    if (!st.ok()) writer_->Finish(ToGrpcStatus(st), /*drop_queued=*/true);
+    absl::Status st = allowed;
+    // Admission before anything is held: a refused stream costs nothing.
+    if (st.ok()) st = hub_->AddStream();
+    admitted_ = st.ok();
+    if (st.ok()) st = hub_->Subscribe(job_id_, outlet_);
+    if (!st.ok()) writer_->Finish(EdgeStatus(st), /*drop_queued=*/true);
   }
 
   void OnWriteDone(bool ok) override { writer_->OnWriteDone(ok); }
@@ -54,6 +73,7 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobStatus> {
   }
   void OnDone() override {
     hub_->Unsubscribe(job_id_, outlet_.get());
+    if (admitted_) hub_->RemoveStream();
     writer_->Detach();
     delete this;
   }
@@ -61,6 +81,7 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobStatus> {
  private:
   WatchHub* const hub_;
   const uint64_t job_id_;
+  bool admitted_ = false;  // counted by the hub's AddStream
   std::shared_ptr<StreamWriter<v1::JobStatus>> writer_;
   std::shared_ptr<Outlet> outlet_;
 };
@@ -70,6 +91,7 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::JobStatus> {
 grpc::ServerUnaryReactor* CoordinatorService::SubmitJob(
     grpc::CallbackServerContext* ctx, const v1::SubmitJobRequest* request,
     v1::SubmitJobResponse* response) {
+  if (absl::Status st = auth_->Check(*ctx); !st.ok()) return Done(ctx, st);
   // Submit plans the job and waits for the journal: not on this thread.
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   scheduler_->SubmitAsync(
@@ -79,7 +101,7 @@ grpc::ServerUnaryReactor* CoordinatorService::SubmitJob(
           response->set_job_id(status->job_id());
           *response->mutable_status() = *std::move(status);
         }
-        reactor->Finish(ToGrpcStatus(status.status()));
+        reactor->Finish(EdgeStatus(status.status()));
       });
   return reactor;
 }
@@ -87,6 +109,7 @@ grpc::ServerUnaryReactor* CoordinatorService::SubmitJob(
 grpc::ServerUnaryReactor* CoordinatorService::GetJob(
     grpc::CallbackServerContext* ctx, const v1::GetJobRequest* request,
     v1::JobStatus* response) {
+  if (absl::Status st = auth_->Check(*ctx); !st.ok()) return Done(ctx, st);
   absl::StatusOr<v1::JobStatus> status = scheduler_->GetJob(request->job_id());
   if (status.ok()) *response = *std::move(status);
   return Done(ctx, status.status());
@@ -94,12 +117,13 @@ grpc::ServerUnaryReactor* CoordinatorService::GetJob(
 
 grpc::ServerWriteReactor<v1::JobStatus>* CoordinatorService::WatchJob(
     grpc::CallbackServerContext* ctx, const v1::WatchJobRequest* request) {
-  return new WatchReactor(hub_, request->job_id());
+  return new WatchReactor(hub_, request->job_id(), auth_->Check(*ctx));
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::CancelJob(
     grpc::CallbackServerContext* ctx, const v1::CancelJobRequest* request,
     v1::CancelJobResponse* response) {
+  if (absl::Status st = auth_->Check(*ctx); !st.ok()) return Done(ctx, st);
   absl::StatusOr<v1::JobStatus> status = scheduler_->Cancel(request->job_id());
   if (status.ok()) *response->mutable_status() = *std::move(status);
   return Done(ctx, status.status());
@@ -108,6 +132,7 @@ grpc::ServerUnaryReactor* CoordinatorService::CancelJob(
 grpc::ServerUnaryReactor* CoordinatorService::ListJobs(
     grpc::CallbackServerContext* ctx, const v1::ListJobsRequest* request,
     v1::ListJobsResponse* response) {
+  if (absl::Status st = auth_->Check(*ctx); !st.ok()) return Done(ctx, st);
   for (v1::JobStatus& s : scheduler_->ListJobs()) {
     *response->add_jobs() = std::move(s);
   }
@@ -117,6 +142,7 @@ grpc::ServerUnaryReactor* CoordinatorService::ListJobs(
 grpc::ServerUnaryReactor* CoordinatorService::ListWorkers(
     grpc::CallbackServerContext* ctx, const v1::ListWorkersRequest* request,
     v1::ListWorkersResponse* response) {
+  if (absl::Status st = auth_->Check(*ctx); !st.ok()) return Done(ctx, st);
   for (v1::WorkerInfo& w : scheduler_->ListWorkers()) {
     *response->add_workers() = std::move(w);
   }

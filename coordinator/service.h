@@ -8,6 +8,7 @@
 #ifndef SHARDEX_COORDINATOR_SERVICE_H_
 #define SHARDEX_COORDINATOR_SERVICE_H_
 
+#include "coordinator/auth.h"
 #include "coordinator/scheduler.h"
 #include "coordinator/watch_hub.h"
 #include "proto/shardex.grpc.pb.h"
@@ -17,8 +18,10 @@ namespace shardex {
 class CoordinatorService final
     : public shardex::v1::Coordinator::CallbackService {
  public:
-  CoordinatorService(Scheduler* scheduler, WatchHub* hub)
-      : scheduler_(scheduler), hub_(hub) {}
+  // Every handler first checks the caller's token with `auth`.
+  CoordinatorService(Scheduler* scheduler, WatchHub* hub,
+                     const Authenticator* auth)
+      : scheduler_(scheduler), hub_(hub), auth_(auth) {}
 
   grpc::ServerUnaryReactor* SubmitJob(
       grpc::CallbackServerContext* ctx,
@@ -46,6 +49,7 @@ class CoordinatorService final
  private:
   Scheduler* const scheduler_;
   WatchHub* const hub_;
+  const Authenticator* const auth_;
 };
 
 }  // namespace shardex

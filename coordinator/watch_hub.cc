@@ -3,6 +3,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+
 namespace shardex {
 
 WatchHub::WatchHub(Scheduler* scheduler, absl::Duration interval)
@@ -47,6 +49,24 @@ void WatchHub::Unsubscribe(uint64_t job_id, const JobWatcher* watcher) {
   if (it->second.empty()) watchers_.erase(it);
 }
 
+absl::Status WatchHub::AddStream() {
+  const uint64_t max = scheduler_->options().max_watch_streams;
+  absl::MutexLock lock(&mu_);
+  if (streams_ >= max) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "too many WatchJob streams: ", streams_,
+        " open, the coordinator's limit (raise it with --max-watch-streams); "
+        "poll GetJob instead"));
+  }
+  ++streams_;
+  return absl::OkStatus();
+}
+
+void WatchHub::RemoveStream() {
+  absl::MutexLock lock(&mu_);
+  if (streams_ > 0) --streams_;
+}
+
 void WatchHub::OnJobChanged(uint64_t job_id, bool terminal) {
   absl::MutexLock lock(&mu_);
   if (watchers_.count(job_id) == 0) return;
@@ -74,7 +94,13 @@ void WatchHub::PublishLoop() {
     for (auto& [job_id, watchers] : targets) {
       absl::StatusOr<shardex::v1::JobStatus> status =
           scheduler_->GetJob(job_id);
-      if (!status.ok()) continue;
+      if (!status.ok()) {  // forgotten: its watchers would wait forever
+        for (const auto& w : watchers) {
+          w->End(status.status());
+          Unsubscribe(job_id, w.get());
+        }
+        continue;
+      }
       const bool terminal = IsTerminal(status->state());
       for (const auto& w : watchers) {
         w->Post(*status);

@@ -6,6 +6,11 @@
 // producing 100,000 messages a second. Statuses are read from the Scheduler
 // on the hub's own thread, never on a gRPC thread.
 //
+// The hub also admits WatchJob streams: at most the scheduler's
+// Options::max_watch_streams are open at once (AddStream/RemoveStream), so
+// a client opening streams in a loop cannot exhaust the coordinator's
+// memory; beyond the cap a stream is refused with RESOURCE_EXHAUSTED.
+//
 // Thread-safety: all methods are safe from any thread.
 #ifndef SHARDEX_COORDINATOR_WATCH_HUB_H_
 #define SHARDEX_COORDINATOR_WATCH_HUB_H_
@@ -24,11 +29,14 @@
 
 namespace shardex {
 
-// Receives statuses for one watched job. Post must not block.
+// Receives statuses for one watched job. Post and End must not block.
 class JobWatcher {
  public:
   virtual ~JobWatcher() = default;
   virtual void Post(const shardex::v1::JobStatus& status) = 0;
+  // No more statuses will come: the job is gone (forgotten after it ended,
+  // see Scheduler::Options::max_job_records).
+  virtual void End(const absl::Status& status) = 0;
 };
 
 class WatchHub {
@@ -47,6 +55,12 @@ class WatchHub {
   // The Scheduler's JobListener.
   void OnJobChanged(uint64_t job_id, bool terminal);
 
+  // A WatchJob stream opens: RESOURCE_EXHAUSTED naming the limit and its
+  // flag when max_watch_streams are open. Each OK is paired with one
+  // RemoveStream when the stream is done.
+  absl::Status AddStream();
+  void RemoveStream();
+
  private:
   void PublishLoop();
 
@@ -59,6 +73,7 @@ class WatchHub {
   std::set<uint64_t> dirty_ ABSL_GUARDED_BY(mu_);
   bool urgent_ ABSL_GUARDED_BY(mu_) = false;  // a watched job ended
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t streams_ ABSL_GUARDED_BY(mu_) = 0;  // open WatchJob streams
 
   std::thread thread_;  // last: starts after the state above exists
 };

@@ -11,8 +11,6 @@
 
 namespace shardex {
 
-namespace v1 = ::shardex::v1;
-
 namespace {
 
 using Writer = StreamWriter<v1::CoordinatorMessage>;
@@ -37,11 +35,28 @@ class SessionReactor
     : public grpc::ServerBidiReactor<v1::WorkerMessage,
                                      v1::CoordinatorMessage> {
  public:
-  SessionReactor(Scheduler* scheduler, std::string peer)
+  // `allowed`: the caller's token check; a failure ends the session at once.
+  SessionReactor(Scheduler* scheduler, std::string peer,
+                 const absl::Status& allowed)
       : scheduler_(scheduler), peer_(std::move(peer)) {
     writer_ = std::make_shared<Writer>(
         [this](const v1::CoordinatorMessage* m) { StartWrite(m); },
         [this](const grpc::Status& s) { Finish(s); });
+    if (!allowed.ok()) {
+      LOG(WARNING) << "worker session from " << peer_ << " refused: "
+                   << allowed.message();
+      writer_->Finish(ToGrpcStatus(allowed), /*drop_queued=*/true);
+      return;
+    }
+    link_ = std::make_shared<StreamLink>(writer_);
+    absl::StatusOr<uint64_t> session = scheduler_->OpenSession(link_);
+    if (!session.ok()) {  // too many sessions: refuse before reading
+      LOG(WARNING) << "worker session from " << peer_ << " refused: "
+                   << session.status().message();
+      writer_->Finish(ToGrpcStatus(session.status()), /*drop_queued=*/true);
+      return;
+    }
+    session_ = *session;
     StartRead(&in_);
   }
 
@@ -62,6 +77,7 @@ class SessionReactor
   void OnWriteDone(bool ok) override { writer_->OnWriteDone(ok); }
 
   void OnDone() override {
+    if (session_ != 0) scheduler_->CloseSession(session_);
     writer_->Detach();
     delete this;
   }
@@ -73,8 +89,8 @@ class SessionReactor
         return absl::FailedPreconditionError(
             "the first message of a session must be Register");
       }
-      absl::StatusOr<uint64_t> id = scheduler_->AddWorker(
-          in_.register_(), peer_, std::make_shared<StreamLink>(writer_));
+      absl::StatusOr<uint64_t> id =
+          scheduler_->AddWorker(in_.register_(), peer_, link_, session_);
       if (!id.ok()) return id.status();
       worker_id_ = *id;
       LOG(INFO) << "worker " << worker_id_ << " joined from "
@@ -109,7 +125,9 @@ class SessionReactor
   Scheduler* const scheduler_;
   const std::string peer_;
   std::shared_ptr<Writer> writer_;
+  std::shared_ptr<StreamLink> link_;  // the scheduler's handle on writer_
   v1::WorkerMessage in_;
+  uint64_t session_ = 0;  // from Scheduler::OpenSession; 0 if refused
   uint64_t worker_id_ = 0;
 };
 
@@ -117,7 +135,7 @@ class SessionReactor
 
 grpc::ServerBidiReactor<v1::WorkerMessage, v1::CoordinatorMessage>*
 WorkerGatewayService::Session(grpc::CallbackServerContext* ctx) {
-  return new SessionReactor(scheduler_, ctx->peer());
+  return new SessionReactor(scheduler_, ctx->peer(), auth_->Check(*ctx));
 }
 
 }  // namespace shardex

@@ -8,6 +8,7 @@
 #ifndef SHARDEX_COORDINATOR_WORKER_GATEWAY_H_
 #define SHARDEX_COORDINATOR_WORKER_GATEWAY_H_
 
+#include "coordinator/auth.h"
 #include "coordinator/scheduler.h"
 #include "proto/shardex.grpc.pb.h"
 
@@ -16,8 +17,9 @@ namespace shardex {
 class WorkerGatewayService final
     : public shardex::v1::WorkerGateway::CallbackService {
  public:
-  explicit WorkerGatewayService(Scheduler* scheduler)
-      : scheduler_(scheduler) {}
+  // Sessions whose token `auth` rejects end at once, UNAUTHENTICATED.
+  WorkerGatewayService(Scheduler* scheduler, const Authenticator* auth)
+      : scheduler_(scheduler), auth_(auth) {}
 
   grpc::ServerBidiReactor<shardex::v1::WorkerMessage,
                           shardex::v1::CoordinatorMessage>*
@@ -25,6 +27,7 @@ class WorkerGatewayService final
 
  private:
   Scheduler* const scheduler_;
+  const Authenticator* const auth_;
 };
 
 }  // namespace shardex

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
 namespace shardex {
@@ -16,6 +17,35 @@ constexpr uint64_t kMaxUint64 = std::numeric_limits<uint64_t>::max();
 // Exponents beyond this overflow any mantissa other than 0, so larger ones
 // are clamped here instead of being parsed exactly.
 constexpr uint64_t kExponentCap = 1000;
+
+// Text a client sent, as it appears in an error message: cut short so a
+// message stays small whatever was sent.
+std::string Cut(absl::string_view text) {
+  constexpr size_t kMaxShown = 64;
+  if (text.size() <= kMaxShown) return std::string(text);
+  return absl::StrCat(text.substr(0, kMaxShown), "...");
+}
+
+// The same, escaped, for text holding control bytes.
+std::string Shown(absl::string_view text) {
+  return absl::CHexEscape(Cut(text));
+}
+
+// Names and values must be text a command line could carry.
+absl::Status CheckArgText(const std::string& name, const std::string& value) {
+  if (name.empty()) {
+    return absl::InvalidArgumentError("args: an argument with an empty name");
+  }
+  if (name.find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "args: the argument name \"", Shown(name), "\" contains a NUL byte"));
+  }
+  if (value.find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "args[\"", Cut(name), "\"] (--", Cut(name), "): contains a NUL byte"));
+  }
+  return absl::OkStatus();
+}
 
 const KernelParam* FindParam(absl::Span<const KernelParam> params,
                              absl::string_view name) {
@@ -107,13 +137,13 @@ std::optional<uint64_t> ScaledValue(std::string digits,
 }
 
 absl::Status NotAnInteger(absl::string_view name, absl::string_view text) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("--", name, ": '", text, "' is not a non-negative integer"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--", name, ": '", Cut(text), "' is not a non-negative integer"));
 }
 
 absl::Status TooLarge(absl::string_view name, absl::string_view text) {
   return absl::InvalidArgumentError(absl::StrCat(
-      "--", name, ": '", text, "' exceeds the maximum ", kMaxUint64));
+      "--", name, ": '", Cut(text), "' exceeds the maximum ", kMaxUint64));
 }
 
 }  // namespace
@@ -122,9 +152,10 @@ absl::StatusOr<KernelArgs> ResolveArgs(absl::string_view kernel,
                                        absl::Span<const KernelParam> params,
                                        const KernelArgs& args) {
   for (const auto& [name, value] : args) {
+    if (absl::Status st = CheckArgText(name, value); !st.ok()) return st;
     if (FindParam(params, name) == nullptr) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown argument --", name, " for kernel ", kernel));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown argument --", Cut(name), " for kernel ", kernel));
     }
   }
   KernelArgs resolved = args;

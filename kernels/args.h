@@ -18,6 +18,9 @@
 namespace shardex {
 
 // Checks `args` for kernel `kernel` against `params`:
+//   * an empty name, or a NUL byte in a name or value, fails with
+//     'args["to"] (--to): contains a NUL byte' (a client of the API, not
+//     the CLI, can send these);
 //   * a name that is not a declared parameter fails with
 //     "unknown argument --foo for kernel primes";
 //   * an absent required parameter fails with
@@ -38,7 +41,8 @@ absl::StatusOr<KernelArgs> ResolveArgs(absl::string_view kernel,
 //   10^9, 2^32    integer power (0^0 is 1)
 // Signs, spaces, empty text and trailing characters are rejected with
 // "--to: '12x' is not a non-negative integer"; values above 2^64-1 with
-// "--to: '1e20' exceeds the maximum 18446744073709551615".
+// "--to: '1e20' exceeds the maximum 18446744073709551615". Messages show
+// the text escaped and cut to 64 bytes.
 absl::StatusOr<uint64_t> ParseUint64Arg(absl::string_view name,
                                         absl::string_view text);
 

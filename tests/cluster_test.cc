@@ -15,8 +15,6 @@
 namespace shardex {
 namespace {
 
-namespace v1 = ::shardex::v1;
-
 std::string Trim(const std::string& s) {
   return std::string(absl::StripAsciiWhitespace(s));
 }

@@ -22,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/file_util.h"
+#include "common/token.h"
 
 namespace shardex {
 
@@ -192,11 +193,12 @@ std::string ClusterProcess::Describe() const {
 // ---------------------------------------------------------------- cluster
 
 absl::StatusOr<std::unique_ptr<TestCluster>> TestCluster::Start(
-    std::vector<std::string> coordinator_flags) {
+    std::vector<std::string> coordinator_flags, TlsFiles client_tls) {
   std::unique_ptr<TestCluster> c(new TestCluster);
   c->dir_ = UniqueDir("cluster");
   mkdir((c->dir_ + "/tmp").c_str(), 0755);
   c->state_dir_ = c->dir_ + "/state";
+  c->client_tls_ = std::move(client_tls);
   c->coordinator_flags_ = std::move(coordinator_flags);
   if (absl::Status st = c->StartCoordinator("127.0.0.1:0"); !st.ok()) {
     return st;
@@ -243,6 +245,10 @@ absl::Status TestCluster::StartCoordinator(const std::string& listen) {
   // A fresh channel: the old one may sit in reconnect backoff.
   ClientOptions client;
   client.coordinator = address_;
+  client.tls = client_tls_;
+  absl::StatusOr<std::string> token = ReadTokenFile(token_file());
+  if (!token.ok()) return token.status();
+  client.token = *token;
   client_ = std::make_unique<CoordinatorClient>(client);
   return absl::OkStatus();
 }
@@ -297,6 +303,7 @@ absl::StatusOr<int> TestCluster::AddWorker(
       absl::StrCat(dir_, "/worker-", index, ".log");
   std::vector<std::string> argv = TaggedArgv("worker");
   argv.push_back("--coordinator=" + address_);
+  for (const std::string& flag : AccessFlags()) argv.push_back(flag);
   argv.push_back(absl::StrCat("--threads=", threads));
   if (processes > 0) argv.push_back(absl::StrCat("--processes=", processes));
   argv.push_back(absl::StrCat("--name=test-worker-", index));
@@ -338,9 +345,20 @@ absl::StatusOr<shardex::v1::WorkerInfo> TestCluster::WorkerInfoOf(int index) {
       absl::StrCat("worker ", index, " is not registered"));
 }
 
+std::vector<std::string> TestCluster::AccessFlags() const {
+  std::vector<std::string> flags = {"--token-file=" + token_file()};
+  if (!client_tls_.ca.empty()) flags.push_back("--tls-ca=" + client_tls_.ca);
+  if (!client_tls_.cert.empty()) {
+    flags.push_back("--tls-cert=" + client_tls_.cert);
+    flags.push_back("--tls-key=" + client_tls_.key);
+  }
+  return flags;
+}
+
 CliRun TestCluster::Cli(const std::string& command,
                         std::vector<std::string> args, absl::Duration timeout) {
   std::vector<std::string> argv = {command, "--coordinator=" + address_};
+  for (const std::string& flag : AccessFlags()) argv.push_back(flag);
   argv.insert(argv.end(), args.begin(), args.end());
   return RunCli(argv, timeout);
 }
@@ -348,6 +366,7 @@ CliRun TestCluster::Cli(const std::string& command,
 absl::StatusOr<std::unique_ptr<BackgroundCli>> TestCluster::StartCli(
     const std::string& command, std::vector<std::string> args) {
   std::vector<std::string> argv = {command, "--coordinator=" + address_};
+  for (const std::string& flag : AccessFlags()) argv.push_back(flag);
   argv.insert(argv.end(), args.begin(), args.end());
   return BackgroundCli::Start(argv);
 }

@@ -30,6 +30,7 @@
 #include "absl/time/time.h"
 #include "client/client.h"
 #include "common/subprocess.h"
+#include "common/tls.h"
 
 namespace shardex {
 
@@ -80,14 +81,20 @@ class TestCluster {
   // Starts a coordinator with `coordinator_flags` added to its command line
   // and its own state directory, <dir>/state (the user's default one is
   // shared with every other coordinator, and locked).
+  // `client_tls` is what workers, the CLI and client() use to reach it
+  // (TLS flags, as files).
   static absl::StatusOr<std::unique_ptr<TestCluster>> Start(
-      std::vector<std::string> coordinator_flags = {});
+      std::vector<std::string> coordinator_flags = {},
+      TlsFiles client_tls = {});
   ~TestCluster();  // Shutdown(), then SIGKILL for anything tagged still alive
 
   std::string address() const { return address_; }
   const std::string& dir() const { return dir_; }  // logs, state, scratch
   // "" when the coordinator runs without --state-dir.
   const std::string& state_dir() const { return state_dir_; }
+  // The coordinator's access token file (<state dir>/token); workers and
+  // CLI runs get --token-file with it.
+  std::string token_file() const { return state_dir_ + "/token"; }
 
   // ---- coordinator
   Subprocess& coordinator() { return *coordinator_; }
@@ -154,12 +161,15 @@ class TestCluster {
 
  private:
   TestCluster() = default;
+  // --token-file and the client TLS flags, for workers and CLI runs.
+  std::vector<std::string> AccessFlags() const;
   absl::Status StartCoordinator(const std::string& listen);
   std::vector<std::string> TaggedArgv(const std::string& command) const;
 
   // Constant after Start.
   std::string dir_;        // logs of every process; TMPDIR of the cluster
-  std::string state_dir_;  // "" without --state-dir
+  std::string state_dir_;
+  TlsFiles client_tls_;
   std::vector<std::string> coordinator_flags_;
 
   std::string address_;

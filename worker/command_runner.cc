@@ -9,8 +9,6 @@
 
 namespace shardex {
 
-namespace v1 = ::shardex::v1;
-
 namespace {
 
 // Where {output} points: inside the shard's fresh working directory, which

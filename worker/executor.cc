@@ -9,8 +9,6 @@
 
 namespace shardex {
 
-namespace v1 = ::shardex::v1;
-
 ShardExecutor::ShardExecutor(Options options, ResultSink sink)
     : sink_(std::move(sink)),
       options_(std::move(options)),

@@ -18,8 +18,6 @@
 namespace shardex {
 namespace {
 
-namespace v1 = ::shardex::v1;
-
 // Collects results from pool threads.
 class Results {
  public:

@@ -12,6 +12,8 @@
 #include "absl/synchronization/notification.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "common/tls.h"
+#include "common/token.h"
 #include "common/version.h"
 #include "glog/logging.h"
 #include "grpcpp/create_channel.h"
@@ -19,8 +21,6 @@
 #include "proto/shardex.grpc.pb.h"
 
 namespace shardex {
-
-namespace v1 = ::shardex::v1;
 
 namespace {
 
@@ -197,12 +197,20 @@ absl::Status Worker::Run() {
   absl::BitGen rng;
   absl::Duration backoff = options_.min_backoff;
   auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return Done(); };
+  absl::Status fatal;
   while (true) {
     bool registered = false;
     absl::Status st = Session(&registered);
     {
       absl::MutexLock lock(&mu_);
       if (Done()) break;
+    }
+    // A refused token or a bad TLS file does not get better by retrying.
+    if (st.code() == absl::StatusCode::kUnauthenticated ||
+        st.code() == absl::StatusCode::kInvalidArgument) {
+      LOG(ERROR) << "giving up: " << st.message();
+      fatal = st;
+      break;
     }
     if (registered) backoff = options_.min_backoff;
     LOG(WARNING) << "session with " << options_.coordinator << " ended: " << st
@@ -236,7 +244,7 @@ absl::Status Worker::Run() {
                    << " results were not delivered";
     }
   }
-  return absl::OkStatus();
+  return fatal;
 }
 
 absl::Status Worker::Session(bool* registered) {
@@ -246,11 +254,18 @@ absl::Status Worker::Session(bool* registered) {
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  auto channel = grpc::CreateCustomChannel(
-      options_.coordinator, grpc::InsecureChannelCredentials(), args);
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      ChannelCredentialsFor(options_.tls);
+  if (!credentials.ok()) return credentials.status();
+  auto channel =
+      grpc::CreateCustomChannel(options_.coordinator, *credentials, args);
   auto stub = v1::WorkerGateway::NewStub(channel);
 
   grpc::ClientContext ctx;
+  if (!options_.token.empty()) {
+    ctx.AddMetadata(kTokenMetadataKey,
+                    absl::StrCat(kTokenMetadataPrefix, options_.token));
+  }
   {
     absl::MutexLock lock(&mu_);
     if (Done()) return absl::OkStatus();

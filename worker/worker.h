@@ -44,6 +44,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/tls.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/support/sync_stream.h"
 #include "proto/shardex.pb.h"
@@ -53,6 +54,8 @@ namespace shardex {
 
 struct WorkerOptions {
   std::string coordinator = "127.0.0.1:7473";  // host:port
+  std::string token;       // the coordinator's access token (common/token.h)
+  TlsFiles tls;            // none: plaintext
   int threads = 0;         // 0: every core
   int processes = 0;       // child processes at once; 0: every core
   std::string scratch_dir; // per-shard dirs of command shards; "": $TMPDIR or /tmp
@@ -79,7 +82,9 @@ class Worker {
   Worker& operator=(const Worker&) = delete;
 
   // Serves sessions until Stop(), or until a Drain() has handed everything
-  // over. Returns OK then, after every attempt has ended.
+  // over. Returns OK then, after every attempt has ended; or the error when
+  // the coordinator refuses the token or a TLS file is bad (retrying would
+  // not help).
   absl::Status Run();
   // Starts a graceful drain (above) and returns at once. Further calls do
   // nothing; call Stop() to cut a drain short.

@@ -30,8 +30,6 @@
 namespace shardex {
 namespace {
 
-namespace v1 = ::shardex::v1;
-
 // What the fake coordinator has seen.
 struct Seen {
   std::vector<v1::Register> registers;      // of accepted sessions
