@@ -294,7 +294,12 @@ TEST(LimitsTest, MessageOverTheSizeLimitFailsAloneAndTheCoordinatorServesOn) {
   v1::WorkerMessage m;
   m.mutable_results()->add_results()->set_payload(huge);
   fake.Send(m);
-  EXPECT_EQ(fake.Finish().error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  // gRPC refuses the message; depending on timing the client sees that
+  // (RESOURCE_EXHAUSTED) or the stream reset that follows (UNAVAILABLE).
+  const grpc::StatusCode ended = fake.Finish().error_code();
+  EXPECT_TRUE(ended == grpc::StatusCode::RESOURCE_EXHAUSTED ||
+              ended == grpc::StatusCode::UNAVAILABLE)
+      << ended;
   ExpectStillServes(*c);
   auto workers = c->client().ListWorkers();
   ASSERT_TRUE(workers.ok());
