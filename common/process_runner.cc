@@ -494,7 +494,7 @@ absl::StatusOr<Child> StartChild(const ProcessSpec& spec,
   // not copy the page tables of a large multi-threaded worker, which made
   // fork() cost milliseconds per shard. The child runs only
   // async-signal-safe calls on its own stack and reads `plan`.
-#if defined(__SANITIZE_THREAD__)
+#if defined(SHARDEX_TSAN)  // --config=tsan
   // ThreadSanitizer cannot follow a child sharing our memory: its runtime
   // state (this thread's, in the same TLS) gets corrupted, which shows up
   // as false races and "starting new threads after multi-threaded fork".
