@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -137,16 +138,26 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return ss.str();
 }
 
-absl::Status PrepareOutputDir(const std::string& dir) {
-  if (dir.empty()) return absl::InvalidArgumentError("--output: empty path");
-  // mkdir -p
+absl::Status MakeDirs(const std::string& dir, mode_t mode,
+                      absl::string_view what) {
   for (size_t pos = 1; pos <= dir.size(); ++pos) {
     if (pos != dir.size() && dir[pos] != '/') continue;
     const std::string prefix = dir.substr(0, pos);
-    if (mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
-      return ErrnoError("--output: cannot create", prefix);
+    if (mkdir(prefix.c_str(), mode) != 0 && errno != EEXIST) {
+      return ErrnoError(absl::StrCat(what, ": cannot create"), prefix);
     }
   }
+  return absl::OkStatus();
+}
+
+std::string TempDir() {
+  const char* tmp = getenv("TMPDIR");
+  return tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+}
+
+absl::Status PrepareOutputDir(const std::string& dir) {
+  if (dir.empty()) return absl::InvalidArgumentError("--output: empty path");
+  if (absl::Status st = MakeDirs(dir, 0755, "--output"); !st.ok()) return st;
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) return ErrnoError("--output: cannot open", dir);
   bool empty = true;

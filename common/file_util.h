@@ -5,6 +5,8 @@
 #ifndef SHARDEX_COMMON_FILE_UTIL_H_
 #define SHARDEX_COMMON_FILE_UTIL_H_
 
+#include <sys/types.h>
+
 #include <string>
 
 #include "absl/status/status.h"
@@ -25,6 +27,16 @@ absl::StatusOr<std::string> ReadFile(const std::string& path);
 // <strerror>", NOT_FOUND for ENOENT, PERMISSION_DENIED for EACCES/EPERM,
 // INTERNAL otherwise.
 absl::Status ErrnoError(absl::string_view what, const std::string& path);
+
+// mkdir -p: creates `dir` and any missing parents with `mode` (existing
+// ones are left as they are). Errors name `what` ("--output", "state
+// directory") and the prefix that could not be made.
+absl::Status MakeDirs(const std::string& dir, mode_t mode,
+                      absl::string_view what);
+
+// The directory for temporary files: $TMPDIR when set and non-empty, else
+// /tmp.
+std::string TempDir();
 
 // Creates `dir` (and its parents) if needed. FAILED_PRECONDITION if it
 // exists and is not an empty directory, so two jobs never mix their files.

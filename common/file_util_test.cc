@@ -49,6 +49,33 @@ TEST(FileUtilTest, RemoveTreeRemovesLockedDirsButNotLinkTargets) {
   EXPECT_TRUE(RemoveTree(root).ok());  // already gone: fine
 }
 
+TEST(FileUtilTest, MakeDirsCreatesParentsWithModeAndNamesTheFailure) {
+  const std::string dir = Tmp("mk/x/y");
+  ASSERT_TRUE(MakeDirs(dir, 0700, "state directory").ok());
+  ASSERT_TRUE(MakeDirs(dir, 0700, "state directory").ok());  // exists: fine
+  struct stat st;
+  ASSERT_EQ(stat(dir.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  ASSERT_TRUE(WriteFileAtomically(Tmp("mk/file"), "x").ok());
+  absl::Status st2 = MakeDirs(Tmp("mk/file/sub"), 0755, "--output");
+  EXPECT_FALSE(st2.ok());
+  EXPECT_NE(st2.message().find("--output: cannot create"), std::string::npos)
+      << st2;
+}
+
+TEST(FileUtilTest, TempDirFollowsTmpdir) {
+  const char* old = getenv("TMPDIR");
+  const std::string saved = old != nullptr ? old : "";
+  setenv("TMPDIR", "/some/where", 1);
+  EXPECT_EQ(TempDir(), "/some/where");
+  setenv("TMPDIR", "", 1);
+  EXPECT_EQ(TempDir(), "/tmp");
+  unsetenv("TMPDIR");
+  EXPECT_EQ(TempDir(), "/tmp");
+  if (old != nullptr) setenv("TMPDIR", saved.c_str(), 1);
+}
+
 TEST(FileUtilTest, PartNamesArePadded) {
   EXPECT_EQ(PartFileName(0), "part-00000");
   EXPECT_EQ(PartFileName(42), "part-00042");
