@@ -9,9 +9,10 @@
 #
 # Environment:
 #   FUZZ_TARGETS              targets to run (default: all, space-separated)
-#   SHARDEX_FUZZ_OUTPUT_BASE  Bazel output base of the clang build
-#                             (default ~/.cache/shardex-fuzz). Separate from
-#                             the normal gcc build's, whose cache a compiler
+#   SHARDEX_CLANG_OUTPUT_BASE Bazel output base of the clang builds
+#                             (default ~/.cache/shardex-clang; shared with
+#                             scripts/thread_safety.sh). Separate from the
+#                             normal gcc build's, whose cache a compiler
 #                             switch would otherwise throw away.
 #   SHARDEX_FUZZ_ARTIFACTS    where crashing inputs are kept
 #                             (default ${TMPDIR:-/tmp}/shardex-fuzz-artifacts)
@@ -27,15 +28,15 @@ fi
 read -r -a TARGETS <<< "${FUZZ_TARGETS:-spec_fuzzer journal_fuzzer}"
 TIMEOUT="${FUZZ_TIMEOUT:-25}"
 RSS_LIMIT_MB="${FUZZ_RSS_LIMIT_MB:-2560}"
-OUTPUT_BASE="${SHARDEX_FUZZ_OUTPUT_BASE:-$HOME/.cache/shardex-fuzz}"
+OUTPUT_BASE="${SHARDEX_CLANG_OUTPUT_BASE:-$HOME/.cache/shardex-clang}"
 ARTIFACTS="${SHARDEX_FUZZ_ARTIFACTS:-${TMPDIR:-/tmp}/shardex-fuzz-artifacts}"
 
 bash scripts/setup.sh || { echo "fuzz: setup failed" >&2; exit 1; }
 
 # A second Bazel server (its own output base): let it exit soon after.
-BAZEL=(bazel --bazelrc=fuzz/fuzz.bazelrc "--output_base=$OUTPUT_BASE"
+BAZEL=(bazel --bazelrc=tools/clang.bazelrc "--output_base=$OUTPUT_BASE"
        --max_idle_secs=300)
-FLAGS=(--config=fuzz "--repo_env=CC=$PWD/fuzz/clang_compat_cc.sh")
+FLAGS=(--config=fuzz)
 if [ -n "${CI:-}" ]; then FLAGS+=(--color=no --curses=no); fi
 
 build_start=$(date +%s)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up if needed, builds everything and runs every test twice: the
 # normal build, then under AddressSanitizer + UndefinedBehaviorSanitizer
-# (--config=asan, docs/build.md), and on CI the fuzz targets for a short
-# while (scripts/fuzz.sh). Prints a line per run and, last,
+# (--config=asan, docs/build.md); checks the lock annotations with clang's
+# -Wthread-safety (scripts/thread_safety.sh); and on CI runs the fuzz
+# targets for a short while (scripts/fuzz.sh). Prints a line per run and, last,
 # "N passed, N failed" over both, counted from the gtest XML reports. Exits
 # non-zero if anything failed or did not build in either run.
 # Arguments go to both `bazel test` commands.
@@ -33,8 +34,13 @@ run() {
 run normal "$@"
 touch "$logs/asan-start"  # files changed after this belong to the asan run
 run asan --config=asan "$@"
-# Short libFuzzer runs (clang, own output base; docs/fuzzing.md): a crash
-# counts as a failure.
+# The lock annotations checked by clang's -Wthread-safety (its own output
+# base; docs/build.md): a violation, or an analysis that is not on, counts
+# as a failure.
+echo "=== thread-safety: clang -Wthread-safety -Werror=thread-safety //..."
+bash scripts/thread_safety.sh || unbuilt_normal=$((unbuilt_normal + 1))
+# Short libFuzzer runs (clang, the same output base; docs/fuzzing.md): a
+# crash counts as a failure.
 if [ -n "${CI:-}" ] || [ -n "${FUZZ_SECONDS:-}" ]; then
   bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}" || unbuilt_normal=$((unbuilt_normal + 1))
 fi
