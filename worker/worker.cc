@@ -3,13 +3,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <set>
 #include <utility>
 
-#include "absl/container/flat_hash_set.h"
-#include "absl/strings/str_cat.h"
 #include "common/file_util.h"
-#include "common/shard_ref_key.h"
 #include "glog/logging.h"
 
 namespace shardex {
@@ -48,7 +44,9 @@ Session::Options SessionOptionsFor(const WorkerOptions& options) {
 
 Worker::Worker(WorkerOptions options)
     : options_(std::move(options)),
-      session_options_(SessionOptionsFor(options_)) {
+      session_options_(SessionOptionsFor(options_)),
+      // Batches well under the message limit.
+      outbox_(static_cast<size_t>(options_.max_message_bytes) / 2) {
   ShardExecutor::Options exec;
   exec.threads = session_options_.slots;
   exec.processes = session_options_.processes;
@@ -137,7 +135,7 @@ bool Worker::Done() const { return state_.Done(outbox_.empty()); }
 
 void Worker::OnResult(v1::ShardResult result) {
   absl::MutexLock lock(&mu_);
-  outbox_.push_back(std::move(result));
+  outbox_.Add(std::move(result));
 }
 
 void Worker::OnAssignments(const v1::AssignmentBatch& batch) {
@@ -146,30 +144,16 @@ void Worker::OnAssignments(const v1::AssignmentBatch& batch) {
 
 void Worker::OnCancel(const v1::CancelShards& cancel) {
   executor_->Cancel(cancel);
-  // Drop results of the cancelled attempts still in the outbox.
-  const absl::flat_hash_set<uint64_t> jobs(cancel.job_ids().begin(),
-                                           cancel.job_ids().end());
-  std::set<ShardRefKey> refs;
-  for (const v1::ShardRef& ref : cancel.shards()) refs.insert(KeyOf(ref));
   absl::MutexLock lock(&mu_);
-  outbox_.erase(std::remove_if(outbox_.begin(), outbox_.end(),
-                               [&](const v1::ShardResult& r) {
-                                 return jobs.contains(r.ref().job_id()) ||
-                                        refs.count(KeyOf(r.ref())) > 0;
-                               }),
-                outbox_.end());
+  outbox_.Forget(cancel);
 }
 
 std::vector<v1::ShardRef> Worker::HeldAttempts() {
   // The executor first: an attempt that finishes in between is then in
   // both lists (deduplicated), never in neither.
   std::vector<v1::ShardRef> refs = executor_->Held();
-  std::set<ShardRefKey> seen;
-  for (const v1::ShardRef& ref : refs) seen.insert(KeyOf(ref));
   absl::MutexLock lock(&mu_);
-  for (const v1::ShardResult& r : outbox_) {
-    if (seen.insert(KeyOf(r.ref())).second) refs.push_back(r.ref());
-  }
+  outbox_.AppendWaiting(&refs);
   return refs;
 }
 
@@ -196,7 +180,7 @@ WriteStep Worker::NextWrite(absl::Duration idle, bool drain_sent,
       msg->mutable_drain();
       break;
     case WriteStep::kSendResults:
-      TakeBatch(msg->mutable_results());
+      outbox_.TakeBatch(msg->mutable_results());
       break;
     case WriteStep::kClose:
       state_.Close();
@@ -210,39 +194,13 @@ WriteStep Worker::NextWrite(absl::Duration idle, bool drain_sent,
 
 void Worker::Unsent(v1::ResultBatch* batch) {
   absl::MutexLock lock(&mu_);
-  auto* results = batch->mutable_results();
-  for (int i = results->size() - 1; i >= 0; --i) {
-    outbox_.push_front(std::move(*results->Mutable(i)));
-  }
+  outbox_.PutBack(batch);
 }
 
 void Worker::FillHeartbeat(v1::Heartbeat* heartbeat) {
   const ShardExecutor::Counts c = executor_->counts();
   heartbeat->set_running(c.running);
   heartbeat->set_queued(c.queued);
-}
-
-void Worker::TakeBatch(v1::ResultBatch* batch) {
-  const size_t limit = static_cast<size_t>(options_.max_message_bytes) / 2;
-  size_t bytes = 0;
-  while (!outbox_.empty()) {
-    v1::ShardResult& r = outbox_.front();
-    const size_t size = r.ByteSizeLong();
-    if (size > limit) {
-      // It can never be sent; say so instead of breaking every session.
-      v1::ShardResult failed;
-      *failed.mutable_ref() = r.ref();
-      failed.set_runtime_us(r.runtime_us());
-      failed.set_error(
-          absl::StrCat("result of ", size, " bytes exceeds the message limit"));
-      r = std::move(failed);
-      continue;
-    }
-    if (batch->results_size() > 0 && bytes + size > limit) break;
-    bytes += size;
-    *batch->add_results() = std::move(r);
-    outbox_.pop_front();
-  }
 }
 
 absl::Status Worker::Run() {

@@ -1,6 +1,6 @@
 // Worker: a shardex worker process's lifetime. It owns what outlives a
 // connection to the coordinator: the ShardExecutor that runs shards, the
-// outbox of results not yet delivered, the reconnect loop (full-jitter
+// outbox of results not yet delivered (worker/outbox.h), the reconnect loop (full-jitter
 // exponential backoff, common/backoff.h) and the drain timeline. Each
 // connection is a Session (worker/session.h: register, reader, writer
 // thread, heartbeats), which asks the Worker what to send and hands it
@@ -36,7 +36,6 @@
 #ifndef SHARDEX_WORKER_WORKER_H_
 #define SHARDEX_WORKER_WORKER_H_
 
-#include <deque>
 #include <memory>
 #include <string>
 #include <thread>
@@ -50,6 +49,7 @@
 #include "common/tls.h"
 #include "proto/shardex.pb.h"
 #include "worker/executor.h"
+#include "worker/outbox.h"
 #include "worker/session.h"
 #include "worker/worker_state.h"
 
@@ -125,10 +125,6 @@ class Worker : private Session::Host {
 
   // The executor's sink.
   void OnResult(shardex::v1::ShardResult result) ABSL_LOCKS_EXCLUDED(mu_);
-  // Moves results from the outbox into `batch`, keeping the message well
-  // under the size limit (at least one result when there is any).
-  void TakeBatch(shardex::v1::ResultBatch* batch)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether Run should return now.
   bool Done() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -139,7 +135,7 @@ class Worker : private Session::Host {
   mutable absl::Mutex mu_;
   WorkerState state_ ABSL_GUARDED_BY(mu_);
   Session* session_ ABSL_GUARDED_BY(mu_) = nullptr;  // the current one
-  std::deque<shardex::v1::ShardResult> outbox_ ABSL_GUARDED_BY(mu_);
+  ResultOutbox outbox_ ABSL_GUARDED_BY(mu_);
   absl::Time drain_deadline_ ABSL_GUARDED_BY(mu_);  // end of the grace
   std::thread drain_thread_ ABSL_GUARDED_BY(mu_);
 
