@@ -8,24 +8,28 @@
 // Lifecycle (Phase):
 //
 //   kServing --Drain()--> kDraining --attempts ended--> kSettled
-//                                                          |
-//                  outbox flushed, WritesDone sent         |
-//                           +------------------------------+
-//                           v                              |
-//                        kClosed --close timeout--+        | close timeout
-//                                                 v        v
-//                                                kGaveUp <-+
+//                                                         |    |
+//                              outbox flushed, WritesDone |    |
+//                                                         v    |
+//                                                     kClosed  | close
+//                                                         |    | timeout
+//                                           close timeout |    |
+//                                                         v    v
+//                                                        kGaveUp
 //
 //   Stop():   any phase but kFinished --> kStopped
 //   Finish(): any phase               --> kFinished   (Run returns)
 //
-// Session (Link), one per connection:
+// Session (Link), one connection at a time:
 //
 //   kNone --BeginSession--> kDialing --Registered--> kRegistered
-//     ^                        |                         |
-//     |                        |                         | reader ended
-//     |                        v                         v
-//     +--------EndSession---- (any) <----------------- kOver
+//                                                         |
+//                                                    reader ended
+//                                                         v
+//                                                       kOver
+//
+//   EndSession(): any link --> kNone   (the stream has finished)
+//   BeginSession fails once Done(): no more dialling.
 //
 // Done(): Run stops dialling and returns once the worker is stopped, gave
 // up, finished, closed, or settled with nothing left to send.
