@@ -1,16 +1,15 @@
 #include "client/client.h"
 
-#include <algorithm>
+#include <utility>
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "common/backoff.h"
+#include "common/channel.h"
 #include "common/grpc_status.h"
-#include "common/token.h"
 #include "common/job_state.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 
 namespace shardex {
 
@@ -39,36 +38,28 @@ absl::Status Explain(const grpc::Status& st, const std::string& address) {
 
 CoordinatorClient::CoordinatorClient(ClientOptions options)
     : options_(std::move(options)) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(options_.max_message_bytes);
-  args.SetMaxSendMessageSize(options_.max_message_bytes);
-  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
-      ChannelCredentialsFor(options_.tls);
-  if (!credentials.ok()) {
-    channel_error_ = credentials.status();
-    credentials = grpc::InsecureChannelCredentials();  // never used
+  ChannelOptions channel_options;
+  channel_options.target = options_.coordinator;
+  channel_options.tls = options_.tls;
+  channel_options.max_message_bytes = options_.max_message_bytes;
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      CreateCoordinatorChannel(channel_options);
+  if (!channel.ok()) {
+    channel_error_ = channel.status();  // every call returns it
+    return;
   }
-  stub_ = v1::Coordinator::NewStub(grpc::CreateCustomChannel(
-      options_.coordinator, *credentials, args));
-}
-
-void CoordinatorClient::Prepare(grpc::ClientContext* ctx) const {
-  if (!options_.token.empty()) {
-    ctx->AddMetadata(kTokenMetadataKey,
-                     absl::StrCat(kTokenMetadataPrefix, options_.token));
-  }
+  stub_ = v1::Coordinator::NewStub(*channel);
 }
 
 absl::Status CoordinatorClient::Call(
     const std::function<grpc::Status(grpc::ClientContext*)>& call) {
   if (!channel_error_.ok()) return channel_error_;
   const absl::Time give_up = absl::Now() + options_.retry_for;
-  absl::Duration backoff = options_.min_backoff;
-  absl::BitGen rng;
+  Backoff backoff(options_.backoff);
   while (true) {
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.deadline));
-    Prepare(&ctx);
+    AddTokenMetadata(options_.token, &ctx);
     grpc::Status st = call(&ctx);
     const bool transient =
         st.error_code() == grpc::StatusCode::UNAVAILABLE ||
@@ -77,12 +68,11 @@ absl::Status CoordinatorClient::Call(
       reached_ = true;
       return st.ok() ? absl::OkStatus() : Explain(st, options_.coordinator);
     }
-    const absl::Duration wait = backoff * absl::Uniform(rng, 0.5, 1.0);
+    const absl::Duration wait = backoff.Next();
     if (!reached_ || absl::Now() + wait > give_up) {
       return Explain(st, options_.coordinator);
     }
     absl::SleepFor(wait);
-    backoff = std::min(backoff * 2, options_.max_backoff);
   }
 }
 
@@ -160,7 +150,7 @@ absl::StatusOr<v1::JobStatus> CoordinatorClient::Watch(
   {
     if (!channel_error_.ok()) return channel_error_;
     grpc::ClientContext ctx;  // no deadline: jobs may run for hours
-    Prepare(&ctx);
+    AddTokenMetadata(options_.token, &ctx);
     v1::WatchJobRequest req;
     req.set_job_id(job_id);
     auto reader = stub_->WatchJob(&ctx, req);

@@ -4,8 +4,8 @@
 //
 // Retries: once the client has reached the coordinator, a call that fails
 // with UNAVAILABLE or DEADLINE_EXCEEDED (a coordinator restart, a network
-// blip) is retried with jittered exponential backoff for up to
-// `retry_for`. Every call is safe to repeat: Submit sends a request id, so a
+// blip) is retried with full-jitter exponential backoff (common/backoff.h)
+// for up to `retry_for`. Every call is safe to repeat: Submit sends a request id, so a
 // retried submit still makes one job. Before the first contact, errors come
 // back at once (a wrong address should not hang).
 //
@@ -21,6 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/backoff.h"
 #include "common/tls.h"
 #include "proto/shardex.grpc.pb.h"
 
@@ -32,8 +33,7 @@ struct ClientOptions {
   TlsFiles tls;       // none: plaintext
   absl::Duration deadline = absl::Seconds(10);  // per unary call
   absl::Duration retry_for = absl::Seconds(30);
-  absl::Duration min_backoff = absl::Milliseconds(50);
-  absl::Duration max_backoff = absl::Seconds(2);
+  BackoffOptions backoff = {absl::Milliseconds(50), absl::Seconds(2)};
   int max_message_bytes = 64 << 20;
 };
 
@@ -65,13 +65,12 @@ class CoordinatorClient {
   absl::Status Call(
       const std::function<grpc::Status(grpc::ClientContext*)>& call);
 
-  // Adds the deadline-free parts every call carries (the token).
-  void Prepare(grpc::ClientContext* ctx) const;
-
+  // Constant after construction.
   const ClientOptions options_;
   absl::Status channel_error_;  // TLS set-up failed
+  std::unique_ptr<shardex::v1::Coordinator::Stub> stub_;  // null on error
+
   std::atomic<bool> reached_{false};  // a call has got an answer
-  std::unique_ptr<shardex::v1::Coordinator::Stub> stub_;
 };
 
 }  // namespace shardex

@@ -1,6 +1,8 @@
 // Conversions between absl::Status and grpc::Status. Their codes map one to
-// one; these are used only at the service edges (coordinator/service.cc,
-// worker/session.cc, client/client.cc).
+// one; these are used only at the gRPC edges (coordinator/service.cc,
+// coordinator/worker_gateway.cc, worker/session.cc, client/client.cc).
+//
+// Thread-safety: pure functions.
 #ifndef SHARDEX_COMMON_GRPC_STATUS_H_
 #define SHARDEX_COMMON_GRPC_STATUS_H_
 

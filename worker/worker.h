@@ -1,40 +1,41 @@
-// Worker: a shardex worker process's main loop. It dials the coordinator,
-// registers, and keeps one bidirectional session stream: assignments and
-// cancels come in; results (batched) and heartbeats go out. Shards run on a
-// ShardExecutor, never on the threads that read or write the stream, and
-// heartbeats come from the writer thread, which the compute pool cannot
-// starve.
+// Worker: a shardex worker process's lifetime. It owns what outlives a
+// connection to the coordinator: the ShardExecutor that runs shards, the
+// outbox of results not yet delivered (worker/outbox.h), the reconnect loop (full-jitter
+// exponential backoff, common/backoff.h) and the drain timeline. Each
+// connection is a Session (worker/session.h: register, reader, writer
+// thread, heartbeats), which asks the Worker what to send and hands it
+// what arrives; shards never run on the session's threads.
 //
-// The executor and the results outbox belong to the Worker, not to a
-// session, so shards survive a lost coordinator: when the stream breaks
-// they keep running while the worker dials again (jittered exponential
-// backoff); results finished meanwhile, or not yet written when the stream
-// broke, wait in the outbox. The next Register lists in `running` every
-// attempt still held (queued, running, or finished with its result still
-// in the outbox); the coordinator adopts the ones it wants and cancels the
-// rest, and the outbox is sent right after Registered.
+// Shards survive a lost coordinator: when the stream breaks they keep
+// running while the worker dials again; results finished meanwhile, or not
+// yet written when the stream broke, wait in the outbox. The next Register
+// lists in `running` every attempt still held (queued, running, or
+// finished with its result still in the outbox); the coordinator adopts
+// the ones it wants and cancels the rest, and the outbox is sent right
+// after Registered.
 //
-// Drain (SIGTERM) is graceful shutdown:
+// Drain (SIGTERM) is graceful shutdown (the phases are WorkerState's,
+// worker/worker_state.h):
 //
-//   Drain(grace) --> send Drain; hand back queued attempts (and any task
-//     |              that still arrives) at once
+//   Drain(grace) --> kDraining: send Drain; hand back queued attempts (and
+//     |              any task that still arrives) at once
 //     v
 //   running attempts finish ... until `grace` --> hand back the rest
 //     |                                            (stopped, reported
 //     v                                             handed_back)
-//   flush the outbox, WritesDone, wait for the coordinator to close
-//     |   (reconnecting if needed, giving up drain_close_timeout after
-//     v    the grace period)
+//   kSettled: flush the outbox, WritesDone (kClosed), wait for the
+//     |   coordinator to close (reconnecting if needed; kGaveUp
+//     v   drain_close_timeout after the grace period)
 //   Run() returns OK, with no shard running and no child process left
 //
-// Stop() ends at once: every attempt is cancelled (unreported), the stream
-// is cancelled, and Run() returns OK once the attempts have ended.
+// Stop() ends at once (kStopped): every attempt is cancelled (unreported),
+// the stream is cancelled, and Run() returns OK once the attempts have
+// ended.
 //
 // Thread-safety: Run on one thread; Drain and Stop from any thread.
 #ifndef SHARDEX_WORKER_WORKER_H_
 #define SHARDEX_WORKER_WORKER_H_
 
-#include <deque>
 #include <memory>
 #include <string>
 #include <thread>
@@ -44,11 +45,13 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/backoff.h"
 #include "common/tls.h"
-#include "grpcpp/client_context.h"
-#include "grpcpp/support/sync_stream.h"
 #include "proto/shardex.pb.h"
 #include "worker/executor.h"
+#include "worker/outbox.h"
+#include "worker/session.h"
+#include "worker/worker_state.h"
 
 namespace shardex {
 
@@ -58,10 +61,10 @@ struct WorkerOptions {
   TlsFiles tls;            // none: plaintext
   int threads = 0;         // 0: every core
   int processes = 0;       // child processes at once; 0: every core
-  std::string scratch_dir; // per-shard dirs of command shards; "": $TMPDIR or /tmp
+  std::string scratch_dir; // per-shard dirs of command shards; "": TempDir()
   std::string host;        // reported name; empty: this machine's hostname
-  absl::Duration min_backoff = absl::Milliseconds(100);
-  absl::Duration max_backoff = absl::Seconds(5);
+  // Between sessions; back to `initial` after a session that registered.
+  BackoffOptions backoff = {absl::Milliseconds(100), absl::Seconds(5)};
   // How long the coordinator may take to answer Register.
   absl::Duration register_timeout = absl::Seconds(10);
   int max_message_bytes = 64 << 20;
@@ -73,10 +76,10 @@ struct WorkerOptions {
   absl::Duration drain_close_timeout = absl::Seconds(5);
 };
 
-class Worker {
+class Worker : private Session::Host {
  public:
   explicit Worker(WorkerOptions options);
-  ~Worker();
+  ~Worker() override;
 
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -85,61 +88,56 @@ class Worker {
   // over. Returns OK then, after every attempt has ended; or the error when
   // the coordinator refuses the token or a TLS file is bad (retrying would
   // not help).
-  absl::Status Run();
+  absl::Status Run() ABSL_LOCKS_EXCLUDED(mu_);
   // Starts a graceful drain (above) and returns at once. Further calls do
   // nothing; call Stop() to cut a drain short.
-  void Drain(absl::Duration grace);
-  void Stop();
+  void Drain(absl::Duration grace) ABSL_LOCKS_EXCLUDED(mu_);
+  void Stop() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  // One connection: returns when the stream ends or the worker leaves.
-  // Sets `registered` once the coordinator accepted the worker.
-  absl::Status Session(bool* registered);
-  using Stream = grpc::ClientReaderWriter<shardex::v1::WorkerMessage,
-                                          shardex::v1::CoordinatorMessage>;
-  // The session's writer thread: Drain, results and heartbeats out, then
-  // (once a drain has settled) WritesDone.
-  void WriteLoop(Stream* stream, grpc::ClientContext* ctx,
-                 absl::Duration heartbeat) ABSL_LOCKS_EXCLUDED(mu_);
+  // One Session, registered as the current one while it runs.
+  absl::Status RunSession(bool* registered) ABSL_LOCKS_EXCLUDED(mu_);
+  // Ends Run: cancels what is left, joins the drain thread, logs the end.
+  void Finish() ABSL_LOCKS_EXCLUDED(mu_);
   // The drain's timeline (on drain_thread_).
-  void DrainAttempts();
+  void DrainAttempts() ABSL_LOCKS_EXCLUDED(mu_);
+  // After the drain settled: waits for Run to end, or gives up at
+  // `give_up_at`, cancelling the session.
+  void AwaitClose(absl::Time give_up_at) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Session::Host.
+  std::vector<shardex::v1::ShardRef> HeldAttempts() override
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void OnRegistered() override ABSL_LOCKS_EXCLUDED(mu_);
+  // (The executor may call OnResult from within Assign and Cancel.)
+  void OnAssignments(const shardex::v1::AssignmentBatch& batch) override
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void OnCancel(const shardex::v1::CancelShards& cancel) override
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void OnReaderEnded() override ABSL_LOCKS_EXCLUDED(mu_);
+  WorkerState::WriteStep NextWrite(absl::Duration idle, bool drain_sent,
+                                   shardex::v1::WorkerMessage* msg) override
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void Unsent(shardex::v1::ResultBatch* batch) override
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void FillHeartbeat(shardex::v1::Heartbeat* heartbeat) override
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // The executor's sink.
   void OnResult(shardex::v1::ShardResult result) ABSL_LOCKS_EXCLUDED(mu_);
-  // Drops outbox results the coordinator cancelled.
-  void Forget(const shardex::v1::CancelShards& cancel) ABSL_LOCKS_EXCLUDED(mu_);
-  // Register.running: the attempts held, and those whose result waits.
-  std::vector<shardex::v1::ShardRef> HeldAttempts() ABSL_LOCKS_EXCLUDED(mu_);
-  // Moves results from the outbox into `batch`, keeping the message well
-  // under the size limit (at least one result when there is any).
-  void TakeBatch(shardex::v1::ResultBatch* batch)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether Run should return now.
   bool Done() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Constant after construction.
   const WorkerOptions options_;
-  const int threads_;
-  const int processes_;
+  const Session::Options session_options_;
 
   mutable absl::Mutex mu_;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;  // Run is returning
-  grpc::ClientContext* session_ctx_ ABSL_GUARDED_BY(mu_) = nullptr;
-  bool session_registered_ ABSL_GUARDED_BY(mu_) = false;
-  bool session_over_ ABSL_GUARDED_BY(mu_) = false;  // the reader has ended
-  std::deque<shardex::v1::ShardResult> outbox_ ABSL_GUARDED_BY(mu_);
-
-  // Drain state, in the order it happens.
-  bool draining_ ABSL_GUARDED_BY(mu_) = false;
-  absl::Time drain_deadline_ ABSL_GUARDED_BY(mu_);
+  WorkerState state_ ABSL_GUARDED_BY(mu_);
+  Session* session_ ABSL_GUARDED_BY(mu_) = nullptr;  // the current one
+  ResultOutbox outbox_ ABSL_GUARDED_BY(mu_);
+  absl::Time drain_deadline_ ABSL_GUARDED_BY(mu_);  // end of the grace
   std::thread drain_thread_ ABSL_GUARDED_BY(mu_);
-  // Every attempt has ended; everything left to say is in the outbox.
-  bool drain_settled_ ABSL_GUARDED_BY(mu_) = false;
-  // The writer half-closed the stream after flushing the outbox.
-  bool closed_ ABSL_GUARDED_BY(mu_) = false;
-  // The close timeout passed: leave without delivering the rest.
-  bool give_up_ ABSL_GUARDED_BY(mu_) = false;
 
   // Last: destroyed first (it calls OnResult until then).
   std::unique_ptr<ShardExecutor> executor_;

@@ -232,8 +232,7 @@ class WorkerTest : public ::testing::Test {
     o.threads = 1;
     o.processes = 1;
     o.host = "test-worker";
-    o.min_backoff = absl::Milliseconds(10);
-    o.max_backoff = absl::Milliseconds(50);
+    o.backoff = {absl::Milliseconds(10), absl::Milliseconds(50)};
     return o;
   }
   void Start(WorkerOptions options) {

@@ -1,0 +1,34 @@
+#include "common/channel.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/token.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
+
+namespace shardex {
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateCoordinatorChannel(
+    const ChannelOptions& options) {
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      ChannelCredentialsFor(options.tls);
+  if (!credentials.ok()) return credentials.status();
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(options.max_message_bytes);
+  args.SetMaxSendMessageSize(options.max_message_bytes);
+  if (options.keepalive_interval > absl::ZeroDuration()) {
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
+                absl::ToInt64Milliseconds(options.keepalive_interval));
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                absl::ToInt64Milliseconds(options.keepalive_timeout));
+    args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  }
+  return grpc::CreateCustomChannel(options.target, *credentials, args);
+}
+
+void AddTokenMetadata(const std::string& token, grpc::ClientContext* ctx) {
+  if (token.empty()) return;
+  ctx->AddMetadata(kTokenMetadataKey, absl::StrCat(kTokenMetadataPrefix, token));
+}
+
+}  // namespace shardex

@@ -1,0 +1,74 @@
+#include "worker/outbox.h"
+
+#include <algorithm>
+#include <set>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "common/shard_ref_key.h"
+
+namespace shardex {
+
+namespace {
+
+// What goes out instead of a result that can never be sent, rather than
+// breaking every session. Small, but not checked against the limit again
+// (a limit below a few dozen bytes must not loop).
+v1::ShardResult TooLarge(const v1::ShardResult& r) {
+  v1::ShardResult failed;
+  *failed.mutable_ref() = r.ref();
+  failed.set_runtime_us(r.runtime_us());
+  failed.set_error(absl::StrCat("result of ", r.ByteSizeLong(),
+                                " bytes exceeds the message limit"));
+  return failed;
+}
+
+}  // namespace
+
+void ResultOutbox::Add(v1::ShardResult result) {
+  results_.push_back(std::move(result));
+}
+
+void ResultOutbox::PutBack(v1::ResultBatch* batch) {
+  auto* results = batch->mutable_results();
+  for (int i = results->size() - 1; i >= 0; --i) {
+    results_.push_front(std::move(*results->Mutable(i)));
+  }
+}
+
+void ResultOutbox::Forget(const v1::CancelShards& cancel) {
+  const absl::flat_hash_set<uint64_t> jobs(cancel.job_ids().begin(),
+                                           cancel.job_ids().end());
+  std::set<ShardRefKey> refs;
+  for (const v1::ShardRef& ref : cancel.shards()) refs.insert(KeyOf(ref));
+  results_.erase(std::remove_if(results_.begin(), results_.end(),
+                                [&](const v1::ShardResult& r) {
+                                  return jobs.contains(r.ref().job_id()) ||
+                                         refs.count(KeyOf(r.ref())) > 0;
+                                }),
+                 results_.end());
+}
+
+void ResultOutbox::AppendWaiting(std::vector<v1::ShardRef>* refs) const {
+  std::set<ShardRefKey> seen;
+  for (const v1::ShardRef& ref : *refs) seen.insert(KeyOf(ref));
+  for (const v1::ShardResult& r : results_) {
+    if (seen.insert(KeyOf(r.ref())).second) refs->push_back(r.ref());
+  }
+}
+
+void ResultOutbox::TakeBatch(v1::ResultBatch* batch) {
+  size_t bytes = 0;
+  while (!results_.empty()) {
+    v1::ShardResult& r = results_.front();
+    if (r.ByteSizeLong() > batch_bytes_) r = TooLarge(r);
+    const size_t size = r.ByteSizeLong();
+    if (batch->results_size() > 0 && bytes + size > batch_bytes_) break;
+    bytes += size;
+    *batch->add_results() = std::move(r);
+    results_.pop_front();
+  }
+}
+
+}  // namespace shardex
