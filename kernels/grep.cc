@@ -152,7 +152,7 @@ absl::StatusOr<std::unique_ptr<const RE2>> CompilePattern(
   return re;
 }
 
-// Collects one shard's matches in payload form (see GrepJob::RunShard).
+// Collects one shard's matches in payload form (see GrepRunner::RunShard).
 class MatchSink {
  public:
   explicit MatchSink(bool count_only) : count_only_(count_only) {}
