@@ -48,8 +48,8 @@ KernelArgs GrepArgs(const std::string& pattern,
 }
 
 std::unique_ptr<LocalKernel> GrepJob(const std::string& pattern,
-                                   const std::vector<std::string>& paths,
-                                   Options o = {}) {
+                                     const std::vector<std::string>& paths,
+                                     Options o = {}) {
   absl::StatusOr<std::unique_ptr<LocalKernel>> job =
       LocalKernel::Create("grep", GrepArgs(pattern, paths, o));
   EXPECT_TRUE(job.ok()) << job.status();
@@ -217,7 +217,8 @@ TEST(GrepKernelTest, InvalidPatternsAreRejectedAtCreation) {
             std::string::npos)
       << missing_paren.status();
   // With --fixed the same text is a literal.
-  EXPECT_TRUE(LocalKernel::Create("grep", GrepArgs("a(b", {path}, kFixed)).ok());
+  EXPECT_TRUE(
+      LocalKernel::Create("grep", GrepArgs("a(b", {path}, kFixed)).ok());
   EXPECT_EQ(
       LocalKernel::Create("grep", GrepArgs("a\nb", {path}, {})).status().code(),
       absl::StatusCode::kInvalidArgument);

@@ -210,9 +210,9 @@ TEST(MandelbrotKernelTest, DomainIsTheRowsInShardsOfBoundedWork) {
            {"16384", "16384", "1000000", 1, 16384},
            {"16384", "1", "500", 16, 1}}) {
     std::unique_ptr<LocalKernel> job = MandelbrotJob({{"width", c.width},
-                                                    {"height", c.height},
-                                                    {"max-iter", c.max_iter},
-                                                    {"out", "/x.png"}});
+                                                      {"height", c.height},
+                                                      {"max-iter", c.max_iter},
+                                                      {"out", "/x.png"}});
     ASSERT_NE(job, nullptr);
     const Domain d = job->domain();
     EXPECT_EQ(d.kind, Domain::Kind::kRange);
@@ -253,16 +253,15 @@ TEST(MandelbrotKernelTest, CancelStopsALongShardWithinARow) {
   // Centred in the period-3 bulb, outside the cardioid shortcut: every
   // pixel runs all 10^6 iterations, so one 2000-pixel row takes seconds.
   std::unique_ptr<LocalKernel> job = MandelbrotJob({{"width", "2000"},
-                                                  {"height", "1"},
-                                                  {"out", "/x.png"},
-                                                  {"max-iter", "1000000"},
-                                                  {"center-x", "-0.1225"},
-                                                  {"center-y", "0.7449"},
-                                                  {"scale", "0.001"}});
+                                                    {"height", "1"},
+                                                    {"out", "/x.png"},
+                                                    {"max-iter", "1000000"},
+                                                    {"center-x", "-0.1225"},
+                                                    {"center-y", "0.7449"},
+                                                    {"scale", "0.001"}});
   ASSERT_NE(job, nullptr);
-  testing::ExpectCancelStopsALongShard(job->runner(), {0, 1},
-                                       absl::Milliseconds(50),
-                                       absl::Milliseconds(1000));
+  testing::ExpectCancelStopsALongShard(
+      job->runner(), {0, 1}, absl::Milliseconds(50), absl::Milliseconds(1000));
 }
 
 TEST(MandelbrotKernelTest, AcceptsDecimalForms) {
@@ -270,9 +269,9 @@ TEST(MandelbrotKernelTest, AcceptsDecimalForms) {
        {"-0.5", "0", "-0", "3", "3.", ".5", "1e-3", "2.5E+1", "-1.25e-2"}) {
     absl::StatusOr<std::unique_ptr<LocalKernel>> job =
         LocalKernel::Create("mandelbrot", {{"width", "4"},
-                                       {"height", "4"},
-                                       {"out", "/x.png"},
-                                       {"center-x", text}});
+                                           {"height", "4"},
+                                           {"out", "/x.png"},
+                                           {"center-x", text}});
     EXPECT_TRUE(job.ok()) << text << ": " << job.status();
   }
 }

@@ -18,7 +18,8 @@ using ::shardex::testing::LocalKernel;
 constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
 
 std::unique_ptr<LocalKernel> PiJob(const KernelArgs& args) {
-  absl::StatusOr<std::unique_ptr<LocalKernel>> job = LocalKernel::Create("pi", args);
+  absl::StatusOr<std::unique_ptr<LocalKernel>> job =
+      LocalKernel::Create("pi", args);
   EXPECT_TRUE(job.ok()) << job.status();
   return job.ok() ? *std::move(job) : nullptr;
 }
@@ -91,8 +92,10 @@ TEST(PiKernelTest, GoldenValue) {
 }
 
 TEST(PiKernelTest, DifferentSeedsGiveDifferentSamples) {
-  std::unique_ptr<LocalKernel> a = PiJob({{"samples", "1000000"}, {"seed", "1"}});
-  std::unique_ptr<LocalKernel> b = PiJob({{"samples", "1000000"}, {"seed", "2"}});
+  std::unique_ptr<LocalKernel> a =
+      PiJob({{"samples", "1000000"}, {"seed", "1"}});
+  std::unique_ptr<LocalKernel> b =
+      PiJob({{"samples", "1000000"}, {"seed", "2"}});
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
   EXPECT_NE(testing::RunJob(*a, 1).value().details.at("inside"),

@@ -78,9 +78,8 @@ TEST(SleepKernelTest, ReduceRejectsPayloadsOtherThanOne) {
 TEST(SleepKernelTest, CancelInterruptsAnHourLongSleep) {
   std::unique_ptr<LocalKernel> job = SleepJob("3600000");
   ASSERT_NE(job, nullptr);
-  testing::ExpectCancelStopsALongShard(job->runner(), {7, 8},
-                                       absl::Milliseconds(30),
-                                       absl::Seconds(5));
+  testing::ExpectCancelStopsALongShard(
+      job->runner(), {7, 8}, absl::Milliseconds(30), absl::Seconds(5));
 }
 
 TEST(SleepKernelTest, CancelledBeforeStartingReturnsCancelled) {

@@ -28,7 +28,8 @@ using ::shardex::testing::ShellQuote;
 using ::shardex::testing::ShellResult;
 using ::shardex::testing::WriteTestFile;
 
-std::unique_ptr<LocalKernel> WordCountJob(const std::vector<std::string>& paths) {
+std::unique_ptr<LocalKernel> WordCountJob(
+    const std::vector<std::string>& paths) {
   absl::StatusOr<std::unique_ptr<LocalKernel>> job =
       LocalKernel::Create("wordcount", {{"files", absl::StrJoin(paths, "\n")}});
   EXPECT_TRUE(job.ok()) << job.status();
@@ -206,7 +207,8 @@ TEST(WordCountKernelTest, CancelledShardReturnsCancelled) {
 }
 
 TEST(WordCountKernelTest, RunShardRejectsARangeOutsideTheJob) {
-  std::unique_ptr<LocalKernel> job = WordCountJob({WriteTestFile("out", "abc")});
+  std::unique_ptr<LocalKernel> job =
+      WordCountJob({WriteTestFile("out", "abc")});
   ASSERT_NE(job, nullptr);
   const CancelFlag not_cancelled{false};
   EXPECT_EQ(job->RunShard({0, 4}, not_cancelled).status().code(),

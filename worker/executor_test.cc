@@ -76,6 +76,13 @@ v1::ShardRef Ref(uint64_t job, uint64_t shard, uint32_t attempt = 1) {
   return ref;
 }
 
+// What the coordinator sends every worker that had job `job` once it ends.
+v1::CancelShards JobEnded(uint64_t job) {
+  v1::CancelShards cancel;
+  cancel.add_job_ids(job);
+  return cancel;
+}
+
 TEST(ShardExecutorTest, RunsShardsAndReportsPayloads) {
   Results results;
   ShardExecutor exec({2, 1},
@@ -114,10 +121,8 @@ TEST(ShardExecutorTest, CancelledJobReportsNothingAndStopsEarly) {
   exec.Assign(Batch(3, "sleep", {{"ms", "60000"}}, {{0, 1}, {1, 2}}));
   absl::SleepFor(absl::Milliseconds(50));
   EXPECT_EQ(exec.InFlight(), 2u);
-  v1::CancelShards cancel;
-  cancel.add_job_ids(3);
   const absl::Time start = absl::Now();
-  exec.Cancel(cancel);
+  exec.Cancel(JobEnded(3));
   while (exec.InFlight() > 0 && absl::Now() - start < absl::Seconds(30)) {
     absl::SleepFor(absl::Milliseconds(5));
   }
@@ -125,12 +130,6 @@ TEST(ShardExecutorTest, CancelledJobReportsNothingAndStopsEarly) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(30));
   EXPECT_EQ(results.size(), 0u);
   EXPECT_EQ(exec.KnownJobs(), 0u);  // the job has ended: forgotten
-}
-
-v1::CancelShards JobEnded(uint64_t job) {
-  v1::CancelShards cancel;
-  cancel.add_job_ids(job);
-  return cancel;
 }
 
 // The coordinator names every ended job in CancelShards.job_ids; a worker
@@ -145,8 +144,8 @@ TEST(ShardExecutorTest, ForgetsEndedJobsSoItsJobTableStaysBounded) {
   for (uint64_t job = 1; job <= kJobs; ++job) {
     // Every tenth definition is rejected (an unknown kernel).
     const bool bad = job % 10 == 0;
-    exec.Assign(Batch(job, bad ? "nosuchkernel" : "sleep", {{"ms", "0"}},
-                      {{0, 1}}));
+    exec.Assign(
+        Batch(job, bad ? "nosuchkernel" : "sleep", {{"ms", "0"}}, {{0, 1}}));
     const std::vector<v1::ShardResult> got = results.WaitFor(job);
     ASSERT_EQ(got.size(), job);
     EXPECT_EQ(got.back().ok(), !bad) << got.back().error();
