@@ -16,13 +16,15 @@
 namespace shardex {
 namespace {
 
-// Runs every shard in turn on this thread; returns seconds, or -1 on error.
-double TimeShards(const KernelJob& job, uint64_t shards) {
+// Runs every shard of `domain` in turn on this thread; returns seconds, or
+// -1 on error.
+double TimeShards(const ShardRunner& runner, const Domain& domain,
+                  uint64_t shards) {
   const CancelFlag not_cancelled{false};
   const auto start = std::chrono::steady_clock::now();
   for (uint64_t i = 0; i < shards; ++i) {
     absl::StatusOr<std::string> payload =
-        job.RunShard(ShardRangeOf(job.domain(), shards, i), not_cancelled);
+        runner.RunShard(ShardRangeOf(domain, shards, i), not_cancelled);
     if (!payload.ok()) {
       std::fprintf(stderr, "%s\n", payload.status().ToString().c_str());
       return -1;
@@ -37,22 +39,30 @@ int Run(int argc, char** argv) {
   const std::string to = argc > 2 ? argv[2] : "1e10";
   const std::string shard_text = argc > 3 ? argv[3] : "1";
   absl::StatusOr<uint64_t> shards = ParseUint64Arg("shards", shard_text);
+  const KernelArgs pi_args = {{"samples", samples}, {"seed", "1"}};
+  const KernelArgs primes_args = {{"to", to}};
   absl::StatusOr<std::unique_ptr<KernelJob>> pi =
-      CreateKernelJob("pi", {{"samples", samples}, {"seed", "1"}});
+      CreateKernelJob("pi", pi_args);
+  absl::StatusOr<std::unique_ptr<ShardRunner>> pi_runner =
+      CreateShardRunner("pi", pi_args);
   absl::StatusOr<std::unique_ptr<KernelJob>> primes =
-      CreateKernelJob("primes", {{"to", to}});
+      CreateKernelJob("primes", primes_args);
+  absl::StatusOr<std::unique_ptr<ShardRunner>> primes_runner =
+      CreateShardRunner("primes", primes_args);
   for (const absl::Status& s :
-       {shards.status(), pi.status(), primes.status()}) {
+       {shards.status(), pi.status(), pi_runner.status(), primes.status(),
+        primes_runner.status()}) {
     if (!s.ok()) {
       std::fprintf(stderr, "%s\n", s.ToString().c_str());
       return 2;
     }
   }
-  const double pi_s = TimeShards(**pi, *shards);
+  const double pi_s = TimeShards(**pi_runner, (*pi)->domain(), *shards);
   const double n = static_cast<double>((*pi)->domain().hi);
   std::printf("pi:     %s samples in %.3f s = %.0f M samples/s\n",
               samples.c_str(), pi_s, n / pi_s / 1e6);
-  const double primes_s = TimeShards(**primes, *shards);
+  const double primes_s =
+      TimeShards(**primes_runner, (*primes)->domain(), *shards);
   std::printf("primes: [0, %s) in %.3f s\n", to.c_str(), primes_s);
   return (pi_s < 0 || primes_s < 0) ? 1 : 0;
 }

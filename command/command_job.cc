@@ -10,9 +10,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "command/exact_sum.h"
-#include "command/placeholders.h"
 #include "common/child_env.h"
 #include "common/process_runner.h"
+#include "common/text_checks.h"
 
 namespace shardex {
 
@@ -28,21 +28,13 @@ std::string Field(absl::string_view name, int index) {
   return absl::StrCat(name, "[", index, "]");
 }
 
-absl::Status CheckText(absl::string_view field, absl::string_view value) {
-  if (value.find('\0') != absl::string_view::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": contains a NUL byte"));
-  }
-  return absl::OkStatus();
-}
-
 absl::Status CheckPath(absl::string_view field, absl::string_view path) {
   if (path.size() > kMaxPathBytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         field, ": ", path.size(), " bytes, longer than a path may be (",
         kMaxPathBytes, ")"));
   }
-  return CheckText(field, path);
+  return CheckNoNul(field, path);
 }
 
 // The program: argv (and reduce_command, run as `sh -c`) within the argv
@@ -67,7 +59,7 @@ absl::Status ValidateProgram(const v1::CommandSpec& spec,
         "command.argv[0]: the program name is empty");
   }
   for (int i = 0; i < spec.argv_size(); ++i) {
-    if (absl::Status st = CheckText(Field("command.argv", i), spec.argv(i));
+    if (absl::Status st = CheckNoNul(Field("command.argv", i), spec.argv(i));
         !st.ok()) {
       return st;
     }
@@ -79,8 +71,8 @@ absl::Status ValidateProgram(const v1::CommandSpec& spec,
                      " bytes exceeds the limit of ", policy.max_argv_bytes,
                      " (raise it with the coordinator's --max-argv-bytes)"));
   }
-  return CheckText("command.reduce_command (--reduce-command)",
-                   spec.reduce_command());
+  return CheckNoNul("command.reduce_command (--reduce-command)",
+                    spec.reduce_command());
 }
 
 // Where the shards come from: at most one source, each well formed.
@@ -181,12 +173,6 @@ class CommandJob : public KernelJob {
 
   Domain domain() const override { return domain_; }
 
-  absl::StatusOr<std::string> RunShard(ShardRange,
-                                       const CancelFlag&) const override {
-    return absl::UnimplementedError(
-        "command shards run in a worker's process pool");
-  }
-
   absl::StatusOr<KernelResult> Reduce(
       absl::Span<const std::string> payloads) const override {
     KernelResult result;
@@ -265,21 +251,6 @@ absl::StatusOr<std::unique_ptr<KernelJob>> CreateCommandJob(
   }
   if (resolved != nullptr) *resolved = s;
   return std::make_unique<CommandJob>(std::move(s), d, policy);
-}
-
-ShardVars CommandShardVars(const v1::CommandSpec& spec, uint64_t shard,
-                           uint64_t shards, ShardRange range) {
-  ShardVars v;
-  v.shard = shard;
-  v.shards = shards;
-  v.begin = range.begin;
-  v.end = range.end;
-  if (spec.inputs_size() > 0 && shard < static_cast<uint64_t>(spec.inputs_size())) {
-    v.input = spec.inputs(shard);
-  } else if (!spec.lines().empty()) {
-    v.input = spec.lines();
-  }
-  return v;
 }
 
 }  // namespace shardex

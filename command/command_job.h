@@ -1,10 +1,13 @@
 // Command jobs on the coordinator: CreateCommandJob validates a CommandSpec,
 // names its domain (a --range, one shard per --inputs file, the bytes of a
 // --lines file, or just --shards N tasks) and reduces the shards' outputs
-// (concat, sum, sort, or a --reduce-command run here). The shards themselves
-// run on workers through worker/command_runner, never through RunShard.
+// (concat, sum, sort, or a --reduce-command run here). A command job has
+// only the coordinator's side of a kernel (KernelJob): its shards run on
+// workers through worker/command_runner, with the placeholders of
+// command/placeholders.h.
 //
-// Thread-safety: the returned job is immutable and thread-compatible.
+// Thread-safety: the returned job is immutable and safe to use from many
+// threads at once.
 #ifndef SHARDEX_COMMAND_COMMAND_JOB_H_
 #define SHARDEX_COMMAND_COMMAND_JOB_H_
 
@@ -13,6 +16,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/file_util.h"
 #include "kernels/kernel.h"
 #include "proto/shardex.pb.h"
 
@@ -26,7 +30,7 @@ struct CommandPolicy {
   // coordinator's --max-argv-bytes). 128 KiB is also the kernel's limit on
   // one string, which `--shell` and `sh -c` make the whole command.
   uint64_t max_argv_bytes = 128 << 10;
-  std::string scratch_dir = "/tmp";  // where a reduce command runs
+  std::string scratch_dir = TempDir();  // where a reduce command runs
 };
 
 // Validates `spec`: RESOURCE_EXHAUSTED for what exceeds a limit (argv,
@@ -39,12 +43,6 @@ struct CommandPolicy {
 absl::StatusOr<std::unique_ptr<KernelJob>> CreateCommandJob(
     const shardex::v1::CommandSpec& spec, const CommandPolicy& policy,
     shardex::v1::CommandSpec* resolved = nullptr);
-
-// The shard variables a worker fills placeholders with. `range` is the
-// shard's range of the job's domain.
-struct ShardVars;
-ShardVars CommandShardVars(const shardex::v1::CommandSpec& spec,
-                           uint64_t shard, uint64_t shards, ShardRange range);
 
 }  // namespace shardex
 

@@ -6,6 +6,21 @@
 
 namespace shardex {
 
+ShardVars CommandShardVars(const v1::CommandSpec& spec, uint64_t shard,
+                           uint64_t shards, ShardRange range) {
+  ShardVars v;
+  v.shard = shard;
+  v.shards = shards;
+  v.begin = range.begin;
+  v.end = range.end;
+  if (shard < static_cast<uint64_t>(spec.inputs_size())) {
+    v.input = spec.inputs(shard);
+  } else if (!spec.lines().empty()) {
+    v.input = spec.lines();
+  }
+  return v;
+}
+
 std::string ExpandPlaceholders(const std::string& arg, const ShardVars& v) {
   if (arg.find('{') == std::string::npos) return arg;
   return absl::StrReplaceAll(arg, {{"{shard}", absl::StrCat(v.shard)},

@@ -1,5 +1,6 @@
 // Placeholders of command jobs: {shard} {shards} {begin} {end} {input}
-// {output} in a command's arguments, filled in per shard on the worker.
+// {output} in a command's arguments, filled in per shard on the worker
+// (worker/command_runner), and the SHARDEX_* variables with the same values.
 // Anything else in braces (an awk program, say) is left alone.
 //
 // Thread-safety: pure functions.
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/split.h"
 #include "proto/shardex.pb.h"
 
 namespace shardex {
@@ -22,6 +24,12 @@ struct ShardVars {
   std::string input;   // the shard's input file, if any
   std::string output;  // path where the shard may write its output
 };
+
+// The shard variables of shard `shard` of `shards` of a command job; `range`
+// is the shard's range of the job's domain. {input} is the shard's --inputs
+// file, or the --lines file.
+ShardVars CommandShardVars(const shardex::v1::CommandSpec& spec, uint64_t shard,
+                           uint64_t shards, ShardRange range);
 
 // Replaces every placeholder in `arg`.
 std::string ExpandPlaceholders(const std::string& arg, const ShardVars& vars);

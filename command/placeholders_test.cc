@@ -51,5 +51,27 @@ TEST(PlaceholdersTest, EnvironmentDescribesTheShard) {
   EXPECT_TRUE(saw_attempt);
 }
 
+TEST(PlaceholdersTest, CommandShardVarsNameTheShardsInput) {
+  shardex::v1::CommandSpec spec;
+  spec.add_inputs("/in/a");
+  spec.add_inputs("/in/b");
+  const ShardVars v = CommandShardVars(spec, 1, 2, ShardRange{1, 2});
+  EXPECT_EQ(v.shard, 1u);
+  EXPECT_EQ(v.shards, 2u);
+  EXPECT_EQ(v.begin, 1u);
+  EXPECT_EQ(v.end, 2u);
+  EXPECT_EQ(v.input, "/in/b");
+  EXPECT_EQ(v.output, "");  // the runner names it in the shard's directory
+
+  shardex::v1::CommandSpec lines;
+  lines.set_lines("/in/big.txt");
+  const ShardVars l = CommandShardVars(lines, 3, 4, ShardRange{300, 400});
+  EXPECT_EQ(l.input, "/in/big.txt");
+  EXPECT_EQ(l.begin, 300u);
+  EXPECT_EQ(l.end, 400u);
+
+  EXPECT_EQ(CommandShardVars({}, 0, 1, ShardRange{0, 1}).input, "");
+}
+
 }  // namespace
 }  // namespace shardex

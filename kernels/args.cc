@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/text_checks.h"
 
 namespace shardex {
 namespace {
@@ -36,15 +37,12 @@ absl::Status CheckArgText(const std::string& name, const std::string& value) {
   if (name.empty()) {
     return absl::InvalidArgumentError("args: an argument with an empty name");
   }
-  if (name.find('\0') != std::string::npos) {
+  if (HasNul(name)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "args: the argument name \"", Shown(name), "\" contains a NUL byte"));
   }
-  if (value.find('\0') != std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "args[\"", Cut(name), "\"] (--", Cut(name), "): contains a NUL byte"));
-  }
-  return absl::OkStatus();
+  return CheckNoNul(
+      absl::StrCat("args[\"", Cut(name), "\"] (--", Cut(name), ")"), value);
 }
 
 const KernelParam* FindParam(absl::Span<const KernelParam> params,

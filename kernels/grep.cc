@@ -9,8 +9,8 @@
 // one shard. A shard's payload lists its matching lines (or per-file counts
 // with --count); the reduce concatenates them in shard order, which is input
 // order (docs/kernels.md).
-// Thread-safety: GrepJob is immutable after Create (RE2 matching is const
-// and thread-safe); RunShard and Reduce may run concurrently.
+// Thread-safety: GrepJob and GrepRunner are immutable after creation (RE2
+// matching is const and thread-safe); shards may run concurrently.
 #include <re2/re2.h>
 
 #include <cstdint>
@@ -152,7 +152,7 @@ absl::StatusOr<std::unique_ptr<const RE2>> CompilePattern(
   return re;
 }
 
-// Collects one shard's matches in payload form (see GrepJob::RunShard).
+// Collects one shard's matches in payload form (see GrepRunner::RunShard).
 class MatchSink {
  public:
   explicit MatchSink(bool count_only) : count_only_(count_only) {}
@@ -230,32 +230,19 @@ absl::StatusOr<std::vector<Record>> ParsePayload(absl::string_view payload,
   return records;
 }
 
+// The validated arguments; both sides are built from them.
+struct GrepArgs {
+  InputFiles files;
+  std::unique_ptr<const RE2> re;
+  bool count_only = false;
+};
+
 class GrepJob final : public KernelJob {
  public:
-  GrepJob(InputFiles files, std::unique_ptr<const RE2> re, bool count_only)
-      : files_(std::move(files)), re_(std::move(re)), count_only_(count_only) {}
+  explicit GrepJob(GrepArgs args)
+      : files_(std::move(args.files)), count_only_(args.count_only) {}
 
-  Domain domain() const override {
-    return Domain{Domain::Kind::kRange, 0, files_.total_bytes()};
-  }
-
-  // Payload: one "<file index>\t<line>\n" record per matching line, in input
-  // order; with --count, one "<file index>\t<count>\n" per file with matches.
-  absl::StatusOr<std::string> RunShard(
-      ShardRange range, const CancelFlag& cancel) const override {
-    RETURN_IF_ERROR(ValidateShardRange(domain(), range));
-    MatchSink sink(count_only_);
-    const RE2& re = *re_;
-    RETURN_IF_ERROR(ForEachLine(
-        files_, range, cancel,
-        [&re, &sink](size_t file_index, std::string_view line) {
-          const re2::StringPiece text(line.data(), line.size());
-          if (re.Match(text, 0, text.size(), RE2::UNANCHORED, nullptr, 0)) {
-            sink.Add(file_index, line);
-          }
-        }));
-    return std::move(sink).Finish(range);
-  }
+  Domain domain() const override { return files_.domain(); }
 
   absl::StatusOr<KernelResult> Reduce(
       absl::Span<const std::string> payloads) const override {
@@ -317,12 +304,36 @@ class GrepJob final : public KernelJob {
   }
 
   const InputFiles files_;
-  const std::unique_ptr<const RE2> re_;
   const bool count_only_;
 };
 
-absl::StatusOr<std::unique_ptr<KernelJob>> CreateGrepJob(
-    const KernelArgs& args) {
+class GrepRunner final : public ShardRunner {
+ public:
+  explicit GrepRunner(GrepArgs args) : args_(std::move(args)) {}
+
+  // Payload: one "<file index>\t<line>\n" record per matching line, in input
+  // order; with --count, one "<file index>\t<count>\n" per file with matches.
+  absl::StatusOr<std::string> RunShard(
+      ShardRange range, const CancelFlag& cancel) const override {
+    RETURN_IF_ERROR(ValidateShardRange(args_.files.domain(), range));
+    MatchSink sink(args_.count_only);
+    const RE2& re = *args_.re;
+    RETURN_IF_ERROR(ForEachLine(
+        args_.files, range, cancel,
+        [&re, &sink](size_t file_index, std::string_view line) {
+          const re2::StringPiece text(line.data(), line.size());
+          if (re.Match(text, 0, text.size(), RE2::UNANCHORED, nullptr, 0)) {
+            sink.Add(file_index, line);
+          }
+        }));
+    return std::move(sink).Finish(range);
+  }
+
+ private:
+  const GrepArgs args_;
+};
+
+absl::StatusOr<GrepArgs> ParseGrepArgs(const KernelArgs& args) {
   ASSIGN_OR_RETURN(const KernelArgs resolved,
                    ResolveArgs(kName, GrepParams(), args));
   ASSIGN_OR_RETURN(const bool count_only, GetBoolArg(resolved, "count"));
@@ -330,14 +341,9 @@ absl::StatusOr<std::unique_ptr<KernelJob>> CreateGrepJob(
   ASSIGN_OR_RETURN(const bool ignore_case, GetBoolArg(resolved, "ignore-case"));
   ASSIGN_OR_RETURN(std::unique_ptr<const RE2> re,
                    CompilePattern(resolved.at("pattern"), fixed, ignore_case));
-  std::vector<std::string> paths = absl::StrSplit(resolved.at("files"), '\n');
-  absl::StatusOr<InputFiles> files = InputFiles::Open(std::move(paths));
-  if (!files.ok()) {
-    return absl::Status(files.status().code(),
-                        absl::StrCat("files: ", files.status().message()));
-  }
-  return std::make_unique<GrepJob>(*std::move(files), std::move(re),
-                                   count_only);
+  ASSIGN_OR_RETURN(InputFiles files,
+                   InputFiles::OpenFilesArg(resolved.at("files")));
+  return GrepArgs{std::move(files), std::move(re), count_only};
 }
 
 KernelInfo GrepKernelInfo() {
@@ -345,7 +351,7 @@ KernelInfo GrepKernelInfo() {
   info.name = kName;
   info.summary = "print the lines of FILE... matching PATTERN (like grep -E)";
   info.params = GrepParams();
-  info.create = CreateGrepJob;
+  SetKernelSides<GrepJob, GrepRunner>(ParseGrepArgs, &info);
   return info;
 }
 

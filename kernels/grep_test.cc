@@ -17,6 +17,8 @@
 namespace shardex {
 namespace {
 
+using ::shardex::testing::LocalKernel;
+
 using ::shardex::testing::RunJob;
 using ::shardex::testing::RunShell;
 using ::shardex::testing::ShellQuote;
@@ -45,11 +47,11 @@ KernelArgs GrepArgs(const std::string& pattern,
           {"ignore-case", o.ignore_case ? "true" : "false"}};
 }
 
-std::unique_ptr<KernelJob> GrepJob(const std::string& pattern,
-                                   const std::vector<std::string>& paths,
-                                   Options o = {}) {
-  absl::StatusOr<std::unique_ptr<KernelJob>> job =
-      CreateKernelJob("grep", GrepArgs(pattern, paths, o));
+std::unique_ptr<LocalKernel> GrepJob(const std::string& pattern,
+                                     const std::vector<std::string>& paths,
+                                     Options o = {}) {
+  absl::StatusOr<std::unique_ptr<LocalKernel>> job =
+      LocalKernel::Create("grep", GrepArgs(pattern, paths, o));
   EXPECT_TRUE(job.ok()) << job.status();
   return job.ok() ? *std::move(job) : nullptr;
 }
@@ -81,7 +83,7 @@ void ExpectMatchesGrep(const std::string& pattern,
                        const std::vector<std::string>& paths, Options o,
                        const std::vector<uint64_t>& shard_counts) {
   const std::string expected = RealGrep(pattern, paths, o);
-  std::unique_ptr<KernelJob> job = GrepJob(pattern, paths, o);
+  std::unique_ptr<LocalKernel> job = GrepJob(pattern, paths, o);
   ASSERT_NE(job, nullptr);
   for (uint64_t shards : shard_counts) {
     const std::string where =
@@ -163,7 +165,7 @@ TEST(GrepKernelTest, MatchOnALineCrossingEveryBoundary) {
   // somewhere (or not at all), and it must come out exactly once.
   const std::string path =
       WriteTestFile("cross", "foo\nneedle in a haystack\nbar\n");
-  std::unique_ptr<KernelJob> job = GrepJob("hay", {path});
+  std::unique_ptr<LocalKernel> job = GrepJob("hay", {path});
   ASSERT_NE(job, nullptr);
   for (uint64_t shards = 1; shards <= job->domain().hi; ++shards) {
     absl::StatusOr<KernelResult> r = RunJob(*job, shards);
@@ -177,7 +179,7 @@ TEST(GrepKernelTest, MatchOnALineCrossingEveryBoundary) {
 TEST(GrepKernelTest, LinesKeepEveryByteButNewline) {
   const std::string text = std::string("a\0b\xff\r\n", 6) + "\x01zz\n";
   const std::string path = WriteTestFile("bytes", text);
-  std::unique_ptr<KernelJob> job = GrepJob("a.b\\xff", {path});
+  std::unique_ptr<LocalKernel> job = GrepJob("a.b\\xff", {path});
   ASSERT_NE(job, nullptr);
   EXPECT_EQ(RunJob(*job, 2).value().value, std::string("a\0b\xff\r", 5));
   const CancelFlag not_cancelled{false};
@@ -189,7 +191,7 @@ TEST(GrepKernelTest, ALinearTimePatternCannotHangAShard) {
   // Catastrophic for a backtracking matcher; RE2 takes milliseconds.
   const std::string path =
       WriteTestFile("hostile", std::string(200000, 'a') + "\n");
-  std::unique_ptr<KernelJob> job = GrepJob("(a|aa)*(a*)*b", {path});
+  std::unique_ptr<LocalKernel> job = GrepJob("(a|aa)*(a*)*b", {path});
   ASSERT_NE(job, nullptr);
   const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(RunJob(*job, 1).value().details.at("matches"), "0");
@@ -199,8 +201,8 @@ TEST(GrepKernelTest, ALinearTimePatternCannotHangAShard) {
 TEST(GrepKernelTest, InvalidPatternsAreRejectedAtCreation) {
   const std::string path = WriteTestFile("p", "x\n");
   for (const std::string pattern : {"a(b", "(a)\\1", "x{2,1}", "[z-a]"}) {
-    absl::StatusOr<std::unique_ptr<KernelJob>> job =
-        CreateKernelJob("grep", GrepArgs(pattern, {path}, {}));
+    absl::StatusOr<std::unique_ptr<LocalKernel>> job =
+        LocalKernel::Create("grep", GrepArgs(pattern, {path}, {}));
     ASSERT_FALSE(job.ok()) << pattern;
     EXPECT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_NE(job.status().message().find(absl::StrCat("'", pattern, "'")),
@@ -209,36 +211,37 @@ TEST(GrepKernelTest, InvalidPatternsAreRejectedAtCreation) {
     EXPECT_NE(job.status().message().find("not a valid RE2"), std::string::npos)
         << job.status();
   }
-  absl::StatusOr<std::unique_ptr<KernelJob>> missing_paren =
-      CreateKernelJob("grep", GrepArgs("a(b", {path}, {}));
+  absl::StatusOr<std::unique_ptr<LocalKernel>> missing_paren =
+      LocalKernel::Create("grep", GrepArgs("a(b", {path}, {}));
   EXPECT_NE(missing_paren.status().message().find("missing )"),
             std::string::npos)
       << missing_paren.status();
   // With --fixed the same text is a literal.
-  EXPECT_TRUE(CreateKernelJob("grep", GrepArgs("a(b", {path}, kFixed)).ok());
+  EXPECT_TRUE(
+      LocalKernel::Create("grep", GrepArgs("a(b", {path}, kFixed)).ok());
   EXPECT_EQ(
-      CreateKernelJob("grep", GrepArgs("a\nb", {path}, {})).status().code(),
+      LocalKernel::Create("grep", GrepArgs("a\nb", {path}, {})).status().code(),
       absl::StatusCode::kInvalidArgument);
 }
 
 TEST(GrepKernelTest, GrepSyntaxThatRE2WouldMisreadIsRejected) {
   const std::string path = WriteTestFile("syntax", "<word> {,\n");
   for (const std::string pattern : {"\\<word", "word\\>", "a{,2}"}) {
-    absl::StatusOr<std::unique_ptr<KernelJob>> job =
-        CreateKernelJob("grep", GrepArgs(pattern, {path}, {}));
+    absl::StatusOr<std::unique_ptr<LocalKernel>> job =
+        LocalKernel::Create("grep", GrepArgs(pattern, {path}, {}));
     EXPECT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument)
         << pattern;
     EXPECT_NE(job.status().message().find("not RE2 syntax"), std::string::npos)
         << job.status();
     // As a fixed string it is plain text.
-    std::unique_ptr<KernelJob> fixed = GrepJob(pattern, {path}, kFixed);
+    std::unique_ptr<LocalKernel> fixed = GrepJob(pattern, {path}, kFixed);
     ASSERT_NE(fixed, nullptr);
     EXPECT_EQ(RunJob(*fixed, 1).value().details.at("matches"), "0") << pattern;
   }
   // The same characters inside brackets or escaped are fine.
   for (const std::string pattern :
        {"[{,]", "[\\<]w", "[[:alpha:]{,]", "\\{,"}) {
-    std::unique_ptr<KernelJob> job = GrepJob(pattern, {path});
+    std::unique_ptr<LocalKernel> job = GrepJob(pattern, {path});
     ASSERT_NE(job, nullptr) << pattern;
     EXPECT_EQ(RunJob(*job, 1).value().details.at("matches"), "1") << pattern;
   }
@@ -248,20 +251,20 @@ TEST(GrepKernelTest, RejectsBadArguments) {
   const std::string path = WriteTestFile("args", "x\n");
   KernelArgs bad_flag = GrepArgs("x", {path}, {});
   bad_flag["count"] = "yes";
-  EXPECT_EQ(CreateKernelJob("grep", bad_flag).status().message(),
+  EXPECT_EQ(LocalKernel::Create("grep", bad_flag).status().message(),
             "--count: 'yes' is not true or false");
-  EXPECT_EQ(CreateKernelJob("grep", {{"files", path}}).status().message(),
+  EXPECT_EQ(LocalKernel::Create("grep", {{"files", path}}).status().message(),
             "missing required argument --pattern for kernel grep");
-  EXPECT_EQ(CreateKernelJob("grep", {{"pattern", "x"}}).status().message(),
+  EXPECT_EQ(LocalKernel::Create("grep", {{"pattern", "x"}}).status().message(),
             "missing required argument --files for kernel grep");
-  absl::StatusOr<std::unique_ptr<KernelJob>> absent = CreateKernelJob(
+  absl::StatusOr<std::unique_ptr<LocalKernel>> absent = LocalKernel::Create(
       "grep", {{"pattern", "x"},
                {"files", std::string(std::getenv("TEST_TMPDIR")) + "/nope"}});
   EXPECT_EQ(absent.status().code(), absl::StatusCode::kNotFound);
   EXPECT_NE(absent.status().message().find("nope"), std::string::npos);
   // Defaults: all three flags false.
-  absl::StatusOr<std::unique_ptr<KernelJob>> plain =
-      CreateKernelJob("grep", {{"pattern", "X"}, {"files", path}});
+  absl::StatusOr<std::unique_ptr<LocalKernel>> plain =
+      LocalKernel::Create("grep", {{"pattern", "X"}, {"files", path}});
   ASSERT_TRUE(plain.ok()) << plain.status();
   EXPECT_EQ(RunJob(**plain, 1).value().value, "");
 }
@@ -269,7 +272,7 @@ TEST(GrepKernelTest, RejectsBadArguments) {
 TEST(GrepKernelTest, ReduceRejectsCorruptPayloads) {
   const std::string a = WriteTestFile("ra", "x\n");
   const std::string b = WriteTestFile("rb", "y\n");
-  std::unique_ptr<KernelJob> job = GrepJob("x", {a, b});
+  std::unique_ptr<LocalKernel> job = GrepJob("x", {a, b});
   ASSERT_NE(job, nullptr);
   const std::vector<std::string> fine = {"0\tx1\n", "", "0\tx2\n1\tx3\n"};
   absl::StatusOr<KernelResult> r = job->Reduce(fine);
@@ -287,7 +290,7 @@ TEST(GrepKernelTest, ReduceRejectsCorruptPayloads) {
               absl::StatusCode::kInvalidArgument)
         << absl::CHexEscape(bad[0]);
   }
-  std::unique_ptr<KernelJob> counting = GrepJob("x", {a, b}, kCount);
+  std::unique_ptr<LocalKernel> counting = GrepJob("x", {a, b}, kCount);
   ASSERT_NE(counting, nullptr);
   const std::vector<std::string> counts = {"0\t2\n", "0\t1\n1\t4\n"};
   EXPECT_EQ(counting->Reduce(counts).value().value,
@@ -299,11 +302,9 @@ TEST(GrepKernelTest, ReduceRejectsCorruptPayloads) {
 
 TEST(GrepKernelTest, CancelledShardReturnsCancelled) {
   const std::string path = WriteTestFile("cancel", "x\ny\n");
-  std::unique_ptr<KernelJob> job = GrepJob("x", {path});
+  std::unique_ptr<LocalKernel> job = GrepJob("x", {path});
   ASSERT_NE(job, nullptr);
-  const CancelFlag cancelled{true};
-  EXPECT_EQ(job->RunShard({0, 4}, cancelled).status().code(),
-            absl::StatusCode::kCancelled);
+  testing::ExpectCancelledBeforeStarting(job->runner(), {0, 4});
 }
 
 TEST(GrepKernelTest, TooManyMatchesForOnePayloadIsResourceExhausted) {
@@ -311,12 +312,12 @@ TEST(GrepKernelTest, TooManyMatchesForOnePayloadIsResourceExhausted) {
   std::string text;
   while (text.size() < (20u << 20)) text += "matching line of text\n";
   const std::string path = WriteTestFile("many", text);
-  std::unique_ptr<KernelJob> job = GrepJob("match", {path});
+  std::unique_ptr<LocalKernel> job = GrepJob("match", {path});
   ASSERT_NE(job, nullptr);
   const CancelFlag not_cancelled{false};
   EXPECT_EQ(job->RunShard({0, job->domain().hi}, not_cancelled).status().code(),
             absl::StatusCode::kResourceExhausted);
-  std::unique_ptr<KernelJob> counting = GrepJob("match", {path}, kCount);
+  std::unique_ptr<LocalKernel> counting = GrepJob("match", {path}, kCount);
   ASSERT_NE(counting, nullptr);
   EXPECT_EQ(RunJob(*counting, 1).value().value, absl::StrCat(text.size() / 22));
 }

@@ -6,8 +6,9 @@
 // smallest in their range. Such a payload makes every shard beginning above
 // the hit useless, so Cutoff lets the coordinator skip them; Reduce takes the
 // smallest hit over the shards that ran, which is the smallest overall.
-// Thread-safety: HashSearchJob is immutable; RunShard, Cutoff and Reduce may
-// run concurrently (each hash works on its own copy of the prefix state).
+// Thread-safety: HashSearchJob and HashSearchRunner are immutable; RunShard,
+// Cutoff and Reduce may run concurrently (each hash works on its own copy of
+// the prefix state).
 #include <openssl/sha.h>
 
 #include <algorithm>
@@ -186,27 +187,58 @@ uint64_t ShardSizeHint(uint64_t bits, uint64_t max_nonce) {
   return std::max({quarter_search, kMinShardSize, for_max_shards});
 }
 
+// The validated arguments; both sides are built from them.
+struct HashSearchArgs {
+  std::string prefix;
+  uint64_t bits = 0;
+  uint64_t max_nonce = 0;
+
+  Domain domain() const {
+    return Domain{Domain::Kind::kRange, 0, max_nonce,
+                  ShardSizeHint(bits, max_nonce)};
+  }
+};
+
+// What both sides hash with: the prefix, absorbed once, and the mask of
+// bits that must be zero. The worker searches with it; the coordinator
+// checks reported hits with it.
+class HashTarget {
+ public:
+  explicit HashTarget(const HashSearchArgs& args)
+      : max_nonce_(args.max_nonce),
+        mask_(LeadingBitsMask(args.bits)),
+        hasher_(args.prefix) {}
+
+  void Hash(absl::string_view suffix, Digest* out) const {
+    hasher_.Hash(suffix, out);
+  }
+
+  bool Hits(const Digest& digest) const {
+    return (FirstEightBytes(digest) & mask_) == 0;
+  }
+
+  Digest HashOf(uint64_t nonce) const {
+    Digest digest;
+    hasher_.Hash(absl::StrCat(nonce), &digest);
+    return digest;
+  }
+
+  bool IsHit(uint64_t nonce) const {
+    return nonce < max_nonce_ && Hits(HashOf(nonce));
+  }
+
+ private:
+  const uint64_t max_nonce_;
+  const uint64_t mask_;
+  const PrefixHasher hasher_;
+};
+
 class HashSearchJob final : public KernelJob {
  public:
-  HashSearchJob(std::string prefix, uint64_t bits, uint64_t max_nonce)
-      : prefix_(std::move(prefix)),
-        bits_(bits),
-        max_nonce_(max_nonce),
-        mask_(LeadingBitsMask(bits)),
-        hasher_(prefix_) {}
+  explicit HashSearchJob(HashSearchArgs args)
+      : args_(std::move(args)), target_(args_) {}
 
-  Domain domain() const override {
-    return Domain{Domain::Kind::kRange, 0, max_nonce_,
-                  ShardSizeHint(bits_, max_nonce_)};
-  }
-
-  absl::StatusOr<std::string> RunShard(
-      ShardRange range, const CancelFlag& cancel) const override {
-    RETURN_IF_ERROR(ValidateShardRange(domain(), range));
-    ASSIGN_OR_RETURN(const std::optional<uint64_t> hit,
-                     FirstHit(range, cancel));
-    return EncodeOutcome(hit);
-  }
+  Domain domain() const override { return args_.domain(); }
 
   // A hit at X rules out every shard beginning above X. The hit is checked
   // first (one hash), so a corrupt payload cannot make the coordinator skip
@@ -214,10 +246,10 @@ class HashSearchJob final : public KernelJob {
   std::optional<uint64_t> Cutoff(const std::string& payload) const override {
     absl::StatusOr<ShardOutcome> outcome = DecodeOutcome(payload, 0);
     if (!outcome.ok() || outcome->kind != ShardOutcome::Kind::kFound ||
-        !IsHit(outcome->nonce)) {
+        !target_.IsHit(outcome->nonce)) {
       return std::nullopt;
     }
-    return outcome->nonce + 1;  // nonce < max_nonce_ <= 2^64-1: no overflow
+    return outcome->nonce + 1;  // nonce < max_nonce <= 2^64-1: no overflow
   }
 
   absl::StatusOr<KernelResult> Reduce(
@@ -243,43 +275,16 @@ class HashSearchJob final : public KernelJob {
     RETURN_IF_ERROR(
         CheckSkipsAreAboveAnswer(payloads.size(), first_skipped, best));
     if (!best.has_value()) {
-      return absl::NotFoundError(absl::StrCat(
-          "no nonce below max-nonce ", max_nonce_, " gives a SHA-256 with ",
-          bits_, " leading zero bits for prefix '", absl::CHexEscape(prefix_),
-          "'"));
+      return absl::NotFoundError(
+          absl::StrCat("no nonce below max-nonce ", args_.max_nonce,
+                       " gives a SHA-256 with ", args_.bits,
+                       " leading zero bits for prefix '",
+                       absl::CHexEscape(args_.prefix), "'"));
     }
     return Result(*best);
   }
 
  private:
-  // The smallest hit in `r`, nullopt if there is none, or CANCELLED.
-  absl::StatusOr<std::optional<uint64_t>> FirstHit(
-      ShardRange r, const CancelFlag& cancel) const {
-    DecimalCounter digits(r.begin);
-    Digest digest;
-    for (uint64_t chunk = r.begin; chunk < r.end;) {
-      if (cancel.load()) return absl::CancelledError("hashsearch cancelled");
-      const uint64_t chunk_end = chunk + std::min(kPollInterval, r.end - chunk);
-      for (uint64_t n = chunk; n < chunk_end; ++n) {
-        hasher_.Hash(digits.text(), &digest);
-        if ((FirstEightBytes(digest) & mask_) == 0) return n;
-        digits.Increment();  // n+1 <= r.end <= 2^64-1
-      }
-      chunk = chunk_end;
-    }
-    return std::nullopt;
-  }
-
-  Digest HashOf(uint64_t nonce) const {
-    Digest digest;
-    hasher_.Hash(absl::StrCat(nonce), &digest);
-    return digest;
-  }
-
-  bool IsHit(uint64_t nonce) const {
-    return nonce < max_nonce_ && (FirstEightBytes(HashOf(nonce)) & mask_) == 0;
-  }
-
   // A shard can only report a hit inside its own range, and a hit must be
   // one: anything else is a corrupt payload.
   absl::Status CheckHitInShard(uint64_t nonce, ShardRange range,
@@ -289,13 +294,13 @@ class HashSearchJob final : public KernelJob {
           "shard ", index, " reports nonce ", nonce, " outside its range [",
           range.begin, ", ", range.end, ")"));
     }
-    if (!IsHit(nonce)) {
+    if (!target_.IsHit(nonce)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "shard ", index, " reports nonce ", nonce, ", whose hash ",
           absl::BytesToHexString(absl::string_view(
-              reinterpret_cast<const char*>(HashOf(nonce).data()),
+              reinterpret_cast<const char*>(target_.HashOf(nonce).data()),
               SHA256_DIGEST_LENGTH)),
-          " lacks ", bits_, " leading zero bits"));
+          " lacks ", args_.bits, " leading zero bits"));
     }
     return absl::OkStatus();
   }
@@ -321,36 +326,69 @@ class HashSearchJob final : public KernelJob {
   }
 
   KernelResult Result(uint64_t nonce) const {
-    const Digest digest = HashOf(nonce);
+    const Digest digest = target_.HashOf(nonce);
     KernelResult result;
     result.value = absl::StrCat(nonce);
     result.details["hash"] = absl::BytesToHexString(absl::string_view(
         reinterpret_cast<const char*>(digest.data()), digest.size()));
-    result.details["prefix"] = prefix_;
-    result.details["bits"] = absl::StrCat(bits_);
-    result.details["max_nonce"] = absl::StrCat(max_nonce_);
+    result.details["prefix"] = args_.prefix;
+    result.details["bits"] = absl::StrCat(args_.bits);
+    result.details["max_nonce"] = absl::StrCat(args_.max_nonce);
     return result;
   }
 
-  const std::string prefix_;
-  const uint64_t bits_;
-  const uint64_t max_nonce_;
-  const uint64_t mask_;
-  const PrefixHasher hasher_;
+  const HashSearchArgs args_;
+  const HashTarget target_;
 };
 
-absl::StatusOr<std::unique_ptr<KernelJob>> CreateHashSearchJob(
-    const KernelArgs& args) {
+class HashSearchRunner final : public ShardRunner {
+ public:
+  explicit HashSearchRunner(HashSearchArgs args)
+      : args_(std::move(args)), target_(args_) {}
+
+  absl::StatusOr<std::string> RunShard(
+      ShardRange range, const CancelFlag& cancel) const override {
+    RETURN_IF_ERROR(ValidateShardRange(args_.domain(), range));
+    ASSIGN_OR_RETURN(const std::optional<uint64_t> hit,
+                     FirstHit(range, cancel));
+    return EncodeOutcome(hit);
+  }
+
+ private:
+  // The smallest hit in `r`, nullopt if there is none, or CANCELLED.
+  absl::StatusOr<std::optional<uint64_t>> FirstHit(
+      ShardRange r, const CancelFlag& cancel) const {
+    DecimalCounter digits(r.begin);
+    Digest digest;
+    for (uint64_t chunk = r.begin; chunk < r.end;) {
+      if (cancel.load()) return absl::CancelledError("hashsearch cancelled");
+      const uint64_t chunk_end = chunk + std::min(kPollInterval, r.end - chunk);
+      for (uint64_t n = chunk; n < chunk_end; ++n) {
+        target_.Hash(digits.text(), &digest);
+        if (target_.Hits(digest)) return n;
+        digits.Increment();  // n+1 <= r.end <= 2^64-1
+      }
+      chunk = chunk_end;
+    }
+    return std::nullopt;
+  }
+
+  const HashSearchArgs args_;
+  const HashTarget target_;
+};
+
+absl::StatusOr<HashSearchArgs> ParseHashSearchArgs(const KernelArgs& args) {
   ASSIGN_OR_RETURN(const KernelArgs resolved,
                    ResolveArgs(kName, HashSearchParams(), args));
-  ASSIGN_OR_RETURN(const uint64_t bits, GetUint64Arg(resolved, "bits", 0));
-  RETURN_IF_ERROR(CheckArgRange("bits", bits, 1, kMaxBits));
-  ASSIGN_OR_RETURN(const uint64_t max_nonce,
-                   GetUint64Arg(resolved, "max-nonce", DefaultMaxNonce(bits)));
-  RETURN_IF_ERROR(CheckArgRange("max-nonce", max_nonce, 1,
+  HashSearchArgs a;
+  a.prefix = resolved.at("prefix");
+  ASSIGN_OR_RETURN(a.bits, GetUint64Arg(resolved, "bits", 0));
+  RETURN_IF_ERROR(CheckArgRange("bits", a.bits, 1, kMaxBits));
+  ASSIGN_OR_RETURN(a.max_nonce, GetUint64Arg(resolved, "max-nonce",
+                                             DefaultMaxNonce(a.bits)));
+  RETURN_IF_ERROR(CheckArgRange("max-nonce", a.max_nonce, 1,
                                 std::numeric_limits<uint64_t>::max()));
-  return std::make_unique<HashSearchJob>(resolved.at("prefix"), bits,
-                                         max_nonce);
+  return a;
 }
 
 KernelInfo HashSearchKernelInfo() {
@@ -360,7 +398,7 @@ KernelInfo HashSearchKernelInfo() {
       "smallest nonce whose SHA-256(PREFIX + nonce) has BITS leading zero "
       "bits (proof of work)";
   info.params = HashSearchParams();
-  info.create = CreateHashSearchJob;
+  SetKernelSides<HashSearchJob, HashSearchRunner>(ParseHashSearchArgs, &info);
   return info;
 }
 

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -10,7 +9,6 @@
 #include <optional>
 #include <random>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -23,11 +21,13 @@
 namespace shardex {
 namespace {
 
+using ::shardex::testing::LocalKernel;
+
 constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
 
-std::unique_ptr<KernelJob> HashSearchJob(const KernelArgs& args) {
-  absl::StatusOr<std::unique_ptr<KernelJob>> job =
-      CreateKernelJob("hashsearch", args);
+std::unique_ptr<LocalKernel> HashSearchJob(const KernelArgs& args) {
+  absl::StatusOr<std::unique_ptr<LocalKernel>> job =
+      LocalKernel::Create("hashsearch", args);
   EXPECT_TRUE(job.ok()) << job.status();
   return job.ok() ? *std::move(job) : nullptr;
 }
@@ -74,7 +74,7 @@ struct CoordinatorRun {
   uint64_t skipped = 0;
 };
 
-CoordinatorRun RunWithCutoff(const KernelJob& job, uint64_t shards,
+CoordinatorRun RunWithCutoff(const LocalKernel& job, uint64_t shards,
                              const std::vector<uint64_t>& order) {
   const Domain d = job.domain();
   const CancelFlag not_cancelled{false};
@@ -116,7 +116,7 @@ TEST(HashSearchKernelTest, MatchesBruteForceForAnyShardCount) {
       const std::optional<uint64_t> want =
           OracleFirstHit(prefix, bits, 0, uint64_t{1} << (bits + 8));
       ASSERT_TRUE(want.has_value());
-      std::unique_ptr<KernelJob> job =
+      std::unique_ptr<LocalKernel> job =
           HashSearchJob({{"prefix", prefix}, {"bits", std::to_string(bits)}});
       ASSERT_NE(job, nullptr);
       for (uint64_t shards : {1, 5, 64}) {
@@ -140,7 +140,7 @@ TEST(HashSearchKernelTest, ScrambledShardsWithCutoffGiveTheSameAnswer) {
     const std::optional<uint64_t> want =
         OracleFirstHit(prefix, bits, 0, uint64_t{1} << (bits + 8));
     ASSERT_TRUE(want.has_value());
-    std::unique_ptr<KernelJob> job =
+    std::unique_ptr<LocalKernel> job =
         HashSearchJob({{"prefix", prefix}, {"bits", std::to_string(bits)}});
     ASSERT_NE(job, nullptr);
     for (uint64_t shards : {5, 64, 200}) {
@@ -169,7 +169,7 @@ TEST(HashSearchKernelTest, ScrambledShardsWithCutoffGiveTheSameAnswer) {
 }
 
 TEST(HashSearchKernelTest, CutoffIsJustAboveAVerifiedHit) {
-  std::unique_ptr<KernelJob> job =
+  std::unique_ptr<LocalKernel> job =
       HashSearchJob({{"prefix", "x"}, {"bits", "8"}});
   ASSERT_NE(job, nullptr);
   const std::optional<uint64_t> hit = OracleFirstHit("x", 8, 0, 1 << 16);
@@ -187,7 +187,7 @@ TEST(HashSearchKernelTest, CutoffIsJustAboveAVerifiedHit) {
 TEST(HashSearchKernelTest, EmptyPrefixHashesTheNonceAlone) {
   const std::optional<uint64_t> want = OracleFirstHit("", 12, 0, 1 << 20);
   ASSERT_TRUE(want.has_value());
-  std::unique_ptr<KernelJob> job =
+  std::unique_ptr<LocalKernel> job =
       HashSearchJob({{"prefix", ""}, {"bits", "12"}});
   ASSERT_NE(job, nullptr);
   EXPECT_EQ(testing::RunJob(*job, 3).value().value, std::to_string(*want));
@@ -198,7 +198,7 @@ TEST(HashSearchKernelTest, DigitsCarryCorrectlyAcrossPowersOfTen) {
   // on, so shards starting just below a carry pin the in-place decimal
   // increment, including a new digit and 20-digit nonces. 6 bits make the
   // first hit lie ~64 nonces on, mostly past the carry.
-  std::unique_ptr<KernelJob> job =
+  std::unique_ptr<LocalKernel> job =
       HashSearchJob({{"prefix", "carry"},
                      {"bits", "6"},
                      {"max-nonce", std::to_string(kMax)}});
@@ -226,7 +226,7 @@ TEST(HashSearchKernelTest, DigitsCarryCorrectlyAcrossPowersOfTen) {
 }
 
 TEST(HashSearchKernelTest, SixtyFourBitsWantsEightZeroBytes) {
-  std::unique_ptr<KernelJob> job =
+  std::unique_ptr<LocalKernel> job =
       HashSearchJob({{"prefix", "p"}, {"bits", "64"}, {"max-nonce", "100000"}});
   ASSERT_NE(job, nullptr);
   EXPECT_EQ(testing::RunJob(*job, 4).status().code(),
@@ -243,7 +243,7 @@ TEST(HashSearchKernelTest, NoNonceBelowMaxNonceIsNotFound) {
   // The first 16-bit hit for "miss" lies above 10, so [0, 10) has none.
   const std::optional<uint64_t> first = OracleFirstHit("miss", 16, 0, 10);
   ASSERT_FALSE(first.has_value());
-  std::unique_ptr<KernelJob> job =
+  std::unique_ptr<LocalKernel> job =
       HashSearchJob({{"prefix", "miss"}, {"bits", "16"}, {"max-nonce", "10"}});
   ASSERT_NE(job, nullptr);
   for (uint64_t shards : {1, 3, 10}) {
@@ -257,7 +257,7 @@ TEST(HashSearchKernelTest, NoNonceBelowMaxNonceIsNotFound) {
 }
 
 TEST(HashSearchKernelTest, OneBitWithOneNonce) {
-  std::unique_ptr<KernelJob> job =
+  std::unique_ptr<LocalKernel> job =
       HashSearchJob({{"prefix", "one"}, {"bits", "1"}, {"max-nonce", "1"}});
   ASSERT_NE(job, nullptr);
   absl::StatusOr<KernelResult> r = testing::RunJob(*job, 1);
@@ -300,8 +300,8 @@ TEST(HashSearchKernelTest, DomainAndShardSizeRule) {
             10000000,
             100000},
        }) {
-    absl::StatusOr<std::unique_ptr<KernelJob>> job =
-        CreateKernelJob("hashsearch", c.args);
+    absl::StatusOr<std::unique_ptr<LocalKernel>> job =
+        LocalKernel::Create("hashsearch", c.args);
     if (c.hi == 0) {  // 2^64 does not fit
       EXPECT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument);
       continue;
@@ -314,7 +314,7 @@ TEST(HashSearchKernelTest, DomainAndShardSizeRule) {
     EXPECT_EQ(d.shard_size_hint, c.shard_size);
     EXPECT_EQ(DefaultShardCount(d, /*cluster_slots=*/8), c.default_shards);
   }
-  absl::StatusOr<std::unique_ptr<KernelJob>> widest = CreateKernelJob(
+  absl::StatusOr<std::unique_ptr<LocalKernel>> widest = LocalKernel::Create(
       "hashsearch",
       {{"prefix", "p"}, {"bits", "8"}, {"max-nonce", std::to_string(kMax)}});
   ASSERT_TRUE(widest.ok()) << widest.status();
@@ -322,30 +322,20 @@ TEST(HashSearchKernelTest, DomainAndShardSizeRule) {
 }
 
 TEST(HashSearchKernelTest, CancelledBeforeStartingReturnsCancelled) {
-  std::unique_ptr<KernelJob> job =
+  std::unique_ptr<LocalKernel> job =
       HashSearchJob({{"prefix", "c"}, {"bits", "64"}});
   ASSERT_NE(job, nullptr);
-  const CancelFlag cancelled{true};
-  EXPECT_EQ(job->RunShard({0, 1000}, cancelled).status().code(),
-            absl::StatusCode::kCancelled);
+  testing::ExpectCancelledBeforeStarting(job->runner(), {0, 1000});
 }
 
 TEST(HashSearchKernelTest, CancelStopsALongShard) {
   // 2^40 hashes would take over a day on one core.
-  std::unique_ptr<KernelJob> job =
+  std::unique_ptr<LocalKernel> job =
       HashSearchJob({{"prefix", "c"}, {"bits", "64"}});
   ASSERT_NE(job, nullptr);
-  CancelFlag cancel{false};
-  std::thread canceller([&cancel] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    cancel = true;
-  });
-  const auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<std::string> r = job->RunShard({0, uint64_t{1} << 40}, cancel);
-  const auto elapsed = std::chrono::steady_clock::now() - start;
-  canceller.join();
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled);
-  EXPECT_LT(elapsed, std::chrono::seconds(5));
+  testing::ExpectCancelStopsALongShard(job->runner(), {0, uint64_t{1} << 40},
+                                       absl::Milliseconds(50),
+                                       absl::Seconds(5));
 }
 
 TEST(HashSearchKernelTest, RejectsBadArguments) {
@@ -369,8 +359,8 @@ TEST(HashSearchKernelTest, RejectsBadArguments) {
            {{{"prefix", "p"}, {"bits", "8"}, {"nonce", "1"}},
             "unknown argument --nonce for kernel hashsearch"},
        }) {
-    absl::StatusOr<std::unique_ptr<KernelJob>> job =
-        CreateKernelJob("hashsearch", c.args);
+    absl::StatusOr<std::unique_ptr<LocalKernel>> job =
+        LocalKernel::Create("hashsearch", c.args);
     ASSERT_FALSE(job.ok()) << c.message;
     EXPECT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_EQ(job.status().message(), c.message);
@@ -378,7 +368,7 @@ TEST(HashSearchKernelTest, RejectsBadArguments) {
 }
 
 TEST(HashSearchKernelTest, RunShardRejectsARangeOutsideTheJob) {
-  std::unique_ptr<KernelJob> job =
+  std::unique_ptr<LocalKernel> job =
       HashSearchJob({{"prefix", "p"}, {"bits", "8"}, {"max-nonce", "1000"}});
   ASSERT_NE(job, nullptr);
   const CancelFlag not_cancelled{false};
@@ -388,7 +378,7 @@ TEST(HashSearchKernelTest, RunShardRejectsARangeOutsideTheJob) {
 
 TEST(HashSearchKernelTest, ReduceRejectsCorruptPayloads) {
   const std::string prefix = "corrupt";
-  std::unique_ptr<KernelJob> job =
+  std::unique_ptr<LocalKernel> job =
       HashSearchJob({{"prefix", prefix}, {"bits", "4"}, {"max-nonce", "1000"}});
   ASSERT_NE(job, nullptr);
   // Shards of 2: [0, 500) and [500, 1000).

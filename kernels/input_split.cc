@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 
 namespace shardex {
@@ -291,6 +292,15 @@ absl::StatusOr<InputFiles> InputFiles::Open(std::vector<std::string> paths) {
     total += opened.size;
   }
   return InputFiles(std::move(files), total);
+}
+
+absl::StatusOr<InputFiles> InputFiles::OpenFilesArg(const std::string& files) {
+  absl::StatusOr<InputFiles> opened = Open(absl::StrSplit(files, '\n'));
+  if (!opened.ok()) {
+    return absl::Status(opened.status().code(),
+                        absl::StrCat("files: ", opened.status().message()));
+  }
+  return opened;
 }
 
 absl::StatusOr<std::vector<FilePiece>> OwnedPieces(const InputFiles& files,

@@ -38,7 +38,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "kernels/kernel.h"
+#include "kernels/shard_runner.h"
+#include "kernels/split.h"
 
 namespace shardex {
 
@@ -64,8 +65,16 @@ class InputFiles {
   // A path may appear more than once; each occurrence is its own file.
   static absl::StatusOr<InputFiles> Open(std::vector<std::string> paths);
 
+  // The same for a kernel's `files` argument ('\n'-separated paths, as a
+  // kPositionalList carries them); errors start with "files: ".
+  static absl::StatusOr<InputFiles> OpenFilesArg(const std::string& files);
+
   uint64_t total_bytes() const { return total_bytes_; }
   const std::vector<InputFile>& files() const { return files_; }
+  // The domain of a job over these files: the stream [0, total_bytes()).
+  Domain domain() const {
+    return Domain{Domain::Kind::kRange, 0, total_bytes_};
+  }
 
  private:
   InputFiles(std::vector<InputFile> files, uint64_t total_bytes)

@@ -63,22 +63,48 @@ std::vector<const KernelInfo*> AllKernels() {
   return kernels;  // std::map iterates in name order
 }
 
+namespace {
+
+// The kernel named `kernel`, or NOT_FOUND listing the known ones.
+absl::StatusOr<const KernelInfo*> FindKnownKernel(const std::string& kernel) {
+  const KernelInfo* info = FindKernel(kernel);
+  if (info != nullptr) return info;
+  std::vector<std::string> known;
+  for (const KernelInfo* k : AllKernels()) known.push_back(k->name);
+  return absl::NotFoundError(
+      absl::StrCat("unknown kernel '", kernel,
+                   "' (known: ", absl::StrJoin(known, ", "), ")"));
+}
+
+// A factory's result, with a null object turned into an error.
+template <typename Side>
+absl::StatusOr<std::unique_ptr<Side>> NotNull(
+    absl::StatusOr<std::unique_ptr<Side>> side, const std::string& kernel) {
+  if (side.ok() && *side == nullptr) {
+    return absl::InternalError(
+        absl::StrCat("kernel '", kernel, "' created a null object"));
+  }
+  return side;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<KernelJob>> CreateKernelJob(
     const std::string& kernel, const KernelArgs& args) {
-  const KernelInfo* info = FindKernel(kernel);
-  if (info == nullptr) {
-    std::vector<std::string> known;
-    for (const KernelInfo* k : AllKernels()) known.push_back(k->name);
-    return absl::NotFoundError(
-        absl::StrCat("unknown kernel '", kernel,
-                     "' (known: ", absl::StrJoin(known, ", "), ")"));
+  absl::StatusOr<const KernelInfo*> info = FindKnownKernel(kernel);
+  if (!info.ok()) return info.status();
+  return NotNull((*info)->create(args), kernel);
+}
+
+absl::StatusOr<std::unique_ptr<ShardRunner>> CreateShardRunner(
+    const std::string& kernel, const KernelArgs& args) {
+  absl::StatusOr<const KernelInfo*> info = FindKnownKernel(kernel);
+  if (!info.ok()) return info.status();
+  if (!(*info)->create_runner) {
+    return absl::UnimplementedError(absl::StrCat(
+        "kernel '", kernel, "' has no worker side (no create_runner)"));
   }
-  absl::StatusOr<std::unique_ptr<KernelJob>> job = info->create(args);
-  if (job.ok() && *job == nullptr) {
-    return absl::InternalError(
-        absl::StrCat("kernel '", kernel, "' created a null job"));
-  }
-  return job;
+  return NotNull((*info)->create_runner(args), kernel);
 }
 
 }  // namespace shardex

@@ -1,89 +1,35 @@
-// Kernel: a built-in CPU-bound job type (primes, pi, sleep, ...).
+// Kernel: a built-in CPU-bound job type (primes, pi, sleep, ...), and the
+// registry that finds kernels by name.
 //
-// A kernel turns validated arguments into a KernelJob. The coordinator asks
-// the KernelJob for its domain (the integer range the job is split over) and
-// reduces the shards' payloads; workers ask it to run one shard's range.
+// A kernel has two sides, made from the same validated arguments:
+//   * KernelJob (kernels/kernel_job.h), on the coordinator: the job's Domain,
+//     Reduce and Cutoff. Made by KernelInfo::create / CreateKernelJob.
+//   * ShardRunner (kernels/shard_runner.h), on workers: RunShard over one
+//     shard's range. Made by KernelInfo::create_runner / CreateShardRunner.
 // Adding a kernel is one file plus one SHARDEX_REGISTER_KERNEL line
 // (docs/kernels.md).
 //
-// Thread-safety: a KernelJob is immutable after Create and safe to use from
-// many threads at once; the registry is filled during static initialisation
-// and read-only afterwards.
+// Thread-safety: the registry is filled during static initialisation and
+// read-only afterwards, so lookups are safe from any thread.
 #ifndef SHARDEX_KERNELS_KERNEL_H_
 #define SHARDEX_KERNELS_KERNEL_H_
 
-#include <atomic>
-#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
-#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/types/span.h"
+#include "kernels/kernel_job.h"
+#include "kernels/shard_runner.h"
+#include "kernels/split.h"
 
 namespace shardex {
 
 // Kernel arguments as they travel in JobSpec.args: name -> text value.
 using KernelArgs = std::map<std::string, std::string>;
-
-// The integer range a job is split over. Shard i of n covers
-// [lo + (hi-lo)*i/n, lo + (hi-lo)*(i+1)/n). A kernel whose shards are
-// independent tasks (sleep) uses kTasks: the domain is [0, shards), and
-// hi > 0 fixes the shard count at hi (one shard per input file, say).
-struct Domain {
-  enum class Kind { kRange, kTasks };
-  Kind kind = Kind::kRange;
-  uint64_t lo = 0;
-  uint64_t hi = 0;
-  // For kRange: when not 0, the default shard count is about
-  // (hi - lo) / shard_size_hint instead of one from the cluster size (e.g.
-  // hashsearch wants shards small next to the expected search length).
-  uint64_t shard_size_hint = 0;
-};
-
-// Half-open range of one shard.
-struct ShardRange {
-  uint64_t begin = 0;
-  uint64_t end = 0;
-};
-
-// Set by the worker when the coordinator cancels an attempt. Kernels poll it
-// between chunks of work (every few milliseconds) and return CANCELLED.
-using CancelFlag = std::atomic<bool>;
-
-// The reduced answer: `value` is what the CLI prints; `details` are extras.
-struct KernelResult {
-  std::string value;
-  std::map<std::string, std::string> details;
-};
-
-class KernelJob {
- public:
-  virtual ~KernelJob() = default;
-
-  virtual Domain domain() const = 0;
-
-  // Runs one shard and returns its partial result, encoded by the kernel.
-  virtual absl::StatusOr<std::string> RunShard(
-      ShardRange range, const CancelFlag& cancel) const = 0;
-
-  // Combines every shard's payload, given in shard order, into the answer.
-  // Must be exact: the same for any shard count or placement. Runs on the
-  // coordinator, on a thread of its own.
-  virtual absl::StatusOr<KernelResult> Reduce(
-      absl::Span<const std::string> payloads) const = 0;
-
-  // A payload may show that shards beginning at or above some point are no
-  // longer needed (hashsearch found a nonce there). Returning that point
-  // makes the coordinator skip those shards (cancelling running ones); Reduce
-  // then gets an empty payload for each skipped shard. Must be cheap.
-  virtual std::optional<uint64_t> Cutoff(const std::string& payload) const {
-    return std::nullopt;
-  }
-};
 
 // One command-line parameter of a kernel (`--to`, `--samples`, ...).
 struct KernelParam {
@@ -112,13 +58,45 @@ struct KernelInfo {
   std::string summary;
   std::vector<KernelParam> params;
   // Validates `args` (unknown names, ranges, number syntax) and builds the
-  // job. Errors are INVALID_ARGUMENT naming the parameter.
+  // coordinator's side. Errors are INVALID_ARGUMENT naming the parameter.
+  // Required.
   std::function<absl::StatusOr<std::unique_ptr<KernelJob>>(const KernelArgs&)>
       create;
+  // The same validation, building the worker's side. Every built-in kernel
+  // has one (kernel_registry_test checks); a kernel registered without one
+  // (a coordinator-only test double) cannot run on a worker.
+  std::function<absl::StatusOr<std::unique_ptr<ShardRunner>>(const KernelArgs&)>
+      create_runner;
 };
 
-// Looks up a kernel and creates its job; NOT_FOUND lists the known kernels.
+// Fills in info->create and info->create_runner for a kernel whose sides are
+// both built from one parsed-arguments struct: `parse` validates the args,
+// then Job(Parsed) or Runner(Parsed) is made from its result.
+template <typename Job, typename Runner, typename Parsed>
+void SetKernelSides(absl::StatusOr<Parsed> (*parse)(const KernelArgs&),
+                    KernelInfo* info) {
+  info->create = [parse](const KernelArgs& args)
+      -> absl::StatusOr<std::unique_ptr<KernelJob>> {
+    absl::StatusOr<Parsed> parsed = parse(args);
+    if (!parsed.ok()) return parsed.status();
+    return std::make_unique<Job>(*std::move(parsed));
+  };
+  info->create_runner = [parse](const KernelArgs& args)
+      -> absl::StatusOr<std::unique_ptr<ShardRunner>> {
+    absl::StatusOr<Parsed> parsed = parse(args);
+    if (!parsed.ok()) return parsed.status();
+    return std::make_unique<Runner>(*std::move(parsed));
+  };
+}
+
+// Looks up a kernel and creates its coordinator side; NOT_FOUND lists the
+// known kernels.
 absl::StatusOr<std::unique_ptr<KernelJob>> CreateKernelJob(
+    const std::string& kernel, const KernelArgs& args);
+
+// Looks up a kernel and creates its worker side; NOT_FOUND lists the known
+// kernels, UNIMPLEMENTED names a kernel that has no worker side.
+absl::StatusOr<std::unique_ptr<ShardRunner>> CreateShardRunner(
     const std::string& kernel, const KernelArgs& args);
 
 // Every registered kernel, sorted by name.

@@ -1,7 +1,9 @@
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "kernels/kernel.h"
 #include "kernels/kernel_testing.h"
@@ -49,7 +51,14 @@ TEST(KernelRegistryTest, UnknownKernelIsNotFoundAndListsTheKnownOnes) {
             "primes, sleep, wordcount)");
 }
 
-TEST(KernelRegistryTest, CreatesAJobThatRuns) {
+TEST(KernelRegistryTest, EveryKernelHasBothSides) {
+  for (const KernelInfo* k : AllKernels()) {
+    EXPECT_TRUE(k->create) << k->name;
+    EXPECT_TRUE(k->create_runner) << k->name << " cannot run on a worker";
+  }
+}
+
+TEST(KernelRegistryTest, CreatesBothSidesOfAJobThatRuns) {
   absl::StatusOr<std::unique_ptr<KernelJob>> job =
       CreateKernelJob("primes", {{"to", "100"}});
   ASSERT_TRUE(job.ok()) << job.status();
@@ -57,15 +66,28 @@ TEST(KernelRegistryTest, CreatesAJobThatRuns) {
   EXPECT_EQ(d.kind, Domain::Kind::kRange);
   EXPECT_EQ(d.lo, 0u);
   EXPECT_EQ(d.hi, 100u);
-  EXPECT_EQ(testing::RunJob(**job, 4).value().value, "25");
+  absl::StatusOr<std::unique_ptr<ShardRunner>> runner =
+      CreateShardRunner("primes", {{"to", "100"}});
+  ASSERT_TRUE(runner.ok()) << runner.status();
+  const CancelFlag not_cancelled{false};
+  EXPECT_EQ((*runner)->RunShard({0, 50}, not_cancelled).value(), "15");
+  absl::StatusOr<std::unique_ptr<testing::LocalKernel>> local =
+      testing::LocalKernel::Create("primes", {{"to", "100"}});
+  ASSERT_TRUE(local.ok()) << local.status();
+  EXPECT_EQ(testing::RunJob(**local, 4).value().value, "25");
 }
 
-TEST(KernelRegistryTest, PassesTheKernelsArgumentErrorsThrough) {
-  absl::StatusOr<std::unique_ptr<KernelJob>> job =
-      CreateKernelJob("primes", {{"to", "100"}, {"foo", "1"}});
-  ASSERT_FALSE(job.ok());
-  EXPECT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(job.status().message(), "unknown argument --foo for kernel primes");
+TEST(KernelRegistryTest, WorkerSideChecksArgumentsAndNamesLikeTheCoordinator) {
+  absl::StatusOr<std::unique_ptr<ShardRunner>> unknown =
+      CreateShardRunner("x", {});
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(unknown.status().message(),
+            CreateKernelJob("x", {}).status().message());
+  absl::StatusOr<std::unique_ptr<ShardRunner>> bad =
+      CreateShardRunner("primes", {{"to", "12x"}});
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad.status().message(),
+            "--to: '12x' is not a non-negative integer");
 }
 
 KernelInfo InfoNamed(const std::string& name) {
@@ -79,6 +101,27 @@ using KernelRegistryDeathTest = ::testing::Test;
 TEST_F(KernelRegistryDeathTest, RegisteringANameTwiceAborts) {
   EXPECT_DEATH(internal::RegisterKernel(InfoNamed("pi")),
                "kernel 'pi' registered twice");
+}
+
+// Registers a kernel with no worker side (as coordinator tests do with
+// their doubles) in a child process, so the registry here stays as built,
+// and exits 0 if only CreateShardRunner refuses it, with UNIMPLEMENTED.
+void CheckKernelWithoutAWorkerSide() {
+  KernelInfo info = InfoNamed("coordinator_only");
+  info.create_runner = nullptr;
+  internal::RegisterKernel(info);
+  const bool job_ok = CreateKernelJob("coordinator_only", {{"ms", "1"}}).ok();
+  const absl::Status runner =
+      CreateShardRunner("coordinator_only", {{"ms", "1"}}).status();
+  std::exit(job_ok && runner.code() == absl::StatusCode::kUnimplemented &&
+                    absl::StrContains(runner.message(), "no worker side")
+                ? 0
+                : 1);
+}
+
+TEST_F(KernelRegistryDeathTest, AKernelWithoutAWorkerSideCannotRunShards) {
+  EXPECT_EXIT(CheckKernelWithoutAWorkerSide(), ::testing::ExitedWithCode(0),
+              "");
 }
 
 TEST_F(KernelRegistryDeathTest, RegisteringWithoutANameOrCreateAborts) {

@@ -8,8 +8,8 @@
 // last bits differ between C libraries, and no FMA contraction (the BUILD
 // rule passes -ffp-contract=off) -- so the image is bit-identical for any
 // shard count, worker host or retry.
-// Thread-safety: MandelbrotJob is immutable; RunShard and Reduce may run
-// concurrently.
+// Thread-safety: MandelbrotJob and MandelbrotRunner are immutable; RunShard
+// and Reduce may run concurrently.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -114,6 +114,25 @@ struct View {
   double center_x = 0;
   double center_y = 0;
   double scale = 0;
+
+  uint64_t RowBytes() const { return width * kBytesPerPixel; }
+
+  uint64_t RowsPerShard() const {
+    const uint64_t pixels =  // >= 2^18 * 500 / 10^6 = 131
+        kPixelsPerShard * kBaseIterations / std::max(kBaseIterations, max_iter);
+    return std::max<uint64_t>(1, pixels / width);
+  }
+
+  // The job is split over the image's rows.
+  Domain domain() const {
+    return Domain{Domain::Kind::kRange, 0, height, RowsPerShard()};
+  }
+};
+
+// The validated arguments; both sides are built from them.
+struct MandelbrotArgs {
+  View view;
+  std::string out;
 };
 
 // log2(x) for finite x > 0, exact at powers of two and linear in between
@@ -186,23 +205,10 @@ void Colour(const Orbit& orbit, char* rgb) {
 
 class MandelbrotJob final : public KernelJob {
  public:
-  MandelbrotJob(View view, std::string out)
-      : view_(view),
-        out_(std::move(out)),
-        step_(view.scale / static_cast<double>(view.width)),
-        half_width_((static_cast<double>(view.width) - 1) / 2),
-        half_height_((static_cast<double>(view.height) - 1) / 2) {}
+  explicit MandelbrotJob(MandelbrotArgs args)
+      : view_(args.view), out_(std::move(args.out)) {}
 
-  Domain domain() const override {
-    return Domain{Domain::Kind::kRange, 0, view_.height, RowsPerShard()};
-  }
-
-  absl::StatusOr<std::string> RunShard(
-      ShardRange range, const CancelFlag& cancel) const override {
-    RETURN_IF_ERROR(ValidateShardRange(domain(), range));
-    RETURN_IF_ERROR(CheckPayloadSize(range));
-    return RenderRows(range, cancel);
-  }
+  Domain domain() const override { return view_.domain(); }
 
   absl::StatusOr<KernelResult> Reduce(
       absl::Span<const std::string> payloads) const override {
@@ -220,15 +226,54 @@ class MandelbrotJob final : public KernelJob {
   }
 
  private:
-  uint64_t RowBytes() const { return view_.width * kBytesPerPixel; }
-
-  uint64_t RowsPerShard() const {
-    const uint64_t pixels =  // >= 2^18 * 500 / 10^6 = 131
-        kPixelsPerShard * kBaseIterations /
-        std::max(kBaseIterations, view_.max_iter);
-    return std::max<uint64_t>(1, pixels / view_.width);
+  // One pointer per image row into the payloads, after checking that each
+  // payload holds exactly its shard's rows.
+  absl::StatusOr<std::vector<const uint8_t*>> RowsOf(
+      absl::Span<const std::string> payloads) const {
+    if (payloads.empty()) {
+      return absl::InvalidArgumentError("no shard payloads to reduce");
+    }
+    RETURN_IF_ERROR(ValidateShardCount(domain(), payloads.size(),
+                                       std::numeric_limits<uint64_t>::max()));
+    std::vector<const uint8_t*> rows;
+    rows.reserve(view_.height);
+    for (size_t i = 0; i < payloads.size(); ++i) {
+      const ShardRange range = ShardRangeOf(domain(), payloads.size(), i);
+      const uint64_t want = (range.end - range.begin) * view_.RowBytes();
+      if (payloads[i].size() != want) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("payload of shard ", i, " has ", payloads[i].size(),
+                         " bytes; rows [", range.begin, ", ", range.end,
+                         ") of width ", view_.width, " need ", want));
+      }
+      const auto* data = reinterpret_cast<const uint8_t*>(payloads[i].data());
+      for (uint64_t row = 0; row < range.end - range.begin; ++row) {
+        rows.push_back(data + row * view_.RowBytes());
+      }
+    }
+    return rows;
   }
 
+  const View view_;
+  const std::string out_;
+};
+
+class MandelbrotRunner final : public ShardRunner {
+ public:
+  explicit MandelbrotRunner(MandelbrotArgs args)
+      : view_(args.view),
+        step_(view_.scale / static_cast<double>(view_.width)),
+        half_width_((static_cast<double>(view_.width) - 1) / 2),
+        half_height_((static_cast<double>(view_.height) - 1) / 2) {}
+
+  absl::StatusOr<std::string> RunShard(
+      ShardRange range, const CancelFlag& cancel) const override {
+    RETURN_IF_ERROR(ValidateShardRange(view_.domain(), range));
+    RETURN_IF_ERROR(CheckPayloadSize(range));
+    return RenderRows(range, cancel);
+  }
+
+ private:
   // Pixel centres are spread symmetrically about the view's centre, so with
   // an odd width and height the middle pixel is exactly (center-x,
   // center-y).
@@ -240,9 +285,9 @@ class MandelbrotJob final : public KernelJob {
   }
 
   absl::Status CheckPayloadSize(ShardRange range) const {
-    const uint64_t bytes = (range.end - range.begin) * RowBytes();
+    const uint64_t bytes = (range.end - range.begin) * view_.RowBytes();
     if (bytes <= kMaxPayloadBytes) return absl::OkStatus();
-    const uint64_t max_rows = kMaxPayloadBytes / RowBytes();
+    const uint64_t max_rows = kMaxPayloadBytes / view_.RowBytes();
     return absl::InvalidArgumentError(
         absl::StrCat("shard [", range.begin, ", ", range.end, ") would return ",
                      bytes, " bytes of pixels, over the ", kMaxPayloadBytes,
@@ -252,7 +297,7 @@ class MandelbrotJob final : public KernelJob {
 
   absl::StatusOr<std::string> RenderRows(ShardRange range,
                                          const CancelFlag& cancel) const {
-    std::string rgb((range.end - range.begin) * RowBytes(), '\0');
+    std::string rgb((range.end - range.begin) * view_.RowBytes(), '\0');
     char* pixel = rgb.data();
     uint64_t since_poll = kPollIterations;  // poll before the first pixel
     for (uint64_t py = range.begin; py < range.end; ++py) {
@@ -273,36 +318,7 @@ class MandelbrotJob final : public KernelJob {
     return rgb;
   }
 
-  // One pointer per image row into the payloads, after checking that each
-  // payload holds exactly its shard's rows.
-  absl::StatusOr<std::vector<const uint8_t*>> RowsOf(
-      absl::Span<const std::string> payloads) const {
-    if (payloads.empty()) {
-      return absl::InvalidArgumentError("no shard payloads to reduce");
-    }
-    RETURN_IF_ERROR(ValidateShardCount(domain(), payloads.size(),
-                                       std::numeric_limits<uint64_t>::max()));
-    std::vector<const uint8_t*> rows;
-    rows.reserve(view_.height);
-    for (size_t i = 0; i < payloads.size(); ++i) {
-      const ShardRange range = ShardRangeOf(domain(), payloads.size(), i);
-      const uint64_t want = (range.end - range.begin) * RowBytes();
-      if (payloads[i].size() != want) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("payload of shard ", i, " has ", payloads[i].size(),
-                         " bytes; rows [", range.begin, ", ", range.end,
-                         ") of width ", view_.width, " need ", want));
-      }
-      const auto* data = reinterpret_cast<const uint8_t*>(payloads[i].data());
-      for (uint64_t row = 0; row < range.end - range.begin; ++row) {
-        rows.push_back(data + row * RowBytes());
-      }
-    }
-    return rows;
-  }
-
   const View view_;
-  const std::string out_;
   const double step_;  // distance between pixel centres
   const double half_width_;
   const double half_height_;
@@ -338,8 +354,7 @@ absl::StatusOr<View> ParseView(const KernelArgs& args) {
   return v;
 }
 
-absl::StatusOr<std::unique_ptr<KernelJob>> CreateMandelbrotJob(
-    const KernelArgs& args) {
+absl::StatusOr<MandelbrotArgs> ParseMandelbrotArgs(const KernelArgs& args) {
   ASSIGN_OR_RETURN(const KernelArgs resolved,
                    ResolveArgs(kName, MandelbrotParams(), args));
   ASSIGN_OR_RETURN(const View view, ParseView(resolved));
@@ -347,7 +362,7 @@ absl::StatusOr<std::unique_ptr<KernelJob>> CreateMandelbrotJob(
   if (out.empty()) {
     return absl::InvalidArgumentError("--out must name a file");
   }
-  return std::make_unique<MandelbrotJob>(view, out);
+  return MandelbrotArgs{view, out};
 }
 
 KernelInfo MandelbrotKernelInfo() {
@@ -355,7 +370,7 @@ KernelInfo MandelbrotKernelInfo() {
   info.name = kName;
   info.summary = "render a view of the Mandelbrot set to a PNG file";
   info.params = MandelbrotParams();
-  info.create = CreateMandelbrotJob;
+  SetKernelSides<MandelbrotJob, MandelbrotRunner>(ParseMandelbrotArgs, &info);
   return info;
 }
 

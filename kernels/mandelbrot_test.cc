@@ -1,11 +1,9 @@
 #include <atomic>
-#include <chrono>
 #include <complex>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -17,6 +15,8 @@
 
 namespace shardex {
 namespace {
+
+using ::shardex::testing::LocalKernel;
 
 namespace fs = std::filesystem;
 
@@ -30,16 +30,16 @@ fs::path TestDir(const std::string& name) {
   return dir;
 }
 
-std::unique_ptr<KernelJob> MandelbrotJob(const KernelArgs& args) {
-  absl::StatusOr<std::unique_ptr<KernelJob>> job =
-      CreateKernelJob("mandelbrot", args);
+std::unique_ptr<LocalKernel> MandelbrotJob(const KernelArgs& args) {
+  absl::StatusOr<std::unique_ptr<LocalKernel>> job =
+      LocalKernel::Create("mandelbrot", args);
   EXPECT_TRUE(job.ok()) << job.status();
   return job.ok() ? *std::move(job) : nullptr;
 }
 
 // Renders in `shards` shards and returns the PNG file's bytes.
 std::string RenderToBytes(const KernelArgs& args, uint64_t shards) {
-  std::unique_ptr<KernelJob> job = MandelbrotJob(args);
+  std::unique_ptr<LocalKernel> job = MandelbrotJob(args);
   if (job == nullptr) return "";
   absl::StatusOr<KernelResult> r = testing::RunJob(*job, shards);
   EXPECT_TRUE(r.ok()) << r.status();
@@ -145,7 +145,7 @@ uint64_t Fnv1a(const std::string& bytes) {
 TEST(MandelbrotKernelTest, PixelsArePinned) {
   // Changing the mapping, the iteration or the colours changes every image:
   // do it only deliberately, and update this value.
-  std::unique_ptr<KernelJob> job = MandelbrotJob(
+  std::unique_ptr<LocalKernel> job = MandelbrotJob(
       {{"width", "64"}, {"height", "48"}, {"out", "/unused.png"}});
   ASSERT_NE(job, nullptr);
   absl::StatusOr<std::vector<std::string>> payloads =
@@ -158,7 +158,7 @@ TEST(MandelbrotKernelTest, PixelsArePinned) {
 TEST(MandelbrotKernelTest, UnwritableOutputIsAClearErrorFromReduce) {
   const std::string out =
       (TestDir("unwritable") / "missing" / "m.png").string();
-  std::unique_ptr<KernelJob> job =
+  std::unique_ptr<LocalKernel> job =
       MandelbrotJob({{"width", "8"}, {"height", "8"}, {"out", out}});
   ASSERT_NE(job, nullptr);
   absl::StatusOr<std::vector<std::string>> payloads =
@@ -176,7 +176,7 @@ TEST(MandelbrotKernelTest, UnwritableOutputIsAClearErrorFromReduce) {
 
 TEST(MandelbrotKernelTest, ReduceRejectsPayloadsOfTheWrongSize) {
   const std::string out = (TestDir("sizes") / "m.png").string();
-  std::unique_ptr<KernelJob> job =
+  std::unique_ptr<LocalKernel> job =
       MandelbrotJob({{"width", "10"}, {"height", "4"}, {"out", out}});
   ASSERT_NE(job, nullptr);
   // Two shards of two rows: 60 bytes each.
@@ -209,10 +209,10 @@ TEST(MandelbrotKernelTest, DomainIsTheRowsInShardsOfBoundedWork) {
            {"16384", "16384", "500", 16, 1024},
            {"16384", "16384", "1000000", 1, 16384},
            {"16384", "1", "500", 16, 1}}) {
-    std::unique_ptr<KernelJob> job = MandelbrotJob({{"width", c.width},
-                                                    {"height", c.height},
-                                                    {"max-iter", c.max_iter},
-                                                    {"out", "/x.png"}});
+    std::unique_ptr<LocalKernel> job = MandelbrotJob({{"width", c.width},
+                                                      {"height", c.height},
+                                                      {"max-iter", c.max_iter},
+                                                      {"out", "/x.png"}});
     ASSERT_NE(job, nullptr);
     const Domain d = job->domain();
     EXPECT_EQ(d.kind, Domain::Kind::kRange);
@@ -231,7 +231,7 @@ TEST(MandelbrotKernelTest, DomainIsTheRowsInShardsOfBoundedWork) {
 }
 
 TEST(MandelbrotKernelTest, ShardsTooLargeForOneMessageAreRefused) {
-  std::unique_ptr<KernelJob> job = MandelbrotJob(
+  std::unique_ptr<LocalKernel> job = MandelbrotJob(
       {{"width", "16384"}, {"height", "16384"}, {"out", "/x.png"}});
   ASSERT_NE(job, nullptr);
   const CancelFlag not_cancelled{false};
@@ -243,46 +243,35 @@ TEST(MandelbrotKernelTest, ShardsTooLargeForOneMessageAreRefused) {
 }
 
 TEST(MandelbrotKernelTest, CancelledBeforeStartingReturnsCancelled) {
-  std::unique_ptr<KernelJob> job =
+  std::unique_ptr<LocalKernel> job =
       MandelbrotJob({{"width", "100"}, {"height", "100"}, {"out", "/x.png"}});
   ASSERT_NE(job, nullptr);
-  const CancelFlag cancelled{true};
-  EXPECT_EQ(job->RunShard({0, 100}, cancelled).status().code(),
-            absl::StatusCode::kCancelled);
+  testing::ExpectCancelledBeforeStarting(job->runner(), {0, 100});
 }
 
 TEST(MandelbrotKernelTest, CancelStopsALongShardWithinARow) {
   // Centred in the period-3 bulb, outside the cardioid shortcut: every
   // pixel runs all 10^6 iterations, so one 2000-pixel row takes seconds.
-  std::unique_ptr<KernelJob> job = MandelbrotJob({{"width", "2000"},
-                                                  {"height", "1"},
-                                                  {"out", "/x.png"},
-                                                  {"max-iter", "1000000"},
-                                                  {"center-x", "-0.1225"},
-                                                  {"center-y", "0.7449"},
-                                                  {"scale", "0.001"}});
+  std::unique_ptr<LocalKernel> job = MandelbrotJob({{"width", "2000"},
+                                                    {"height", "1"},
+                                                    {"out", "/x.png"},
+                                                    {"max-iter", "1000000"},
+                                                    {"center-x", "-0.1225"},
+                                                    {"center-y", "0.7449"},
+                                                    {"scale", "0.001"}});
   ASSERT_NE(job, nullptr);
-  CancelFlag cancel{false};
-  std::thread canceller([&cancel] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    cancel = true;
-  });
-  const auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<std::string> r = job->RunShard({0, 1}, cancel);
-  const auto elapsed = std::chrono::steady_clock::now() - start;
-  canceller.join();
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled);
-  EXPECT_LT(elapsed, std::chrono::milliseconds(1000));
+  testing::ExpectCancelStopsALongShard(
+      job->runner(), {0, 1}, absl::Milliseconds(50), absl::Milliseconds(1000));
 }
 
 TEST(MandelbrotKernelTest, AcceptsDecimalForms) {
   for (const char* text :
        {"-0.5", "0", "-0", "3", "3.", ".5", "1e-3", "2.5E+1", "-1.25e-2"}) {
-    absl::StatusOr<std::unique_ptr<KernelJob>> job =
-        CreateKernelJob("mandelbrot", {{"width", "4"},
-                                       {"height", "4"},
-                                       {"out", "/x.png"},
-                                       {"center-x", text}});
+    absl::StatusOr<std::unique_ptr<LocalKernel>> job =
+        LocalKernel::Create("mandelbrot", {{"width", "4"},
+                                           {"height", "4"},
+                                           {"out", "/x.png"},
+                                           {"center-x", text}});
     EXPECT_TRUE(job.ok()) << text << ": " << job.status();
   }
 }
@@ -326,8 +315,8 @@ TEST(MandelbrotKernelTest, RejectsBadArguments) {
             "missing required argument --out for kernel mandelbrot"},
            {with("zoom", "2"), "unknown argument --zoom for kernel mandelbrot"},
        }) {
-    absl::StatusOr<std::unique_ptr<KernelJob>> job =
-        CreateKernelJob("mandelbrot", c.args);
+    absl::StatusOr<std::unique_ptr<LocalKernel>> job =
+        LocalKernel::Create("mandelbrot", c.args);
     ASSERT_FALSE(job.ok()) << c.message;
     EXPECT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_EQ(job.status().message(), c.message);

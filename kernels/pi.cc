@@ -3,9 +3,10 @@
 //
 // Sample i depends only on (seed, i) through a counter-based generator, and
 // all arithmetic is on integers, so the answer is bit-identical for any shard
-// count, placement or retry. An absent --seed means seed 0 here (the coordinator
-// normally fills in a random one before the job reaches this kernel).
-// Thread-safety: PiJob is immutable.
+// count, placement or retry. An absent --seed means seed 0 here (the
+// coordinator normally fills in a random one before the job reaches this
+// kernel).
+// Thread-safety: PiJob and PiRunner are immutable.
 #include <algorithm>
 #include <cstdint>
 #include <memory>
@@ -87,18 +88,56 @@ std::string FormatEstimate(uint64_t inside, uint64_t samples) {
   return absl::StrFormat("%d.%010d", whole, fraction);
 }
 
+// The validated arguments; both sides are built from them.
+struct PiArgs {
+  uint64_t samples = 0;
+  uint64_t seed = 0;
+
+  Domain domain() const { return Domain{Domain::Kind::kRange, 0, samples}; }
+};
+
+absl::StatusOr<PiArgs> ParsePiArgs(const KernelArgs& args) {
+  ASSIGN_OR_RETURN(const KernelArgs resolved,
+                   ResolveArgs(kName, PiParams(), args));
+  PiArgs a;
+  ASSIGN_OR_RETURN(a.samples, GetUint64Arg(resolved, "samples", 0));
+  RETURN_IF_ERROR(CheckArgRange("samples", a.samples, 1, UINT64_MAX));
+  ASSIGN_OR_RETURN(a.seed, GetUint64Arg(resolved, "seed", 0));
+  return a;
+}
+
 class PiJob final : public KernelJob {
  public:
-  PiJob(uint64_t samples, uint64_t seed)
-      : samples_(samples), seed_(seed), key_(KeyForSeed(seed)) {}
+  explicit PiJob(PiArgs args) : args_(args) {}
 
-  Domain domain() const override {
-    return Domain{Domain::Kind::kRange, 0, samples_};
+  Domain domain() const override { return args_.domain(); }
+
+  absl::StatusOr<KernelResult> Reduce(
+      absl::Span<const std::string> payloads) const override {
+    ASSIGN_OR_RETURN(const uint64_t inside, SumCounts(payloads));
+    if (inside > args_.samples) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "shards report ", inside, " points inside out of ", args_.samples));
+    }
+    KernelResult result;
+    result.value = FormatEstimate(inside, args_.samples);
+    result.details["samples"] = absl::StrCat(args_.samples);
+    result.details["inside"] = absl::StrCat(inside);
+    result.details["seed"] = absl::StrCat(args_.seed);
+    return result;
   }
+
+ private:
+  const PiArgs args_;
+};
+
+class PiRunner final : public ShardRunner {
+ public:
+  explicit PiRunner(PiArgs args) : args_(args), key_(KeyForSeed(args.seed)) {}
 
   absl::StatusOr<std::string> RunShard(
       ShardRange range, const CancelFlag& cancel) const override {
-    RETURN_IF_ERROR(ValidateShardRange(domain(), range));
+    RETURN_IF_ERROR(ValidateShardRange(args_.domain(), range));
     uint64_t inside = 0;
     for (uint64_t begin = range.begin; begin < range.end;) {
       if (cancel.load()) return absl::CancelledError("pi shard cancelled");
@@ -109,43 +148,17 @@ class PiJob final : public KernelJob {
     return EncodeCount(inside);
   }
 
-  absl::StatusOr<KernelResult> Reduce(
-      absl::Span<const std::string> payloads) const override {
-    ASSIGN_OR_RETURN(const uint64_t inside, SumCounts(payloads));
-    if (inside > samples_) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "shards report ", inside, " points inside out of ", samples_));
-    }
-    KernelResult result;
-    result.value = FormatEstimate(inside, samples_);
-    result.details["samples"] = absl::StrCat(samples_);
-    result.details["inside"] = absl::StrCat(inside);
-    result.details["seed"] = absl::StrCat(seed_);
-    return result;
-  }
-
  private:
-  const uint64_t samples_;
-  const uint64_t seed_;
+  const PiArgs args_;
   const uint64_t key_;
 };
-
-absl::StatusOr<std::unique_ptr<KernelJob>> CreatePiJob(const KernelArgs& args) {
-  ASSIGN_OR_RETURN(const KernelArgs resolved,
-                   ResolveArgs(kName, PiParams(), args));
-  ASSIGN_OR_RETURN(const uint64_t samples,
-                   GetUint64Arg(resolved, "samples", 0));
-  RETURN_IF_ERROR(CheckArgRange("samples", samples, 1, UINT64_MAX));
-  ASSIGN_OR_RETURN(const uint64_t seed, GetUint64Arg(resolved, "seed", 0));
-  return std::make_unique<PiJob>(samples, seed);
-}
 
 KernelInfo PiKernelInfo() {
   KernelInfo info;
   info.name = kName;
   info.summary = "estimate pi from SAMPLES random points (Monte Carlo)";
   info.params = PiParams();
-  info.create = CreatePiJob;
+  SetKernelSides<PiJob, PiRunner>(ParsePiArgs, &info);
   return info;
 }
 

@@ -1,11 +1,9 @@
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <limits>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -15,10 +13,13 @@
 namespace shardex {
 namespace {
 
+using ::shardex::testing::LocalKernel;
+
 constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
 
-std::unique_ptr<KernelJob> PiJob(const KernelArgs& args) {
-  absl::StatusOr<std::unique_ptr<KernelJob>> job = CreateKernelJob("pi", args);
+std::unique_ptr<LocalKernel> PiJob(const KernelArgs& args) {
+  absl::StatusOr<std::unique_ptr<LocalKernel>> job =
+      LocalKernel::Create("pi", args);
   EXPECT_TRUE(job.ok()) << job.status();
   return job.ok() ? *std::move(job) : nullptr;
 }
@@ -40,7 +41,7 @@ bool SampleInside(uint64_t seed, uint64_t i) {
 }
 
 TEST(PiKernelTest, SameAnswerForAnyShardCount) {
-  std::unique_ptr<KernelJob> job =
+  std::unique_ptr<LocalKernel> job =
       PiJob({{"samples", "10000000"}, {"seed", "42"}});
   ASSERT_NE(job, nullptr);
   absl::StatusOr<KernelResult> one = testing::RunJob(*job, 1);
@@ -60,7 +61,7 @@ TEST(PiKernelTest, SameAnswerForAnyShardCount) {
 TEST(PiKernelTest, EachSampleFollowsTheDocumentedGenerator) {
   const uint64_t kSamples = 2000;
   for (uint64_t seed : {uint64_t{0}, uint64_t{7}, kMax}) {
-    std::unique_ptr<KernelJob> job =
+    std::unique_ptr<LocalKernel> job =
         PiJob({{"samples", std::to_string(kSamples)},
                {"seed", std::to_string(seed)}});
     ASSERT_NE(job, nullptr);
@@ -78,7 +79,7 @@ TEST(PiKernelTest, EachSampleFollowsTheDocumentedGenerator) {
 TEST(PiKernelTest, GoldenValue) {
   // Pins the sample stream: workers and coordinators of different builds
   // must agree. Recompute only on a deliberate, documented change.
-  std::unique_ptr<KernelJob> job =
+  std::unique_ptr<LocalKernel> job =
       PiJob({{"samples", "1000000"}, {"seed", "12345"}});
   ASSERT_NE(job, nullptr);
   uint64_t inside = 0;
@@ -91,8 +92,10 @@ TEST(PiKernelTest, GoldenValue) {
 }
 
 TEST(PiKernelTest, DifferentSeedsGiveDifferentSamples) {
-  std::unique_ptr<KernelJob> a = PiJob({{"samples", "1000000"}, {"seed", "1"}});
-  std::unique_ptr<KernelJob> b = PiJob({{"samples", "1000000"}, {"seed", "2"}});
+  std::unique_ptr<LocalKernel> a =
+      PiJob({{"samples", "1000000"}, {"seed", "1"}});
+  std::unique_ptr<LocalKernel> b =
+      PiJob({{"samples", "1000000"}, {"seed", "2"}});
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
   EXPECT_NE(testing::RunJob(*a, 1).value().details.at("inside"),
@@ -100,10 +103,10 @@ TEST(PiKernelTest, DifferentSeedsGiveDifferentSamples) {
 }
 
 TEST(PiKernelTest, AbsentSeedMeansSeedZero) {
-  std::unique_ptr<KernelJob> absent = PiJob({{"samples", "100000"}});
-  std::unique_ptr<KernelJob> zero =
+  std::unique_ptr<LocalKernel> absent = PiJob({{"samples", "100000"}});
+  std::unique_ptr<LocalKernel> zero =
       PiJob({{"samples", "100000"}, {"seed", "0"}});
-  std::unique_ptr<KernelJob> one =
+  std::unique_ptr<LocalKernel> one =
       PiJob({{"samples", "100000"}, {"seed", "1"}});
   ASSERT_NE(absent, nullptr);
   ASSERT_NE(zero, nullptr);
@@ -130,7 +133,7 @@ TEST(PiKernelTest, EstimateIsFormattedExactlyAndRoundedHalfUp) {
            {kMax, "18446744073709551615", "4.0000000000"},
            {kMax, "14488038916154245685", "3.1415926536"},
        }) {
-    std::unique_ptr<KernelJob> job =
+    std::unique_ptr<LocalKernel> job =
         PiJob({{"samples", std::to_string(c.samples)}});
     ASSERT_NE(job, nullptr);
     const std::vector<std::string> payloads = {c.inside};
@@ -141,7 +144,7 @@ TEST(PiKernelTest, EstimateIsFormattedExactlyAndRoundedHalfUp) {
 }
 
 TEST(PiKernelTest, ReduceRejectsMoreInsideThanSamples) {
-  std::unique_ptr<KernelJob> job = PiJob({{"samples", "10"}});
+  std::unique_ptr<LocalKernel> job = PiJob({{"samples", "10"}});
   ASSERT_NE(job, nullptr);
   const std::vector<std::string> payloads = {"6", "5"};
   EXPECT_EQ(job->Reduce(payloads).status().code(),
@@ -149,28 +152,18 @@ TEST(PiKernelTest, ReduceRejectsMoreInsideThanSamples) {
 }
 
 TEST(PiKernelTest, CancelledBeforeStartingReturnsCancelled) {
-  std::unique_ptr<KernelJob> job = PiJob({{"samples", "1000"}});
+  std::unique_ptr<LocalKernel> job = PiJob({{"samples", "1000"}});
   ASSERT_NE(job, nullptr);
-  const CancelFlag cancelled{true};
-  EXPECT_EQ(job->RunShard({0, 1000}, cancelled).status().code(),
-            absl::StatusCode::kCancelled);
+  testing::ExpectCancelledBeforeStarting(job->runner(), {0, 1000});
 }
 
 TEST(PiKernelTest, CancelStopsALongShard) {
   // 2^62 samples would take centuries.
-  std::unique_ptr<KernelJob> job = PiJob({{"samples", "2^62"}});
+  std::unique_ptr<LocalKernel> job = PiJob({{"samples", "2^62"}});
   ASSERT_NE(job, nullptr);
-  CancelFlag cancel{false};
-  std::thread canceller([&cancel] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));
-    cancel = true;
-  });
-  const auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<std::string> r = job->RunShard({0, uint64_t{1} << 62}, cancel);
-  const auto elapsed = std::chrono::steady_clock::now() - start;
-  canceller.join();
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled);
-  EXPECT_LT(elapsed, std::chrono::seconds(5));
+  testing::ExpectCancelStopsALongShard(job->runner(), {0, uint64_t{1} << 62},
+                                       absl::Milliseconds(30),
+                                       absl::Seconds(5));
 }
 
 TEST(PiKernelTest, RejectsBadArguments) {
@@ -187,8 +180,8 @@ TEST(PiKernelTest, RejectsBadArguments) {
            {{{"samples", "1e20"}},
             "--samples: '1e20' exceeds the maximum 18446744073709551615"},
        }) {
-    absl::StatusOr<std::unique_ptr<KernelJob>> job =
-        CreateKernelJob("pi", c.args);
+    absl::StatusOr<std::unique_ptr<LocalKernel>> job =
+        LocalKernel::Create("pi", c.args);
     ASSERT_FALSE(job.ok()) << c.message;
     EXPECT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_EQ(job.status().message(), c.message);

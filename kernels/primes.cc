@@ -2,8 +2,8 @@
 //
 // Each shard counts its range in chunks, polling the cancel flag between
 // chunks; the payload is the shard's count and the reduce is an exact sum.
-// Thread-safety: PrimesJob is immutable; libprimesieve's count functions may
-// run concurrently from many threads.
+// Thread-safety: PrimesJob and PrimesRunner are immutable; libprimesieve's
+// count functions may run concurrently from many threads.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -80,68 +80,82 @@ absl::StatusOr<uint64_t> CountPrimes(ShardRange r, const CancelFlag& cancel) {
   return count;
 }
 
-class PrimesJob final : public KernelJob {
- public:
-  PrimesJob(uint64_t from, uint64_t to) : from_(from), to_(to) {}
+// The validated arguments; both sides are built from them.
+struct PrimesArgs {
+  uint64_t from = 0;
+  uint64_t to = 0;
 
-  Domain domain() const override {
-    return Domain{Domain::Kind::kRange, from_, to_};
-  }
-
-  absl::StatusOr<std::string> RunShard(
-      ShardRange range, const CancelFlag& cancel) const override {
-    RETURN_IF_ERROR(ValidateShardRange(domain(), range));
-    ASSIGN_OR_RETURN(const uint64_t count, CountPrimes(range, cancel));
-    return EncodeCount(count);
-  }
-
-  absl::StatusOr<KernelResult> Reduce(
-      absl::Span<const std::string> payloads) const override {
-    ASSIGN_OR_RETURN(const uint64_t total, SumCounts(payloads));
-    // A range cannot hold more primes than numbers; more means corruption.
-    if (total > to_ - from_) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("shards report ", total, " primes in [", from_, ", ",
-                       to_, "), which has only ", to_ - from_, " numbers"));
-    }
-    KernelResult result;
-    result.value = absl::StrCat(total);
-    result.details["from"] = absl::StrCat(from_);
-    result.details["to"] = absl::StrCat(to_);
-    return result;
-  }
-
- private:
-  const uint64_t from_;
-  const uint64_t to_;
+  Domain domain() const { return Domain{Domain::Kind::kRange, from, to}; }
 };
 
-absl::StatusOr<std::unique_ptr<KernelJob>> CreatePrimesJob(
-    const KernelArgs& args) {
+absl::StatusOr<PrimesArgs> ParsePrimesArgs(const KernelArgs& args) {
   ASSIGN_OR_RETURN(const KernelArgs resolved,
                    ResolveArgs(kName, PrimesParams(), args));
-  ASSIGN_OR_RETURN(const uint64_t from, GetUint64Arg(resolved, "from", 0));
-  ASSIGN_OR_RETURN(const uint64_t to, GetUint64Arg(resolved, "to", 0));
-  if (from > to) {
+  PrimesArgs a;
+  ASSIGN_OR_RETURN(a.from, GetUint64Arg(resolved, "from", 0));
+  ASSIGN_OR_RETURN(a.to, GetUint64Arg(resolved, "to", 0));
+  if (a.from > a.to) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--from ", from, " must not exceed --to ", to));
+        absl::StrCat("--from ", a.from, " must not exceed --to ", a.to));
   }
   // The last number sieved is to-1. primesieve 11 goes up to 2^64-1, so
   // this only fires with an older library that has a lower limit.
   const uint64_t max_stop = primesieve::get_max_stop();
-  if (to > 0 && to - 1 > max_stop) {
+  if (a.to > 0 && a.to - 1 > max_stop) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--to ", to, " exceeds primesieve's limit of ", max_stop + 1));
+        "--to ", a.to, " exceeds primesieve's limit of ", max_stop + 1));
   }
-  return std::make_unique<PrimesJob>(from, to);
+  return a;
 }
+
+class PrimesJob final : public KernelJob {
+ public:
+  explicit PrimesJob(PrimesArgs args) : args_(args) {}
+
+  Domain domain() const override { return args_.domain(); }
+
+  absl::StatusOr<KernelResult> Reduce(
+      absl::Span<const std::string> payloads) const override {
+    ASSIGN_OR_RETURN(const uint64_t total, SumCounts(payloads));
+    const uint64_t numbers = args_.to - args_.from;
+    // A range cannot hold more primes than numbers; more means corruption.
+    if (total > numbers) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "shards report ", total, " primes in [", args_.from, ", ", args_.to,
+          "), which has only ", numbers, " numbers"));
+    }
+    KernelResult result;
+    result.value = absl::StrCat(total);
+    result.details["from"] = absl::StrCat(args_.from);
+    result.details["to"] = absl::StrCat(args_.to);
+    return result;
+  }
+
+ private:
+  const PrimesArgs args_;
+};
+
+class PrimesRunner final : public ShardRunner {
+ public:
+  explicit PrimesRunner(PrimesArgs args) : args_(args) {}
+
+  absl::StatusOr<std::string> RunShard(
+      ShardRange range, const CancelFlag& cancel) const override {
+    RETURN_IF_ERROR(ValidateShardRange(args_.domain(), range));
+    ASSIGN_OR_RETURN(const uint64_t count, CountPrimes(range, cancel));
+    return EncodeCount(count);
+  }
+
+ private:
+  const PrimesArgs args_;
+};
 
 KernelInfo PrimesKernelInfo() {
   KernelInfo info;
   info.name = kName;
   info.summary = "count the primes in [FROM, TO)";
   info.params = PrimesParams();
-  info.create = CreatePrimesJob;
+  SetKernelSides<PrimesJob, PrimesRunner>(ParsePrimesArgs, &info);
   return info;
 }
 

@@ -1,13 +1,11 @@
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <limits>
 #include <memory>
 #include <primesieve.hpp>
 #include <random>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -18,10 +16,12 @@
 namespace shardex {
 namespace {
 
+using ::shardex::testing::LocalKernel;
+
 constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
 
-std::unique_ptr<KernelJob> PrimesJob(uint64_t from, uint64_t to) {
-  absl::StatusOr<std::unique_ptr<KernelJob>> job = CreateKernelJob(
+std::unique_ptr<LocalKernel> PrimesJob(uint64_t from, uint64_t to) {
+  absl::StatusOr<std::unique_ptr<LocalKernel>> job = LocalKernel::Create(
       "primes", {{"from", std::to_string(from)}, {"to", std::to_string(to)}});
   EXPECT_TRUE(job.ok()) << job.status();
   return job.ok() ? *std::move(job) : nullptr;
@@ -43,7 +43,7 @@ uint64_t NaiveCount(uint64_t from, uint64_t to) {
 }
 
 TEST(PrimesKernelTest, PrimePiOfTenToTheNineForAnyShardCount) {
-  std::unique_ptr<KernelJob> job = PrimesJob(0, 1000000000);
+  std::unique_ptr<LocalKernel> job = PrimesJob(0, 1000000000);
   ASSERT_NE(job, nullptr);
   for (uint64_t shards : {1, 7, 64}) {
     absl::StatusOr<KernelResult> r = testing::RunJob(*job, shards);
@@ -57,7 +57,7 @@ TEST(PrimesKernelTest, PrimePiOfTenToTheNineForAnyShardCount) {
 TEST(PrimesKernelTest, EverySmallRangeMatchesTrialDivision) {
   for (uint64_t from = 0; from <= 40; ++from) {
     for (uint64_t to = from; to <= 40; ++to) {
-      std::unique_ptr<KernelJob> job = PrimesJob(from, to);
+      std::unique_ptr<LocalKernel> job = PrimesJob(from, to);
       ASSERT_NE(job, nullptr);
       const uint64_t shards =
           std::max<uint64_t>(1, std::min<uint64_t>(3, to - from));
@@ -73,7 +73,7 @@ TEST(PrimesKernelTest, RandomRangesMatchTrialDivision) {
   for (int trial = 0; trial < 200; ++trial) {
     uint64_t from = rng() % 200000;
     uint64_t to = from + rng() % 5000;
-    std::unique_ptr<KernelJob> job = PrimesJob(from, to);
+    std::unique_ptr<LocalKernel> job = PrimesJob(from, to);
     ASSERT_NE(job, nullptr);
     const uint64_t width = to - from;
     const uint64_t shards =
@@ -98,7 +98,7 @@ TEST(PrimesKernelTest, BoundariesAtTheBottom) {
                                          {2, 4, 2},
                                          {4, 5, 0},
                                          {1, 2, 0}}) {
-    std::unique_ptr<KernelJob> job = PrimesJob(c.from, c.to);
+    std::unique_ptr<LocalKernel> job = PrimesJob(c.from, c.to);
     ASSERT_NE(job, nullptr);
     EXPECT_EQ(testing::RunJob(*job, 1).value().value, std::to_string(c.count))
         << "[" << c.from << ", " << c.to << ")";
@@ -108,41 +108,31 @@ TEST(PrimesKernelTest, BoundariesAtTheBottom) {
 TEST(PrimesKernelTest, TopOfTheUint64Range) {
   // The three largest primes below 2^64 are 2^64-59, 2^64-83 and 2^64-95.
   // Sieving up there takes a couple of seconds (primes up to 2^32).
-  std::unique_ptr<KernelJob> job = PrimesJob(kMax - 99, kMax);
+  std::unique_ptr<LocalKernel> job = PrimesJob(kMax - 99, kMax);
   ASSERT_NE(job, nullptr);
   EXPECT_EQ(testing::RunJob(*job, 1).value().value, "3");
 }
 
 TEST(PrimesKernelTest, ShardsUseOneSieveThread) {
-  std::unique_ptr<KernelJob> job = PrimesJob(0, 1000);
+  std::unique_ptr<LocalKernel> job = PrimesJob(0, 1000);
   ASSERT_NE(job, nullptr);
   ASSERT_TRUE(testing::RunJob(*job, 1).ok());
   EXPECT_EQ(primesieve::get_num_threads(), 1);
 }
 
 TEST(PrimesKernelTest, CancelledBeforeStartingReturnsCancelled) {
-  std::unique_ptr<KernelJob> job = PrimesJob(0, 1000000);
+  std::unique_ptr<LocalKernel> job = PrimesJob(0, 1000000);
   ASSERT_NE(job, nullptr);
-  const CancelFlag cancelled{true};
-  absl::StatusOr<std::string> r = job->RunShard({0, 1000000}, cancelled);
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled);
+  testing::ExpectCancelledBeforeStarting(job->runner(), {0, 1000000});
 }
 
 TEST(PrimesKernelTest, CancelStopsALongShardBetweenChunks) {
   // Counting [0, 10^13) takes over half an hour on one core.
-  std::unique_ptr<KernelJob> job = PrimesJob(0, 10000000000000);
+  std::unique_ptr<LocalKernel> job = PrimesJob(0, 10000000000000);
   ASSERT_NE(job, nullptr);
-  CancelFlag cancel{false};
-  std::thread canceller([&cancel] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    cancel = true;
-  });
-  const auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<std::string> r = job->RunShard({0, 10000000000000}, cancel);
-  const auto elapsed = std::chrono::steady_clock::now() - start;
-  canceller.join();
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled);
-  EXPECT_LT(elapsed, std::chrono::seconds(10));
+  testing::ExpectCancelStopsALongShard(job->runner(), {0, 10000000000000},
+                                       absl::Milliseconds(50),
+                                       absl::Seconds(10));
 }
 
 TEST(PrimesKernelTest, RejectsBadArguments) {
@@ -158,8 +148,8 @@ TEST(PrimesKernelTest, RejectsBadArguments) {
            {{{"to", "10"}, {"shards", "2"}},
             "unknown argument --shards for kernel primes"},
        }) {
-    absl::StatusOr<std::unique_ptr<KernelJob>> job =
-        CreateKernelJob("primes", c.args);
+    absl::StatusOr<std::unique_ptr<LocalKernel>> job =
+        LocalKernel::Create("primes", c.args);
     ASSERT_FALSE(job.ok()) << c.message;
     EXPECT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_EQ(job.status().message(), c.message);
@@ -167,8 +157,8 @@ TEST(PrimesKernelTest, RejectsBadArguments) {
 }
 
 TEST(PrimesKernelTest, DefaultsFromToZeroAndAcceptsPowerForms) {
-  absl::StatusOr<std::unique_ptr<KernelJob>> job =
-      CreateKernelJob("primes", {{"to", "10^6"}});
+  absl::StatusOr<std::unique_ptr<LocalKernel>> job =
+      LocalKernel::Create("primes", {{"to", "10^6"}});
   ASSERT_TRUE(job.ok()) << job.status();
   EXPECT_EQ((*job)->domain().lo, 0u);
   EXPECT_EQ((*job)->domain().hi, 1000000u);
@@ -176,7 +166,7 @@ TEST(PrimesKernelTest, DefaultsFromToZeroAndAcceptsPowerForms) {
 }
 
 TEST(PrimesKernelTest, RunShardRejectsARangeOutsideTheJob) {
-  std::unique_ptr<KernelJob> job = PrimesJob(100, 200);
+  std::unique_ptr<LocalKernel> job = PrimesJob(100, 200);
   ASSERT_NE(job, nullptr);
   const CancelFlag not_cancelled{false};
   EXPECT_EQ(job->RunShard({50, 150}, not_cancelled).status().code(),
@@ -186,7 +176,7 @@ TEST(PrimesKernelTest, RunShardRejectsARangeOutsideTheJob) {
 }
 
 TEST(PrimesKernelTest, ReduceRejectsCorruptPayloads) {
-  std::unique_ptr<KernelJob> job = PrimesJob(0, 10);
+  std::unique_ptr<LocalKernel> job = PrimesJob(0, 10);
   ASSERT_NE(job, nullptr);
   const std::vector<std::string> too_many = {"3", "8"};
   EXPECT_EQ(job->Reduce(too_many).status().code(),

@@ -1,7 +1,7 @@
 // Kernel "sleep": every shard sleeps --ms milliseconds. It does no work, so
 // it exercises scheduling, timeouts and cancellation without burning CPU.
 //
-// Thread-safety: SleepJob is immutable.
+// Thread-safety: SleepJob and SleepRunner are immutable.
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -46,18 +46,27 @@ absl::Status SleepUnlessCancelled(uint64_t ms, const CancelFlag& cancel) {
   }
 }
 
+// The validated arguments; both sides are built from them.
+struct SleepArgs {
+  uint64_t ms = 0;
+
+  Domain domain() const { return Domain{Domain::Kind::kTasks, 0, 0}; }
+};
+
+absl::StatusOr<SleepArgs> ParseSleepArgs(const KernelArgs& args) {
+  ASSIGN_OR_RETURN(const KernelArgs resolved,
+                   ResolveArgs(kName, SleepParams(), args));
+  SleepArgs a;
+  ASSIGN_OR_RETURN(a.ms, GetUint64Arg(resolved, "ms", 0));
+  RETURN_IF_ERROR(CheckArgRange("ms", a.ms, 0, kMaxMs));
+  return a;
+}
+
 class SleepJob final : public KernelJob {
  public:
-  explicit SleepJob(uint64_t ms) : ms_(ms) {}
+  explicit SleepJob(SleepArgs args) : args_(args) {}
 
-  Domain domain() const override { return Domain{Domain::Kind::kTasks, 0, 0}; }
-
-  absl::StatusOr<std::string> RunShard(
-      ShardRange range, const CancelFlag& cancel) const override {
-    RETURN_IF_ERROR(ValidateShardRange(domain(), range));
-    RETURN_IF_ERROR(SleepUnlessCancelled(ms_, cancel));
-    return EncodeCount(1);
-  }
+  Domain domain() const override { return args_.domain(); }
 
   absl::StatusOr<KernelResult> Reduce(
       absl::Span<const std::string> payloads) const override {
@@ -72,31 +81,37 @@ class SleepJob final : public KernelJob {
     ASSIGN_OR_RETURN(const uint64_t shards, SumCounts(payloads));
     KernelResult result;
     result.value = absl::StrCat(shards);
-    result.details["ms"] = absl::StrCat(ms_);
+    result.details["ms"] = absl::StrCat(args_.ms);
     result.details["summary"] =
-        absl::StrCat("slept ", shards, " shards of ", ms_, " ms");
+        absl::StrCat("slept ", shards, " shards of ", args_.ms, " ms");
     return result;
   }
 
  private:
-  const uint64_t ms_;
+  const SleepArgs args_;
 };
 
-absl::StatusOr<std::unique_ptr<KernelJob>> CreateSleepJob(
-    const KernelArgs& args) {
-  ASSIGN_OR_RETURN(const KernelArgs resolved,
-                   ResolveArgs(kName, SleepParams(), args));
-  ASSIGN_OR_RETURN(const uint64_t ms, GetUint64Arg(resolved, "ms", 0));
-  RETURN_IF_ERROR(CheckArgRange("ms", ms, 0, kMaxMs));
-  return std::make_unique<SleepJob>(ms);
-}
+class SleepRunner final : public ShardRunner {
+ public:
+  explicit SleepRunner(SleepArgs args) : args_(args) {}
+
+  absl::StatusOr<std::string> RunShard(
+      ShardRange range, const CancelFlag& cancel) const override {
+    RETURN_IF_ERROR(ValidateShardRange(args_.domain(), range));
+    RETURN_IF_ERROR(SleepUnlessCancelled(args_.ms, cancel));
+    return EncodeCount(1);
+  }
+
+ private:
+  const SleepArgs args_;
+};
 
 KernelInfo SleepKernelInfo() {
   KernelInfo info;
   info.name = kName;
   info.summary = "sleep MS milliseconds in every shard (for testing)";
   info.params = SleepParams();
-  info.create = CreateSleepJob;
+  SetKernelSides<SleepJob, SleepRunner>(ParseSleepArgs, &info);
   return info;
 }
 

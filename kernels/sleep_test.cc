@@ -3,7 +3,6 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -13,23 +12,25 @@
 namespace shardex {
 namespace {
 
+using ::shardex::testing::LocalKernel;
+
 using Clock = std::chrono::steady_clock;
 
-std::unique_ptr<KernelJob> SleepJob(const std::string& ms) {
-  absl::StatusOr<std::unique_ptr<KernelJob>> job =
-      CreateKernelJob("sleep", {{"ms", ms}});
+std::unique_ptr<LocalKernel> SleepJob(const std::string& ms) {
+  absl::StatusOr<std::unique_ptr<LocalKernel>> job =
+      LocalKernel::Create("sleep", {{"ms", ms}});
   EXPECT_TRUE(job.ok()) << job.status();
   return job.ok() ? *std::move(job) : nullptr;
 }
 
 TEST(SleepKernelTest, DomainIsTasks) {
-  std::unique_ptr<KernelJob> job = SleepJob("5");
+  std::unique_ptr<LocalKernel> job = SleepJob("5");
   ASSERT_NE(job, nullptr);
   EXPECT_EQ(job->domain().kind, Domain::Kind::kTasks);
 }
 
 TEST(SleepKernelTest, SleepsAtLeastTheRequestedTime) {
-  std::unique_ptr<KernelJob> job = SleepJob("40");
+  std::unique_ptr<LocalKernel> job = SleepJob("40");
   ASSERT_NE(job, nullptr);
   const CancelFlag not_cancelled{false};
   const auto start = Clock::now();
@@ -42,7 +43,7 @@ TEST(SleepKernelTest, SleepsAtLeastTheRequestedTime) {
 }
 
 TEST(SleepKernelTest, ZeroMsReturnsImmediately) {
-  std::unique_ptr<KernelJob> job = SleepJob("0");
+  std::unique_ptr<LocalKernel> job = SleepJob("0");
   ASSERT_NE(job, nullptr);
   const auto start = Clock::now();
   absl::StatusOr<KernelResult> r = testing::RunJob(*job, 100);
@@ -52,7 +53,7 @@ TEST(SleepKernelTest, ZeroMsReturnsImmediately) {
 }
 
 TEST(SleepKernelTest, ReduceCountsShards) {
-  std::unique_ptr<KernelJob> job = SleepJob("5");
+  std::unique_ptr<LocalKernel> job = SleepJob("5");
   ASSERT_NE(job, nullptr);
   absl::StatusOr<KernelResult> r = testing::RunJob(*job, 3);
   ASSERT_TRUE(r.ok()) << r.status();
@@ -62,7 +63,7 @@ TEST(SleepKernelTest, ReduceCountsShards) {
 }
 
 TEST(SleepKernelTest, ReduceRejectsPayloadsOtherThanOne) {
-  std::unique_ptr<KernelJob> job = SleepJob("5");
+  std::unique_ptr<LocalKernel> job = SleepJob("5");
   ASSERT_NE(job, nullptr);
   const std::vector<std::string> two = {"1", "2"};
   EXPECT_EQ(job->Reduce(two).status().message(),
@@ -75,31 +76,20 @@ TEST(SleepKernelTest, ReduceRejectsPayloadsOtherThanOne) {
 }
 
 TEST(SleepKernelTest, CancelInterruptsAnHourLongSleep) {
-  std::unique_ptr<KernelJob> job = SleepJob("3600000");
+  std::unique_ptr<LocalKernel> job = SleepJob("3600000");
   ASSERT_NE(job, nullptr);
-  CancelFlag cancel{false};
-  std::thread canceller([&cancel] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));
-    cancel = true;
-  });
-  const auto start = Clock::now();
-  absl::StatusOr<std::string> r = job->RunShard({7, 8}, cancel);
-  const auto elapsed = Clock::now() - start;
-  canceller.join();
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled);
-  EXPECT_LT(elapsed, std::chrono::seconds(5));
+  testing::ExpectCancelStopsALongShard(
+      job->runner(), {7, 8}, absl::Milliseconds(30), absl::Seconds(5));
 }
 
 TEST(SleepKernelTest, CancelledBeforeStartingReturnsCancelled) {
-  std::unique_ptr<KernelJob> job = SleepJob("1000");
+  std::unique_ptr<LocalKernel> job = SleepJob("1000");
   ASSERT_NE(job, nullptr);
-  const CancelFlag cancelled{true};
-  EXPECT_EQ(job->RunShard({0, 1}, cancelled).status().code(),
-            absl::StatusCode::kCancelled);
+  testing::ExpectCancelledBeforeStarting(job->runner(), {0, 1});
 }
 
 TEST(SleepKernelTest, RunShardRejectsMoreThanOneTask) {
-  std::unique_ptr<KernelJob> job = SleepJob("0");
+  std::unique_ptr<LocalKernel> job = SleepJob("0");
   ASSERT_NE(job, nullptr);
   const CancelFlag not_cancelled{false};
   EXPECT_EQ(job->RunShard({0, 2}, not_cancelled).status().code(),
@@ -108,13 +98,13 @@ TEST(SleepKernelTest, RunShardRejectsMoreThanOneTask) {
 
 TEST(SleepKernelTest, MsMustBeWithinAnHour) {
   EXPECT_NE(SleepJob("3600000"), nullptr);
-  absl::StatusOr<std::unique_ptr<KernelJob>> job =
-      CreateKernelJob("sleep", {{"ms", "3600001"}});
+  absl::StatusOr<std::unique_ptr<LocalKernel>> job =
+      LocalKernel::Create("sleep", {{"ms", "3600001"}});
   ASSERT_FALSE(job.ok());
   EXPECT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(job.status().message(),
             "--ms must be between 0 and 3600000, got 3600001");
-  job = CreateKernelJob("sleep", {});
+  job = LocalKernel::Create("sleep", {});
   ASSERT_FALSE(job.ok());
   EXPECT_EQ(job.status().message(),
             "missing required argument --ms for kernel sleep");

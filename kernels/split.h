@@ -1,7 +1,8 @@
 // Shard arithmetic shared by the coordinator and workers: which part of a
 // job's Domain shard i of n covers, how many shards a job may have, and the
 // default shard count. Both sides must agree bit for bit, so this is the only
-// place the split formula lives.
+// place the split formula lives, and the Domain and ShardRange types it works
+// on are declared here for both sides (kernel_job.h, shard_runner.h).
 //
 // Thread-safety: pure functions; safe from any thread.
 #ifndef SHARDEX_KERNELS_SPLIT_H_
@@ -10,9 +11,29 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
-#include "kernels/kernel.h"
 
 namespace shardex {
+
+// The integer range a job is split over. Shard i of n covers
+// [lo + (hi-lo)*i/n, lo + (hi-lo)*(i+1)/n). A kernel whose shards are
+// independent tasks (sleep) uses kTasks: the domain is [0, shards), and
+// hi > 0 fixes the shard count at hi (one shard per input file, say).
+struct Domain {
+  enum class Kind { kRange, kTasks };
+  Kind kind = Kind::kRange;
+  uint64_t lo = 0;
+  uint64_t hi = 0;
+  // For kRange: when not 0, the default shard count is about
+  // (hi - lo) / shard_size_hint instead of one from the cluster size (e.g.
+  // hashsearch wants shards small next to the expected search length).
+  uint64_t shard_size_hint = 0;
+};
+
+// Half-open range of one shard.
+struct ShardRange {
+  uint64_t begin = 0;
+  uint64_t end = 0;
+};
 
 // Shard `index` of `shards` of `d`:
 //   kRange: [lo + (hi-lo)*index/shards, lo + (hi-lo)*(index+1)/shards),

@@ -8,8 +8,9 @@
 // merges them exactly. The answer equals
 //   LC_ALL=C tr -s '[:space:]' '\n' | grep -v '^$' | sort | uniq -c
 // applied to each file, up to uniq's padding (docs/kernels.md).
-// Thread-safety: WordCountJob is immutable after Create; RunShard and Reduce
-// keep their state on the stack and may run concurrently.
+// Thread-safety: WordCountJob and WordCountRunner are immutable after
+// creation; RunShard and Reduce keep their state on the stack and may run
+// concurrently.
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -191,22 +192,7 @@ class WordCountJob final : public KernelJob {
  public:
   explicit WordCountJob(InputFiles files) : files_(std::move(files)) {}
 
-  Domain domain() const override {
-    return Domain{Domain::Kind::kRange, 0, files_.total_bytes()};
-  }
-
-  absl::StatusOr<std::string> RunShard(
-      ShardRange range, const CancelFlag& cancel) const override {
-    RETURN_IF_ERROR(ValidateShardRange(domain(), range));
-    WordCounter counter;
-    RETURN_IF_ERROR(
-        ForEachBlock(files_, range, cancel,
-                     [&counter](size_t file_index, std::string_view block) {
-                       counter.Add(file_index, block);
-                     }));
-    counter.Finish();
-    return counter.Encode(range);
-  }
+  Domain domain() const override { return files_.domain(); }
 
   absl::StatusOr<KernelResult> Reduce(
       absl::Span<const std::string> payloads) const override {
@@ -249,17 +235,33 @@ class WordCountJob final : public KernelJob {
   const InputFiles files_;
 };
 
-absl::StatusOr<std::unique_ptr<KernelJob>> CreateWordCountJob(
-    const KernelArgs& args) {
+class WordCountRunner final : public ShardRunner {
+ public:
+  explicit WordCountRunner(InputFiles files) : files_(std::move(files)) {}
+
+  absl::StatusOr<std::string> RunShard(
+      ShardRange range, const CancelFlag& cancel) const override {
+    RETURN_IF_ERROR(ValidateShardRange(files_.domain(), range));
+    WordCounter counter;
+    RETURN_IF_ERROR(
+        ForEachBlock(files_, range, cancel,
+                     [&counter](size_t file_index, std::string_view block) {
+                       counter.Add(file_index, block);
+                     }));
+    counter.Finish();
+    return counter.Encode(range);
+  }
+
+ private:
+  const InputFiles files_;
+};
+
+// Both sides open (stat) the files: the coordinator to split the job, each
+// worker to check the sizes have not changed since.
+absl::StatusOr<InputFiles> ParseWordCountArgs(const KernelArgs& args) {
   ASSIGN_OR_RETURN(const KernelArgs resolved,
                    ResolveArgs(kName, WordCountParams(), args));
-  std::vector<std::string> paths = absl::StrSplit(resolved.at("files"), '\n');
-  absl::StatusOr<InputFiles> files = InputFiles::Open(std::move(paths));
-  if (!files.ok()) {
-    return absl::Status(files.status().code(),
-                        absl::StrCat("files: ", files.status().message()));
-  }
-  return std::make_unique<WordCountJob>(*std::move(files));
+  return InputFiles::OpenFilesArg(resolved.at("files"));
 }
 
 KernelInfo WordCountKernelInfo() {
@@ -267,7 +269,7 @@ KernelInfo WordCountKernelInfo() {
   info.name = kName;
   info.summary = "count each distinct word of FILE... (like sort | uniq -c)";
   info.params = WordCountParams();
-  info.create = CreateWordCountJob;
+  SetKernelSides<WordCountJob, WordCountRunner>(ParseWordCountArgs, &info);
   return info;
 }
 

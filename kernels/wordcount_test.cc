@@ -20,15 +20,18 @@
 namespace shardex {
 namespace {
 
+using ::shardex::testing::LocalKernel;
+
 using ::shardex::testing::RunJob;
 using ::shardex::testing::RunShell;
 using ::shardex::testing::ShellQuote;
 using ::shardex::testing::ShellResult;
 using ::shardex::testing::WriteTestFile;
 
-std::unique_ptr<KernelJob> WordCountJob(const std::vector<std::string>& paths) {
-  absl::StatusOr<std::unique_ptr<KernelJob>> job =
-      CreateKernelJob("wordcount", {{"files", absl::StrJoin(paths, "\n")}});
+std::unique_ptr<LocalKernel> WordCountJob(
+    const std::vector<std::string>& paths) {
+  absl::StatusOr<std::unique_ptr<LocalKernel>> job =
+      LocalKernel::Create("wordcount", {{"files", absl::StrJoin(paths, "\n")}});
   EXPECT_TRUE(job.ok()) << job.status();
   return job.ok() ? *std::move(job) : nullptr;
 }
@@ -65,7 +68,7 @@ uint64_t SumOfCounts(const std::string& value) {
 
 void ExpectMatchesCoreutils(const std::vector<std::string>& paths,
                             const std::vector<uint64_t>& shard_counts) {
-  std::unique_ptr<KernelJob> job = WordCountJob(paths);
+  std::unique_ptr<LocalKernel> job = WordCountJob(paths);
   ASSERT_NE(job, nullptr);
   const std::string expected = CoreutilsWordCount(paths);
   ASSERT_FALSE(expected.empty());
@@ -111,7 +114,7 @@ TEST(WordCountKernelTest, WordOnAShardBoundary) {
   // first byte of "bbbb", "cccc" and "aaaa"; 3 shards cut at 6 and 13, in
   // the middle of words; every count from 1 to 20 is tried.
   const std::string path = WriteTestFile("boundary", "aaaa bbbb\ncccc aaaa\n");
-  std::unique_ptr<KernelJob> job = WordCountJob({path});
+  std::unique_ptr<LocalKernel> job = WordCountJob({path});
   ASSERT_NE(job, nullptr);
   ASSERT_EQ(job->domain().hi, 20u);
   for (uint64_t shards = 1; shards <= 20; ++shards) {
@@ -124,7 +127,7 @@ TEST(WordCountKernelTest, WordOnAShardBoundary) {
 }
 
 TEST(WordCountKernelTest, FileEndEndsAWord) {
-  std::unique_ptr<KernelJob> job = WordCountJob(
+  std::unique_ptr<LocalKernel> job = WordCountJob(
       {WriteTestFile("foo", "foo"), WriteTestFile("bar", "bar\n")});
   ASSERT_NE(job, nullptr);
   EXPECT_EQ(RunJob(*job, 1).value().value, "1 bar\n1 foo");
@@ -134,7 +137,7 @@ TEST(WordCountKernelTest, FileEndEndsAWord) {
 TEST(WordCountKernelTest, SortsByBytesAndKeepsEveryOtherByte) {
   // Byte order: uppercase < lowercase < bytes >= 0x80; punctuation is part
   // of words; NUL and DEL are not whitespace.
-  std::unique_ptr<KernelJob> job =
+  std::unique_ptr<LocalKernel> job =
       WordCountJob({WriteTestFile("bytes",
                                   "b a\xe9 B, b a\t\xe9\x0b"
                                   "a\x0c"
@@ -146,7 +149,7 @@ TEST(WordCountKernelTest, SortsByBytesAndKeepsEveryOtherByte) {
 }
 
 TEST(WordCountKernelTest, EmptyInputHasAnEmptyAnswer) {
-  std::unique_ptr<KernelJob> job =
+  std::unique_ptr<LocalKernel> job =
       WordCountJob({WriteTestFile("e1", ""), WriteTestFile("e2", "")});
   ASSERT_NE(job, nullptr);
   EXPECT_EQ(job->domain().lo, 0u);
@@ -156,7 +159,7 @@ TEST(WordCountKernelTest, EmptyInputHasAnEmptyAnswer) {
   EXPECT_EQ(r->value, "");
   EXPECT_EQ(r->details.at("words"), "0");
   EXPECT_EQ(r->details.at("distinct"), "0");
-  std::unique_ptr<KernelJob> blank =
+  std::unique_ptr<LocalKernel> blank =
       WordCountJob({WriteTestFile("sp", " \n\n\t")});
   ASSERT_NE(blank, nullptr);
   EXPECT_EQ(RunJob(*blank, 2).value().value, "");
@@ -164,7 +167,7 @@ TEST(WordCountKernelTest, EmptyInputHasAnEmptyAnswer) {
 
 TEST(WordCountKernelTest, PayloadIsSortedWordTabCountLines) {
   const std::string path = WriteTestFile("payload", "to be or not to be\n");
-  std::unique_ptr<KernelJob> job = WordCountJob({path});
+  std::unique_ptr<LocalKernel> job = WordCountJob({path});
   ASSERT_NE(job, nullptr);
   const CancelFlag not_cancelled{false};
   EXPECT_EQ(job->RunShard({0, 19}, not_cancelled).value(),
@@ -173,7 +176,7 @@ TEST(WordCountKernelTest, PayloadIsSortedWordTabCountLines) {
 }
 
 TEST(WordCountKernelTest, ReduceMergesExactlyAndRejectsCorruptPayloads) {
-  std::unique_ptr<KernelJob> job = WordCountJob({WriteTestFile("r", "x")});
+  std::unique_ptr<LocalKernel> job = WordCountJob({WriteTestFile("r", "x")});
   ASSERT_NE(job, nullptr);
   const std::vector<std::string> fine = {"a\t1\nb\t2\n", "", "b\t3\nc\t1\n"};
   absl::StatusOr<KernelResult> r = job->Reduce(fine);
@@ -198,15 +201,14 @@ TEST(WordCountKernelTest, ReduceMergesExactlyAndRejectsCorruptPayloads) {
 TEST(WordCountKernelTest, CancelledShardReturnsCancelled) {
   const std::string path =
       WriteTestFile("cancel", std::string(3 * kInputBlockBytes, 'x'));
-  std::unique_ptr<KernelJob> job = WordCountJob({path});
+  std::unique_ptr<LocalKernel> job = WordCountJob({path});
   ASSERT_NE(job, nullptr);
-  const CancelFlag cancelled{true};
-  EXPECT_EQ(job->RunShard({0, job->domain().hi}, cancelled).status().code(),
-            absl::StatusCode::kCancelled);
+  testing::ExpectCancelledBeforeStarting(job->runner(), {0, job->domain().hi});
 }
 
 TEST(WordCountKernelTest, RunShardRejectsARangeOutsideTheJob) {
-  std::unique_ptr<KernelJob> job = WordCountJob({WriteTestFile("out", "abc")});
+  std::unique_ptr<LocalKernel> job =
+      WordCountJob({WriteTestFile("out", "abc")});
   ASSERT_NE(job, nullptr);
   const CancelFlag not_cancelled{false};
   EXPECT_EQ(job->RunShard({0, 4}, not_cancelled).status().code(),
@@ -215,23 +217,23 @@ TEST(WordCountKernelTest, RunShardRejectsARangeOutsideTheJob) {
 
 TEST(WordCountKernelTest, RejectsBadArguments) {
   const std::string dir = std::getenv("TEST_TMPDIR");
-  absl::StatusOr<std::unique_ptr<KernelJob>> missing =
-      CreateKernelJob("wordcount", {});
+  absl::StatusOr<std::unique_ptr<LocalKernel>> missing =
+      LocalKernel::Create("wordcount", {});
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(missing.status().message(),
             "missing required argument --files for kernel wordcount");
 
-  absl::StatusOr<std::unique_ptr<KernelJob>> absent =
-      CreateKernelJob("wordcount", {{"files", dir + "/absent.txt"}});
+  absl::StatusOr<std::unique_ptr<LocalKernel>> absent =
+      LocalKernel::Create("wordcount", {{"files", dir + "/absent.txt"}});
   EXPECT_EQ(absent.status().code(), absl::StatusCode::kNotFound);
   EXPECT_NE(absent.status().message().find("absent.txt"), std::string::npos)
       << absent.status();
 
-  absl::StatusOr<std::unique_ptr<KernelJob>> directory =
-      CreateKernelJob("wordcount", {{"files", dir}});
+  absl::StatusOr<std::unique_ptr<LocalKernel>> directory =
+      LocalKernel::Create("wordcount", {{"files", dir}});
   EXPECT_EQ(directory.status().code(), absl::StatusCode::kInvalidArgument);
 
-  absl::StatusOr<std::unique_ptr<KernelJob>> unknown = CreateKernelJob(
+  absl::StatusOr<std::unique_ptr<LocalKernel>> unknown = LocalKernel::Create(
       "wordcount", {{"files", WriteTestFile("u", "x")}, {"lines", "1"}});
   EXPECT_EQ(unknown.status().message(),
             "unknown argument --lines for kernel wordcount");

@@ -1,7 +1,6 @@
 #include "worker/command_runner.h"
 
 #include "absl/strings/str_cat.h"
-#include "command/command_job.h"
 #include "command/placeholders.h"
 #include "common/child_env.h"
 #include "common/process_runner.h"

@@ -15,7 +15,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "kernels/kernel.h"
+#include "kernels/shard_runner.h"
 #include "proto/shardex.pb.h"
 
 namespace shardex {

@@ -1,10 +1,13 @@
 #include "worker/executor.h"
 
+#include <type_traits>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/shard_ref_key.h"
+#include "kernels/kernel.h"
 #include "worker/command_runner.h"
 
 namespace shardex {
@@ -13,7 +16,10 @@ ShardExecutor::ShardExecutor(Options options, ResultSink sink)
     : sink_(std::move(sink)),
       options_(std::move(options)),
       pool_(std::make_unique<ThreadPool>(options_.threads)),
-      process_pool_(std::make_unique<ThreadPool>(options_.processes)) {}
+      process_pool_(std::make_unique<ThreadPool>(options_.processes)) {
+  static_assert(std::is_same_v<Key, ShardRefKey>,
+                "attempts are keyed by KeyOf(ShardRef)");
+}
 
 ShardExecutor::~ShardExecutor() {
   {
@@ -44,9 +50,10 @@ void ShardExecutor::Assign(const v1::AssignmentBatch& batch) {
       }
     }
   }
-  // Kernel jobs are built outside the lock: validation may take a moment.
-  // A job defined again (a new session re-sends definitions) keeps its
-  // first entry, which its running attempts already use.
+  // Kernel runners are built outside the lock: validation may take a
+  // moment. A job defined again (a new session re-sends definitions) keeps
+  // its first entry, which its running attempts already use; job ids are
+  // never reused, so the first definition is the only one.
   std::vector<std::pair<uint64_t, absl::StatusOr<JobEntry>>> created;
   for (const v1::JobDefinition& def : batch.jobs()) {
     if (draining || known.contains(def.job_id())) continue;
@@ -58,13 +65,13 @@ void ShardExecutor::Assign(const v1::AssignmentBatch& batch) {
       continue;
     }
     KernelArgs args(def.args().begin(), def.args().end());
-    absl::StatusOr<std::unique_ptr<KernelJob>> kernel =
-        CreateKernelJob(def.kernel(), args);
-    if (!kernel.ok()) {
-      created.emplace_back(def.job_id(), kernel.status());
+    absl::StatusOr<std::unique_ptr<ShardRunner>> runner =
+        CreateShardRunner(def.kernel(), args);
+    if (!runner.ok()) {
+      created.emplace_back(def.job_id(), runner.status());
       continue;
     }
-    entry.kernel = std::move(kernel).value();
+    entry.runner = std::move(runner).value();
     created.emplace_back(def.job_id(), std::move(entry));
   }
   std::vector<std::pair<v1::ShardTask, JobEntry>> run;
@@ -135,13 +142,21 @@ void ShardExecutor::Cancel(const v1::CancelShards& cancel) {
          it != attempts_.end() && std::get<0>(it->first) == job_id;) {
       it = stop(it);
     }
-    jobs_.erase(job_id);  // no more tasks of it will come
+    // The job has ended: no more tasks of it will come, and running
+    // attempts hold their own reference to its entry.
+    jobs_.erase(job_id);
+    bad_jobs_.erase(job_id);
   }
 }
 
 size_t ShardExecutor::InFlight() const {
   absl::MutexLock lock(&mu_);
   return attempts_.size();
+}
+
+size_t ShardExecutor::KnownJobs() const {
+  absl::MutexLock lock(&mu_);
+  return jobs_.size() + bad_jobs_.size();
 }
 
 ShardExecutor::Counts ShardExecutor::counts() const {
@@ -281,7 +296,7 @@ void ShardExecutor::Execute(const v1::ShardTask& task, const JobEntry& job,
     if (out.exit_code.has_value()) result->set_exit_code(*out.exit_code);
   } else {
     payload =
-        job.kernel->RunShard(ShardRange{task.begin(), task.end()}, cancel);
+        job.runner->RunShard(ShardRange{task.begin(), task.end()}, cancel);
   }
   result->set_runtime_us(absl::ToInt64Microseconds(absl::Now() - start));
   if (payload.ok()) {

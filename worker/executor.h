@@ -8,6 +8,14 @@
 // coordinator sessions: a broken stream does not stop its attempts, and
 // Held() tells the next session what is still in hand.
 //
+// Jobs: the executor learns a job from its JobDefinition (a kernel's worker
+// side, a ShardRunner, or a command) and keeps the first definition it gets
+// for a job id: job ids are never reused, and running attempts use that
+// entry. It forgets the job when the coordinator names it in
+// CancelShards.job_ids, which it sends to every worker it sent the job to
+// once the job ends, whatever the outcome; so the job table holds only
+// jobs that have not ended (KnownJobs()).
+//
 // An attempt is *queued* (waiting for a pool thread) or *running*, until
 // its result has been passed to the sink. How each one ends:
 //
@@ -47,8 +55,9 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/file_util.h"
 #include "common/thread_pool.h"
-#include "kernels/kernel.h"
+#include "kernels/shard_runner.h"
 #include "proto/shardex.pb.h"
 
 namespace shardex {
@@ -60,7 +69,7 @@ class ShardExecutor {
   struct Options {
     int threads = 1;
     int processes = 1;
-    std::string scratch_root = "/tmp";  // per-shard dirs of command shards
+    std::string scratch_root = TempDir();  // per-shard dirs of command shards
   };
 
   struct Counts {
@@ -75,43 +84,51 @@ class ShardExecutor {
   ShardExecutor& operator=(const ShardExecutor&) = delete;
 
   // Learns the batch's job definitions (a job already known keeps its
-  // first definition) and queues its tasks. A task of an unknown job, or of
-  // a job whose definition the kernel rejects, reports a failed result
-  // rather than running. A task whose attempt is already held is ignored.
-  // While draining, every task is handed back at once.
-  void Assign(const shardex::v1::AssignmentBatch& batch);
+  // first definition, good or bad) and queues its tasks. A task of an
+  // unknown job, or of a job whose definition the kernel rejects, reports a
+  // failed result rather than running. A task whose attempt is already held is
+  // ignored. While draining, every task is handed back at once.
+  void Assign(const shardex::v1::AssignmentBatch& batch)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Stops the named attempts (and every attempt of the named jobs). Their
-  // results are not reported: the coordinator has already let them go.
-  void Cancel(const shardex::v1::CancelShards& cancel);
+  // Stops the named attempts, and every attempt of the named jobs, whose
+  // definitions (or the reasons they were rejected) are forgotten too. The
+  // stopped attempts' results are not reported: the coordinator has already
+  // let them go.
+  void Cancel(const shardex::v1::CancelShards& cancel) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Attempts queued or running.
-  size_t InFlight() const;
-  Counts counts() const;
+  size_t InFlight() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Jobs whose definition (or rejection) the executor holds.
+  size_t KnownJobs() const ABSL_LOCKS_EXCLUDED(mu_);
+  Counts counts() const ABSL_LOCKS_EXCLUDED(mu_);
   // The attempts queued or running (including ones whose result is being
   // handed to the sink right now), in (job, shard, attempt) order.
-  std::vector<shardex::v1::ShardRef> Held() const;
+  std::vector<shardex::v1::ShardRef> Held() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Starts draining: hands back every queued attempt now and every task
   // assigned from now on. Running attempts continue.
-  void StartDrain();
+  void StartDrain() ABSL_LOCKS_EXCLUDED(mu_);
   // Stops the running attempts; each reports handed_back (or its result,
   // if it finished anyway).
-  void HandBackRunning();
+  void HandBackRunning() ABSL_LOCKS_EXCLUDED(mu_);
   // Stops every attempt without reporting it.
-  void CancelAll();
+  void CancelAll() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Waits up to `timeout` until no attempt is held and every result has
   // been passed to the sink. Returns whether that happened. Once it has,
   // no command shard's child process is left.
-  bool WaitIdle(absl::Duration timeout) const;
+  bool WaitIdle(absl::Duration timeout) const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  using Key = std::tuple<uint64_t, uint64_t, uint32_t>;  // job, shard, attempt
+  // (job, shard, attempt): common/shard_ref_key.h's ShardRefKey, whose
+  // KeyOf executor.cc uses. Spelled out here because worker.cc still has a
+  // KeyOf of its own, which the shared header's would make ambiguous.
+  using Key = std::tuple<uint64_t, uint64_t, uint32_t>;
 
-  // What the executor knows of a job: a kernel, or a command.
+  // What the executor knows of a job: a kernel's worker side, or a command.
   struct JobEntry {
-    std::shared_ptr<const KernelJob> kernel;
+    std::shared_ptr<const ShardRunner> runner;
     std::shared_ptr<const shardex::v1::CommandSpec> command;
     uint64_t shards = 0;
   };
@@ -126,18 +143,19 @@ class ShardExecutor {
     StopReason stop = StopReason::kNone;
   };
 
-  static Key KeyOf(const shardex::v1::ShardRef& ref) {
-    return {ref.job_id(), ref.shard(), ref.attempt()};
-  }
   static shardex::v1::ShardResult HandedBack(const shardex::v1::ShardRef& ref);
 
   // Marks the attempt started; false if it was stopped while queued.
-  bool Start(const Key& key, const std::shared_ptr<CancelFlag>& cancel);
+  bool Start(const Key& key, const std::shared_ptr<CancelFlag>& cancel)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Runs an attempt on a pool thread and reports it, unless it was stopped.
   void Run(const shardex::v1::ShardTask& task, const JobEntry& job,
-           std::shared_ptr<CancelFlag> cancel);
-  // Runs the shard itself; sets payload fields, error and exit code.
+           std::shared_ptr<CancelFlag> cancel) ABSL_LOCKS_EXCLUDED(mu_);
+  // Runs the shard itself, without the lock; sets payload fields, error and
+  // exit code.
   void Execute(const shardex::v1::ShardTask& task, const JobEntry& job,
-               const CancelFlag& cancel, shardex::v1::ShardResult* result);
+               const CancelFlag& cancel, shardex::v1::ShardResult* result)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Removes the queued attempts (returning them as hand-backs when `reason`
   // is kHandBack) and, if `include_running`, flags the running ones to stop
   // for `reason`.
@@ -155,6 +173,9 @@ class ShardExecutor {
   const Options options_;
 
   mutable absl::Mutex mu_;
+  // State below is protected by mu_.
+  // Jobs not yet ended: their definitions, or why a definition was rejected
+  // (reported as the error of each of the job's tasks).
   absl::flat_hash_map<uint64_t, JobEntry> jobs_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, std::string> bad_jobs_ ABSL_GUARDED_BY(mu_);
   std::map<Key, Attempt> attempts_ ABSL_GUARDED_BY(mu_);

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
@@ -67,6 +68,21 @@ v1::AssignmentBatch Batch(uint64_t job, const std::string& kernel,
   return b;
 }
 
+v1::ShardRef Ref(uint64_t job, uint64_t shard, uint32_t attempt = 1) {
+  v1::ShardRef ref;
+  ref.set_job_id(job);
+  ref.set_shard(shard);
+  ref.set_attempt(attempt);
+  return ref;
+}
+
+// What the coordinator sends every worker that had job `job` once it ends.
+v1::CancelShards JobEnded(uint64_t job) {
+  v1::CancelShards cancel;
+  cancel.add_job_ids(job);
+  return cancel;
+}
+
 TEST(ShardExecutorTest, RunsShardsAndReportsPayloads) {
   Results results;
   ShardExecutor exec({2, 1},
@@ -105,16 +121,76 @@ TEST(ShardExecutorTest, CancelledJobReportsNothingAndStopsEarly) {
   exec.Assign(Batch(3, "sleep", {{"ms", "60000"}}, {{0, 1}, {1, 2}}));
   absl::SleepFor(absl::Milliseconds(50));
   EXPECT_EQ(exec.InFlight(), 2u);
-  v1::CancelShards cancel;
-  cancel.add_job_ids(3);
   const absl::Time start = absl::Now();
-  exec.Cancel(cancel);
+  exec.Cancel(JobEnded(3));
   while (exec.InFlight() > 0 && absl::Now() - start < absl::Seconds(30)) {
     absl::SleepFor(absl::Milliseconds(5));
   }
   EXPECT_EQ(exec.InFlight(), 0u);
   EXPECT_LT(absl::Now() - start, absl::Seconds(30));
   EXPECT_EQ(results.size(), 0u);
+  EXPECT_EQ(exec.KnownJobs(), 0u);  // the job has ended: forgotten
+}
+
+// The coordinator names every ended job in CancelShards.job_ids; a worker
+// that runs jobs for weeks must not keep their definitions (nor the errors
+// of rejected ones) beyond that.
+TEST(ShardExecutorTest, ForgetsEndedJobsSoItsJobTableStaysBounded) {
+  Results results;
+  ShardExecutor exec({2, 1},
+                     [&](v1::ShardResult r) { results.Add(std::move(r)); });
+  constexpr uint64_t kJobs = 3000;
+  size_t most_known = 0;
+  for (uint64_t job = 1; job <= kJobs; ++job) {
+    // Every tenth definition is rejected (an unknown kernel).
+    const bool bad = job % 10 == 0;
+    exec.Assign(
+        Batch(job, bad ? "nosuchkernel" : "sleep", {{"ms", "0"}}, {{0, 1}}));
+    const std::vector<v1::ShardResult> got = results.WaitFor(job);
+    ASSERT_EQ(got.size(), job);
+    EXPECT_EQ(got.back().ok(), !bad) << got.back().error();
+    most_known = std::max(most_known, exec.KnownJobs());
+    exec.Cancel(JobEnded(job));
+  }
+  EXPECT_LE(most_known, 1u);
+  EXPECT_EQ(exec.KnownJobs(), 0u);
+  EXPECT_TRUE(exec.WaitIdle(absl::Seconds(30)));
+}
+
+// docs/protocol.md: job ids are never reused, so a worker keeps the first
+// definition it got for a job and ignores any later one (a new session
+// re-sends definitions), good or bad.
+TEST(ShardExecutorTest, FirstDefinitionOfAJobWins) {
+  Results results;
+  ShardExecutor exec({1, 1},
+                     [&](v1::ShardResult r) { results.Add(std::move(r)); });
+  exec.Assign(Batch(30, "primes", {{"to", "100"}}, {{0, 100}}));
+  ASSERT_EQ(results.WaitFor(1).size(), 1u);
+  // Defined again with a wider domain: [0, 1000) would count 168 primes
+  // under the new definition, but lies outside the first one's [0, 100).
+  v1::AssignmentBatch wider = Batch(30, "primes", {{"to", "1000"}}, {});
+  v1::ShardTask* task = wider.add_tasks();
+  *task->mutable_ref() = Ref(30, 1);
+  task->set_begin(0);
+  task->set_end(1000);
+  exec.Assign(wider);
+  std::vector<v1::ShardResult> got = results.WaitFor(2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_FALSE(got[1].ok());
+  EXPECT_NE(got[1].error().find("[0, 100)"), std::string::npos)
+      << got[1].error();
+
+  // A rejected definition stays rejected when a good one follows.
+  exec.Assign(Batch(31, "nosuchkernel", {}, {{0, 1}}));
+  exec.Assign(Batch(31, "sleep", {{"ms", "0"}}, {{0, 1}, {1, 2}}));
+  got = results.WaitFor(5);
+  ASSERT_EQ(got.size(), 5u);
+  for (size_t i = 2; i < 5; ++i) {
+    EXPECT_FALSE(got[i].ok());
+    EXPECT_NE(got[i].error().find("nosuchkernel"), std::string::npos)
+        << got[i].error();
+  }
+  EXPECT_EQ(exec.KnownJobs(), 2u);
 }
 
 TEST(ShardExecutorTest, CancelOneAttemptLeavesTheOthers) {
@@ -135,14 +211,6 @@ TEST(ShardExecutorTest, CancelOneAttemptLeavesTheOthers) {
   exec.Cancel(cancel);
   while (exec.InFlight() > 0) absl::SleepFor(absl::Milliseconds(5));
   EXPECT_EQ(results.size(), 1u);
-}
-
-v1::ShardRef Ref(uint64_t job, uint64_t shard, uint32_t attempt = 1) {
-  v1::ShardRef ref;
-  ref.set_job_id(job);
-  ref.set_shard(shard);
-  ref.set_attempt(attempt);
-  return ref;
 }
 
 // A command job running `script` under /bin/sh, one task per shard.

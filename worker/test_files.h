@@ -12,13 +12,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/file_util.h"
 
 namespace shardex {
 
-// A path in the test's private temporary directory.
+// A path in the test's private temporary directory ($TEST_TMPDIR under
+// bazel, else $TMPDIR or /tmp).
 inline std::string TempPath(const std::string& name) {
   const char* dir = std::getenv("TEST_TMPDIR");
-  return absl::StrCat(dir != nullptr ? dir : "/tmp", "/", name);
+  return absl::StrCat(dir != nullptr ? std::string(dir) : TempDir(), "/", name);
 }
 
 // Waits (up to 30 s) until `path` holds a line; returns it ("" on timeout).
