@@ -17,8 +17,6 @@ ShardExecutor::ShardExecutor(Options options, ResultSink sink)
       options_(std::move(options)),
       pool_(std::make_unique<ThreadPool>(options_.threads)),
       process_pool_(std::make_unique<ThreadPool>(options_.processes)) {
-  static_assert(std::is_same_v<Key, ShardRefKey>,
-                "attempts are keyed by KeyOf(ShardRef)");
 }
 
 ShardExecutor::~ShardExecutor() {

@@ -56,6 +56,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/file_util.h"
+#include "common/shard_ref_key.h"
 #include "common/thread_pool.h"
 #include "kernels/shard_runner.h"
 #include "proto/shardex.pb.h"
@@ -121,10 +122,7 @@ class ShardExecutor {
   bool WaitIdle(absl::Duration timeout) const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  // (job, shard, attempt): common/shard_ref_key.h's ShardRefKey, whose
-  // KeyOf executor.cc uses. Spelled out here because worker.cc still has a
-  // KeyOf of its own, which the shared header's would make ambiguous.
-  using Key = std::tuple<uint64_t, uint64_t, uint32_t>;
+  using Key = ShardRefKey;  // (job, shard, attempt)
 
   // What the executor knows of a job: a kernel's worker side, or a command.
   struct JobEntry {
