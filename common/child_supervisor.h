@@ -76,6 +76,8 @@ class ChildSupervisor {
   StdinFeeder* const feeder_;
   ProcessOutcome* const out_;
 
+  // State of the loop, touched only by the thread in Run(). A pipe end is
+  // reset (-1) once at EOF or no longer wanted; poll() skips it then.
   UniqueFd stdin_, stdout_, stderr_, pidfd_;
   std::string buffer_;
   uint64_t stderr_bytes_ = 0;

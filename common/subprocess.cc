@@ -38,8 +38,7 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
   absl::StatusOr<UniqueFd> err = OpenOutput(options.stderr_file);
   if (!err.ok()) return err.status();
 
-  // One of our own processes: it inherits our environment, working
-  // directory, stdin, process group and ignored signals, like fork + exec.
+  // Not isolated (see the header): everything a plain exec would keep.
   SpawnRequest request;
   request.program = argv[0];
   request.argv = argv;
