@@ -49,8 +49,11 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
   absl::StatusOr<SpawnResult> started = Spawn(request);
   if (!started.ok()) return started.status();
   if (started->failure.has_value()) {
-    return absl::InternalError(absl::StrCat("cannot run ", argv[0], ": ",
-                                            strerror(started->failure->err)));
+    const SpawnFailure& failure = *started->failure;
+    return absl::InternalError(absl::StrCat(
+        "cannot run ", argv[0], ": ",
+        failure.step == SpawnStep::kExec ? strerror(failure.err)
+                                         : failure.Describe()));
   }
   return std::unique_ptr<Subprocess>(new Subprocess(started->pid));
 }
