@@ -1,5 +1,6 @@
-// RunProcess: runs one shard of a "command job" as a child process and
-// collects what it printed, the way a careful multiprocessing pool (or Hadoop
+// RunProcess: runs one user program -- a shard of a command job on a worker,
+// or a coordinator's --reduce-command -- as a child process and collects
+// what it printed, the way a careful multiprocessing pool (or Hadoop
 // streaming, or GNU parallel) would. Linux only.
 //
 // The child runs in a fresh work directory (removed afterwards, whatever
@@ -8,8 +9,14 @@
 // resource limits, and no core dumps. No shell is involved: argv reaches the
 // program intact. When the child ends -- on its own, or killed for a timeout,
 // a cancel or too much output -- its whole process group is SIGKILLed, so
-// background grandchildren do not outlive the shard. If the worker dies, the
-// child gets SIGKILL (PR_SET_PDEATHSIG).
+// background grandchildren do not outlive the run. If the calling thread
+// dies, the child gets SIGKILL (PR_SET_PDEATHSIG).
+//
+// The parts: Spawn (common/spawn.h) starts the child; ChildSupervisor
+// (common/child_supervisor.h) feeds, drains and stops it; ProcessOutcome
+// (common/process_outcome.h) says how it ended. This file owns a run's
+// course around them: the checks on the spec, finding the program, the
+// work dir, the limits, and reaping the child and its group.
 //
 // Limits of the process-group approach: a descendant that leaves the group
 // (setsid, setpgid) escapes the final kill; only cgroups could catch it.
@@ -24,32 +31,18 @@
 #ifndef SHARDEX_COMMON_PROCESS_RUNNER_H_
 #define SHARDEX_COMMON_PROCESS_RUNNER_H_
 
-#include <sys/types.h>
-
 #include <atomic>
 #include <cstdint>
 #include <limits>
 #include <map>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/process_outcome.h"
 
 namespace shardex {
-
-// Per-child resource limits. 0 = no limit of ours (the worker's own limits
-// still apply; a limit above the worker's hard limit is lowered to it).
-// Core dumps are always disabled.
-struct ResourceLimits {
-  uint64_t address_space_bytes = 0;  // RLIMIT_AS
-  // RLIMIT_CPU: SIGXCPU at this many seconds of CPU, SIGKILL one second
-  // later if the child ignores SIGXCPU.
-  uint64_t cpu_seconds = 0;
-  uint64_t file_size_bytes = 0;  // RLIMIT_FSIZE
-  uint64_t open_files = 0;       // RLIMIT_NOFILE
-};
 
 struct ProcessSpec {
   // argv[0] without a '/' is searched in the PATH of `env` (relative PATH
@@ -84,42 +77,6 @@ struct ProcessSpec {
   // If the child exits 0 leaving a regular file of this name in its work
   // dir, its bytes are returned too. A plain name (no '/'); empty disables.
   std::string output_file_name = "output";
-};
-
-struct ProcessOutcome {
-  enum class Kind { kExited, kSignaled, kTimedOut, kOutputTooLarge, kCancelled };
-  Kind kind = Kind::kExited;
-  // How the child ended: exit_code for kExited, signal for kSignaled. For
-  // the kinds where we killed it, normally signal == SIGKILL.
-  int exit_code = 0;
-  int signal = 0;
-
-  std::string stdout_data;  // all of stdout (at most the cap)
-  std::string stderr_tail;  // the last 4 KiB of stderr
-  std::optional<std::string> output_file;  // see ProcessSpec
-  // kOutputTooLarge: "stdout", "stderr" or "output file 'NAME'".
-  std::string overflowed;
-
-  std::string work_dir;  // the dir it ran in (removed by now), for messages
-  // Non-empty if part of the work dir could not be removed.
-  std::string cleanup_error;
-  // The direct child's pid, which is also its process group id. By the time
-  // RunProcess returns it has been reaped and its group SIGKILLed.
-  pid_t pid = 0;
-  absl::Duration wall = absl::ZeroDuration();
-  // User + system CPU of the child and the descendants it waited for.
-  absl::Duration cpu = absl::ZeroDuration();
-
-  // From the spec, so that Describe() can name the limit that was hit.
-  ResourceLimits limits;
-  absl::Duration timeout = absl::ZeroDuration();
-  uint64_t max_output_bytes = 0;
-
-  bool ok() const { return kind == Kind::kExited && exit_code == 0; }
-  // One line for logs and job errors, e.g. "exit code 3",
-  // "killed by signal 11 (SIGSEGV)", "timed out after 2s (--shard-timeout)",
-  // "CPU time limit of 1 s exceeded (SIGXCPU)", "cancelled".
-  std::string Describe() const;
 };
 
 // Runs `spec` to completion (or until `cancel` becomes true, checked at

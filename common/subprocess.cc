@@ -4,26 +4,28 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/spawn.h"
+#include "common/unique_fd.h"
 
 namespace shardex {
 
 namespace {
 
-// Opens `path` for appending; leaves *fd at -1 for an empty path.
-absl::Status OpenOutput(const std::string& path, int* fd) {
-  if (path.empty()) return absl::OkStatus();
-  *fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (*fd < 0) {
+// Opens `path` for appending; an empty path gives no descriptor.
+absl::StatusOr<UniqueFd> OpenOutput(const std::string& path) {
+  if (path.empty()) return UniqueFd();
+  UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                   0644));
+  if (!fd.valid()) {
     return absl::InternalError(
         absl::StrCat("cannot open ", path, ": ", strerror(errno)));
   }
-  return absl::OkStatus();
+  return fd;
 }
 
 }  // namespace
@@ -31,65 +33,29 @@ absl::Status OpenOutput(const std::string& path, int* fd) {
 absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
     const std::vector<std::string>& argv, const Options& options) {
   if (argv.empty()) return absl::InvalidArgumentError("empty argv");
-  std::vector<char*> cargv;
-  for (const std::string& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
+  absl::StatusOr<UniqueFd> out = OpenOutput(options.stdout_file);
+  if (!out.ok()) return out.status();
+  absl::StatusOr<UniqueFd> err = OpenOutput(options.stderr_file);
+  if (!err.ok()) return err.status();
 
-  int out_fd = -1, err_fd = -1;
-  absl::Status opened = OpenOutput(options.stdout_file, &out_fd);
-  if (opened.ok()) opened = OpenOutput(options.stderr_file, &err_fd);
-  auto close_outputs = [&] {
-    if (out_fd >= 0) close(out_fd);
-    if (err_fd >= 0) close(err_fd);
-  };
-  if (!opened.ok()) {
-    close_outputs();
-    return opened;
+  // Not isolated (see the header): everything a plain exec would keep.
+  SpawnRequest request;
+  request.program = argv[0];
+  request.argv = argv;
+  request.stdio[1] = out->get();
+  request.stdio[2] = err->get();
+  request.keep_ignored_signals = true;
+  request.die_with_parent = options.die_with_parent;
+  absl::StatusOr<SpawnResult> started = Spawn(request);
+  if (!started.ok()) return started.status();
+  if (started->failure.has_value()) {
+    const SpawnFailure& failure = *started->failure;
+    return absl::InternalError(absl::StrCat(
+        "cannot run ", argv[0], ": ",
+        failure.step == SpawnStep::kExec ? strerror(failure.err)
+                                         : failure.Describe()));
   }
-  // A pipe closed on exec reports an exec failure back to the parent.
-  int err_pipe[2];
-  if (pipe2(err_pipe, O_CLOEXEC) != 0) {
-    close_outputs();
-    return absl::InternalError(absl::StrCat("pipe: ", strerror(errno)));
-  }
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid < 0) {
-    close(err_pipe[0]);
-    close(err_pipe[1]);
-    close_outputs();
-    return absl::InternalError(absl::StrCat("fork: ", strerror(errno)));
-  }
-  if (pid == 0) {  // child: only async-signal-safe calls from here
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    if (options.die_with_parent) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (getppid() != parent) _exit(127);  // parent already gone
-    }
-    if (out_fd >= 0) dup2(out_fd, STDOUT_FILENO);
-    if (err_fd >= 0) dup2(err_fd, STDERR_FILENO);
-    execv(cargv[0], cargv.data());
-    int e = errno;
-    (void)!write(err_pipe[1], &e, sizeof(e));
-    _exit(127);
-  }
-  close(err_pipe[1]);
-  close_outputs();
-  int child_errno = 0;
-  ssize_t n;
-  do {
-    n = read(err_pipe[0], &child_errno, sizeof(child_errno));
-  } while (n < 0 && errno == EINTR);
-  close(err_pipe[0]);
-  std::unique_ptr<Subprocess> p(new Subprocess(pid));
-  if (n > 0) {
-    p->Wait(absl::Seconds(5)).IgnoreError();
-    return absl::InternalError(
-        absl::StrCat("cannot run ", argv[0], ": ", strerror(child_errno)));
-  }
-  return p;
+  return std::unique_ptr<Subprocess>(new Subprocess(started->pid));
 }
 
 Subprocess::~Subprocess() {

@@ -1,10 +1,15 @@
-// Subprocess: a child process started from an argv vector, with explicit
-// reaping. Used by `shardex local` to start workers and by multi-process
-// tests to start coordinators and workers.
+// Subprocess: one of our own processes (a coordinator or worker started by
+// `shardex local` or by the multi-process tests) started from an argv
+// vector, with explicit reaping and a kill/wait API.
 //
-// The child gets an empty signal mask, and (by default) SIGKILL if this
-// process dies, so a crashed parent leaves no orphans. The destructor kills
-// (SIGKILL) and reaps a child that is still running.
+// It is started by Spawn (common/spawn.h), the same core as user programs,
+// but not isolated like them: it inherits this process's environment,
+// working directory, stdin, process group (so a terminal's Ctrl-C reaches
+// it too) and ignored signals; no rlimits. It gets an empty signal mask,
+// its stdout/stderr optionally go to log files, and (by default) it gets
+// SIGKILL if the starting thread dies, so a crashed parent leaves no
+// orphans. The destructor kills (SIGKILL) and reaps a child that is still
+// running.
 //
 // Thread-safety: a Subprocess is used from one thread at a time.
 #ifndef SHARDEX_COMMON_SUBPROCESS_H_
@@ -32,7 +37,8 @@ class Subprocess {
     std::string stderr_file;
   };
 
-  // Starts argv[0] (a path) with argv. INTERNAL if it cannot be started.
+  // Starts argv[0] (a path: PATH is not searched) with argv. INTERNAL if
+  // it cannot be started ("cannot run PATH: <strerror>").
   static absl::StatusOr<std::unique_ptr<Subprocess>> Start(
       const std::vector<std::string>& argv, const Options& options);
 

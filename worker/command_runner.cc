@@ -14,6 +14,19 @@ namespace {
 // is the child's cwd.
 constexpr char kOutputName[] = "output";
 
+// The submit flag behind a limit the runner enforced, named in the job
+// error: the runner describes limits in its own terms and knows no flags.
+const char* LimitFlagNote(ProcessOutcome::Kind kind) {
+  switch (kind) {
+    case ProcessOutcome::Kind::kTimedOut:
+      return " (--shard-timeout)";
+    case ProcessOutcome::Kind::kOutputTooLarge:
+      return " (--max-output)";
+    default:
+      return "";
+  }
+}
+
 }  // namespace
 
 CommandShardOutcome RunCommandShard(const CommandShard& shard,
@@ -56,7 +69,8 @@ CommandShardOutcome RunCommandShard(const CommandShard& shard,
   if (out->kind == ProcessOutcome::Kind::kCancelled) {
     result.payload = absl::CancelledError("cancelled");
   } else if (!out->ok()) {
-    std::string error = absl::StrCat(p.argv[0], ": ", out->Describe());
+    std::string error = absl::StrCat(p.argv[0], ": ", out->Describe(),
+                                     LimitFlagNote(out->kind));
     if (!out->stderr_tail.empty()) {
       absl::StrAppend(&error, "; stderr tail: ", out->stderr_tail);
     }
