@@ -44,7 +44,7 @@ for dir in */; do
   case "$dir" in bazel-* | third_party) continue ;; esac
   [ -n "$(find "$dir" -name BUILD -print -quit)" ] && targets+=("//$dir/...")
 done
-if ! "${BAZEL[@]}" build "${FLAGS[@]}" -- "${targets[@]}" >"$log" 2>&1; then
+if ! "${BAZEL[@]}" build "${FLAGS[@]}" --keep_going -- "${targets[@]}" >"$log" 2>&1; then
   grep -E "error:|warning:.*thread-safety|ERROR:" "$log" | head -60 >&2
   echo "thread-safety: the clang -Wthread-safety build failed" >&2
   exit 1
