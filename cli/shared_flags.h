@@ -1,6 +1,8 @@
 // Flags and error reporting shared by several `shardex` subcommands: the
 // coordinator address and access flags of every program that dials the
-// coordinator, duration options, and the one-line `shardex: ...` errors.
+// coordinator, duration options, the one-call commands (status, watch,
+// cancel, jobs, workers) built on them, and the one-line `shardex: ...`
+// errors.
 // Each subcommand owns its own ClientFlags; nothing here is global.
 //
 // Thread-safety: single-threaded, like command-line parsing.
