@@ -1,5 +1,7 @@
 // Exit codes of the `shardex` command (also in docs/operations.md and
-// `shardex --help`).
+// `shardex --help`), and the mapping from a failed call's status to one.
+//
+// Thread-safety: constants and a pure function.
 #ifndef SHARDEX_CLI_EXIT_CODES_H_
 #define SHARDEX_CLI_EXIT_CODES_H_
 

@@ -1,26 +1,24 @@
-// submit, status, watch, cancel, jobs, workers, local: the client side.
+// submit, watch, local: the commands that follow a job to its end. submit
+// and local also describe the job (cli/job_flags.h).
 #include <unistd.h>
 
 #include <cstdio>
 #include <iostream>
+#include <memory>
 
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/job_flags.h"
 #include "cli/output.h"
+#include "cli/shared_flags.h"
 #include "command/command_job.h"
 #include "common/job_state.h"
+#include "glog/logging.h"
 
 namespace shardex {
 
 namespace {
-
-int Fail(const absl::Status& status) {
-  std::cerr << "shardex: " << status.message() << "\n";
-  return ExitCodeFor(status);
-}
 
 int ExitCodeForJob(const v1::JobStatus& s) {
   switch (s.state()) {
@@ -41,6 +39,12 @@ absl::Status CheckLocally(const v1::JobSpec& spec) {
   }
   KernelArgs args(spec.args().begin(), spec.args().end());
   return CreateKernelJob(spec.kernel(), args).status();
+}
+
+std::string SelfExe() {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  return n > 0 ? std::string(buf, n) : "shardex";
 }
 
 // Follows a job to its end: progress on a terminal, then the result on
@@ -71,7 +75,121 @@ int WaitForJob(CoordinatorClient& client, uint64_t job_id,
   return ExitCodeForJob(s);
 }
 
+// The job flags of a command that submits a job (submit, local), with what
+// followed `--`.
+class JobArguments {
+ public:
+  JobArguments(CLI::App* cmd, const GlobalOptions& global)
+      : cmd_(cmd), global_(global) {
+    flags_.Register(cmd);
+  }
+
+  // After a successful parse: the job, or false with a usage error printed.
+  bool Build(JobRequest* job) {
+    absl::StatusOr<JobRequest> built = BuildWith(cmd_->remaining());
+    if (!built.ok()) {
+      UsageError(built.status().message());
+      return false;
+    }
+    *job = *std::move(built);
+    return true;
+  }
+
+  // When the parser stopped at `extras`: why, in terms of kernels and
+  // commands.
+  std::string Explain(const std::vector<std::string>& extras) {
+    return std::string(BuildWith(extras).status().message());
+  }
+
+ private:
+  absl::StatusOr<JobRequest> BuildWith(const std::vector<std::string>& extras) {
+    flags_.SetCommand(global_.command);
+    return flags_.Build(extras);
+  }
+
+  CLI::App* const cmd_;
+  const GlobalOptions& global_;
+  JobFlags flags_;
+};
+
+struct SubmitFlags {
+  SubmitCommand cmd;
+  ClientFlags client;
+  std::unique_ptr<JobArguments> job;
+};
+
+struct LocalFlags {
+  LocalCommand cmd;
+  std::unique_ptr<JobArguments> job;
+};
+
 }  // namespace
+
+Subcommand AddSubmitCommand(CLI::App& app, const GlobalOptions& global) {
+  auto flags = std::make_shared<SubmitFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "submit",
+      "submit a job (a kernel, or a command after --) and follow it to its "
+      "end");
+  cmd->fallthrough();
+  flags->client.Register(cmd);
+  cmd->add_flag("--detach", flags->cmd.detach,
+                "print the job id and return at once");
+  cmd->add_flag("--json", flags->cmd.wait.json, "print JSON");
+  flags->job = std::make_unique<JobArguments>(cmd, global);
+  return {cmd,
+          [flags] {
+            if (!flags->job->Build(&flags->cmd.job)) return int{kExitUsage};
+            if (!flags->client.LoadToken()) return int{kExitUsage};
+            flags->cmd.client = flags->client.options;
+            return RunSubmit(flags->cmd);
+          },
+          [flags](const std::vector<std::string>& extras) {
+            return flags->job->Explain(extras);
+          }};
+}
+
+Subcommand AddWatchCommand(CLI::App& app, const GlobalOptions&) {
+  return AddQueryCommand(app, "watch", "follow a job to its end",
+                         /*takes_job=*/true, [](const QueryFlags& f) {
+                           return RunWatch(f.client.options, f.job_id,
+                                           WaitOptions{f.json});
+                         });
+}
+
+Subcommand AddLocalCommand(CLI::App& app, const GlobalOptions& global) {
+  auto flags = std::make_shared<LocalFlags>();
+  LocalClusterOptions& cluster = flags->cmd.cluster;
+  cluster.threads = 1;
+  CLI::App* cmd = app.add_subcommand(
+      "local", "run a job on a private cluster of worker processes here");
+  cmd->fallthrough();
+  cmd->add_option("--workers", cluster.workers, "worker processes to start")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  cmd->add_option("--threads", cluster.threads, "threads per worker")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  cmd->add_flag("--json", flags->cmd.wait.json, "print JSON");
+  cmd->add_option("--state-dir", cluster.state_dir,
+                  "keep the coordinator's state here (default: a private "
+                  "temporary directory)");
+  flags->job = std::make_unique<JobArguments>(cmd, global);
+  return {cmd,
+          [flags, &global] {
+            if (!flags->job->Build(&flags->cmd.job)) return int{kExitUsage};
+            flags->cmd.cluster.self_exe = SelfExe();
+            // The private cluster stays quiet unless asked; errors still
+            // show.
+            const bool quiet = global.log_level == "info";
+            if (quiet) FLAGS_minloglevel = 2;
+            flags->cmd.cluster.log_level = quiet ? "error" : global.log_level;
+            return RunLocal(flags->cmd);
+          },
+          [flags](const std::vector<std::string>& extras) {
+            return flags->job->Explain(extras);
+          }};
+}
 
 int RunSubmit(const SubmitCommand& cmd) {
   CoordinatorClient client(cmd.client);
@@ -88,58 +206,10 @@ int RunSubmit(const SubmitCommand& cmd) {
   return WaitForJob(client, status->job_id(), cmd.wait);
 }
 
-int RunStatus(const ClientOptions& options, uint64_t job_id, bool json) {
-  CoordinatorClient client(options);
-  absl::StatusOr<v1::JobStatus> status = client.GetJob(job_id);
-  if (!status.ok()) return Fail(status.status());
-  std::cout << (json ? ToJson(*status) + "\n" : FormatJob(*status));
-  return kExitOk;
-}
-
 int RunWatch(const ClientOptions& options, uint64_t job_id,
              const WaitOptions& wait) {
   CoordinatorClient client(options);
   return WaitForJob(client, job_id, wait);
-}
-
-int RunCancel(const ClientOptions& options, uint64_t job_id, bool json) {
-  CoordinatorClient client(options);
-  absl::StatusOr<v1::JobStatus> status = client.Cancel(job_id);
-  if (!status.ok()) return Fail(status.status());
-  if (json) {
-    std::cout << ToJson(*status) << "\n";
-  } else {
-    std::cout << "job " << job_id << " cancelled\n";
-  }
-  return kExitOk;
-}
-
-int RunJobs(const ClientOptions& options, bool json) {
-  CoordinatorClient client(options);
-  absl::StatusOr<std::vector<v1::JobStatus>> jobs = client.ListJobs();
-  if (!jobs.ok()) return Fail(jobs.status());
-  if (json) {
-    v1::ListJobsResponse all;
-    for (auto& j : *jobs) *all.add_jobs() = std::move(j);
-    std::cout << ToJson(all) << "\n";
-  } else {
-    std::cout << FormatJobTable(*jobs);
-  }
-  return kExitOk;
-}
-
-int RunWorkers(const ClientOptions& options, bool json) {
-  CoordinatorClient client(options);
-  absl::StatusOr<std::vector<v1::WorkerInfo>> workers = client.ListWorkers();
-  if (!workers.ok()) return Fail(workers.status());
-  if (json) {
-    v1::ListWorkersResponse all;
-    for (auto& w : *workers) *all.add_workers() = std::move(w);
-    std::cout << ToJson(all) << "\n";
-  } else {
-    std::cout << FormatWorkerTable(*workers);
-  }
-  return kExitOk;
 }
 
 int RunLocal(const LocalCommand& cmd) {

@@ -104,27 +104,42 @@ void JobFlags::Register(CLI::App* cmd) {
                   "write part-NNNNN per shard and the result to this new "
                   "directory (on the coordinator's host)");
   // Command jobs: the program itself follows `--` (SplitAtDoubleDash).
-  cmd->add_flag("--shell", shell_, "run the command with /bin/sh -c");
-  cmd->add_option("--range", range_, "shards split [A, B): --range A:B");
-  cmd->add_option("--inputs", inputs_, "one shard per file (or a quoted glob)");
-  cmd->add_option("--lines", lines_,
-                  "one file cut on line boundaries, each part fed on stdin");
-  cmd->add_option("--reduce", reduce_, "concat (default), sum or sort")
+  // Every flag here is recorded in command_only_, so that Build rejects it
+  // on a kernel job instead of dropping it.
+  auto command_only = [this](CLI::Option* opt) {
+    command_only_.push_back(opt);
+    return opt;
+  };
+  command_only(
+      cmd->add_flag("--shell", shell_, "run the command with /bin/sh -c"));
+  command_only(
+      cmd->add_option("--range", range_, "shards split [A, B): --range A:B"));
+  command_only(cmd->add_option("--inputs", inputs_,
+                               "one shard per file (or a quoted glob)"));
+  command_only(cmd->add_option(
+      "--lines", lines_,
+      "one file cut on line boundaries, each part fed on stdin"));
+  command_only(
+      cmd->add_option("--reduce", reduce_, "concat (default), sum or sort"))
       ->check(CLI::IsMember({"concat", "sum", "sort"}));
-  cmd->add_option("--reduce-command", reduce_command_,
-                  "shell command reading all outputs on stdin");
-  cmd->add_option("--shard-timeout", timeout_, "wall-clock limit per shard");
-  cmd->add_option("--max-output", max_output_,
-                  "cap on a shard's stdout and stderr (default 4MiB)");
-  cmd->add_option("--max-memory", max_memory_, "address-space limit per shard");
-  cmd->add_option("--max-cpu", max_cpu_seconds_, "CPU seconds per shard");
-  cmd->add_option("--max-file-size", max_file_size_,
-                  "largest file a shard may write");
-  cmd->add_option("--max-open-files", max_open_files_,
-                  "open file descriptors per shard");
-  cmd->add_option("--no-retry-exit", no_retry_exit_,
-                  "exit code meaning retrying will not help: the job fails "
-                  "at once (repeatable)")
+  command_only(cmd->add_option("--reduce-command", reduce_command_,
+                               "shell command reading all outputs on stdin"));
+  command_only(cmd->add_option("--shard-timeout", timeout_,
+                               "wall-clock limit per shard"));
+  command_only(
+      cmd->add_option("--max-output", max_output_,
+                      "cap on a shard's stdout and stderr (default 4MiB)"));
+  command_only(cmd->add_option("--max-memory", max_memory_,
+                               "address-space limit per shard"));
+  command_only(
+      cmd->add_option("--max-cpu", max_cpu_seconds_, "CPU seconds per shard"));
+  command_only(cmd->add_option("--max-file-size", max_file_size_,
+                               "largest file a shard may write"));
+  command_only(cmd->add_option("--max-open-files", max_open_files_,
+                               "open file descriptors per shard"));
+  command_only(cmd->add_option("--no-retry-exit", no_retry_exit_,
+                               "exit code meaning retrying will not help: "
+                               "the job fails at once (repeatable)"))
       ->check(CLI::Range(1, 255))
       ->allow_extra_args(false)
       ->delimiter(',');
@@ -235,6 +250,20 @@ absl::StatusOr<v1::CommandSpec> JobFlags::BuildCommand() const {
   return c;
 }
 
+absl::Status JobFlags::CheckNoCommandFlags(const std::string& kernel) const {
+  for (const CLI::Option* opt : command_only_) {
+    if (opt->count() == 0) continue;
+    return absl::InvalidArgumentError(
+        absl::StrCat(opt->get_name(), " applies to command jobs only (a "
+                     "program after --), not to kernel ", kernel));
+  }
+  if (!argv_.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a command after -- does not go with kernel ", kernel));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<v1::JobSpec> JobFlags::Build(
     const std::vector<std::string>& extras) const {
   std::string kernel;
@@ -256,16 +285,8 @@ absl::StatusOr<v1::JobSpec> JobFlags::Build(
   v1::JobSpec spec;
   spec.set_shards(shards_);
   if (!output_dir_.empty()) spec.set_output_dir(AbsolutePath(output_dir_));
-  const bool command_flags = shell_ || !range_.empty() || !inputs_.empty() ||
-                             !lines_.empty() || !reduce_.empty() ||
-                             !reduce_command_.empty() || !timeout_.empty() ||
-                             !no_retry_exit_.empty();
   if (!kernel.empty()) {
-    if (!argv_.empty() || command_flags) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "command flags and a command after -- do not go with kernel ",
-          kernel));
-    }
+    if (absl::Status st = CheckNoCommandFlags(kernel); !st.ok()) return st;
     spec.set_kernel(kernel);
     if (absl::Status st = AddKernelArgs(kernel, spec); !st.ok()) return st;
     return spec;

@@ -2,7 +2,8 @@
 // a kernel subcommand with the kernel's own flags and positional arguments,
 // or a command after `--` with its shard source, reduce mode and limits,
 // plus --shards and --output. Registers them on a CLI11 command and turns
-// what was parsed into a JobSpec.
+// what was parsed into a JobSpec; a command-job flag given with a kernel is
+// an error naming that flag, never silently dropped.
 //
 // Thread-safety: single-threaded, like command-line parsing.
 #ifndef SHARDEX_CLI_JOB_FLAGS_H_
@@ -33,6 +34,9 @@ class JobFlags {
 
  private:
   absl::StatusOr<shardex::v1::CommandSpec> BuildCommand() const;
+  // INVALID_ARGUMENT naming the first command-job flag given, or the
+  // command after --, on a job of `kernel`.
+  absl::Status CheckNoCommandFlags(const std::string& kernel) const;
   absl::Status AddKernelArgs(const std::string& kernel,
                              shardex::v1::JobSpec& spec) const;
 
@@ -40,7 +44,9 @@ class JobFlags {
   uint64_t shards_ = 0;
   std::string output_dir_;
 
-  // Command jobs.
+  // Command jobs. Their flags are in command_only_ (owned by cmd_), which
+  // Build uses to reject any of them on a kernel job.
+  std::vector<const CLI::Option*> command_only_;
   std::vector<std::string> argv_;
   bool shell_ = false;
   std::string range_;

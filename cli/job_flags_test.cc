@@ -90,9 +90,12 @@ TEST(JobFlagsTest, ClearErrors) {
   EXPECT_NE(std::string(nothing.status().message()).find("name a kernel"),
             std::string::npos);
   auto both = Parse({"--range", "0:5", "primes", "--to", "10"});
-  EXPECT_NE(std::string(both.status().message()).find("do not go with kernel"),
-            std::string::npos)
-      << both.status();
+  EXPECT_EQ(std::string(both.status().message()),
+            "--range applies to command jobs only (a program after --), not "
+            "to kernel primes");
+  auto argv = Parse({"primes", "--to", "10", "--", "echo"});
+  EXPECT_EQ(std::string(argv.status().message()),
+            "a command after -- does not go with kernel primes");
   auto range = Parse({"--range", "5", "--", "true"});
   EXPECT_NE(std::string(range.status().message()).find("is not A:B"),
             std::string::npos);
@@ -119,6 +122,33 @@ TEST(JobFlagsTest, NoRetryExitCodesRepeatOrComma) {
   EXPECT_EQ(spec->command().no_retry_exit_codes(2), 4);
   EXPECT_FALSE(Parse({"--no-retry-exit", "0", "--", "true"}).ok());
   EXPECT_FALSE(Parse({"--no-retry-exit", "42", "primes", "--to", "9"}).ok());
+}
+
+// The limits of a command job's processes mean nothing to a kernel job:
+// given with a kernel (before or after it), each is refused by name rather
+// than dropped.
+TEST(JobFlagsTest, CommandLimitsAreRefusedOnKernelJobs) {
+  for (const auto& [flag, value] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"--max-memory", "1G"},
+           {"--max-output", "1M"},
+           {"--max-file-size", "1M"},
+           {"--max-cpu", "5"},
+           {"--max-open-files", "64"}}) {
+    const std::string want =
+        flag + " applies to command jobs only (a program after --), not to "
+               "kernel primes";
+    auto after = Parse({"primes", "--to", "100", flag, value});
+    EXPECT_EQ(after.status().code(), absl::StatusCode::kInvalidArgument)
+        << flag << ": " << after.status();
+    EXPECT_EQ(std::string(after.status().message()), want);
+    auto before = Parse({flag, value, "primes", "--to", "100"});
+    EXPECT_EQ(std::string(before.status().message()), want) << before.status();
+    // Zero is a value too: given is given.
+    EXPECT_FALSE(Parse({"primes", "--to", "100", flag, "0"}).ok()) << flag;
+    // And on a command job each one is taken.
+    EXPECT_TRUE(Parse({flag, value, "--", "true"}).ok()) << flag;
+  }
 }
 
 TEST(JobFlagsTest, ParseBytes) {

@@ -22,9 +22,7 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
   coordinator.scheduler.allow_commands = options.allow_commands;
   coordinator.state_dir = options.state_dir;
   if (coordinator.state_dir.empty()) {
-    const char* tmp = getenv("TMPDIR");
-    std::string pattern = absl::StrCat(
-        tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/shardex-local-XXXXXX");
+    std::string pattern = absl::StrCat(TempDir(), "/shardex-local-XXXXXX");
     if (mkdtemp(pattern.data()) == nullptr) {
       return absl::InternalError(
           absl::StrCat("cannot create a state directory like ", pattern, ": ",

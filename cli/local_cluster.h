@@ -2,7 +2,11 @@
 // inside this process and N worker processes (this same binary run as
 // `shardex worker`). Backs `shardex local`.
 //
-// Thread-safety: Start, address() and the destructor from one thread.
+// The LocalCluster owns the coordinator, the worker processes and, unless
+// given one, a temporary state directory; its destructor removes them all.
+//
+// Thread-safety: Start, address(), token() and the destructor from one
+// thread.
 #ifndef SHARDEX_CLI_LOCAL_CLUSTER_H_
 #define SHARDEX_CLI_LOCAL_CLUSTER_H_
 

@@ -4,10 +4,10 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/time/clock.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace shardex {
@@ -24,8 +24,17 @@ double ElapsedSeconds(const v1::JobStatus& s) {
 
 std::string KernelLine(const v1::JobSpec& spec) {
   std::vector<std::string> parts = {spec.kernel()};
-  for (const auto& [k, v] : spec.args()) parts.push_back(absl::StrCat("--", k, " ", v));
+  for (const auto& [k, v] : spec.args()) {
+    parts.push_back(absl::StrCat("--", k, " ", v));
+  }
   return absl::StrJoin(parts, " ");
+}
+
+// What the job runs. GetJob and SubmitJob answers carry the spec; WatchJob
+// updates and ListJobs entries carry only the coordinator's one-line
+// `summary`.
+std::string JobLine(const v1::JobStatus& s) {
+  return s.has_spec() ? KernelLine(s.spec()) : s.summary();
 }
 
 }  // namespace
@@ -93,7 +102,7 @@ std::string FormatJob(const v1::JobStatus& s) {
       "%d cancelled\n"
       "retries:  %d\n"
       "elapsed:  %.2f s\n",
-      s.job_id(), KernelLine(s.spec()), StateName(s.state()), s.shards_total(),
+      s.job_id(), JobLine(s), StateName(s.state()), s.shards_total(),
       s.shards_succeeded(), s.shards_running(), s.shards_queued(),
       s.shards_failed(), s.shards_cancelled(), s.retries(), ElapsedSeconds(s));
   if (s.state() == v1::JOB_SUCCEEDED) {
@@ -130,7 +139,7 @@ std::string FormatJobTable(const std::vector<v1::JobStatus>& jobs) {
                         StateName(s.state()),
                         absl::StrCat(s.shards_succeeded(), "/", s.shards_total()),
                         absl::StrFormat("%.2fs", ElapsedSeconds(s)),
-                        KernelLine(s.spec())));
+                        JobLine(s)));
   }
   return out;
 }

@@ -32,10 +32,12 @@ class ProgressLine {
   bool drawn_ = false;
 };
 
-// Multi-line human summary of one job (used by `status`).
+// Multi-line human summary of one job (used by `status`). What the job
+// runs comes from its spec, or from `summary` when the spec was left out.
 std::string FormatJob(const shardex::v1::JobStatus& status);
 // One line: "job 3 succeeded: 64 shards in 1.23 s (0 retries)".
 std::string FormatOutcome(const shardex::v1::JobStatus& status);
+// One row per job (used by `jobs`; ListJobs entries carry `summary`).
 std::string FormatJobTable(const std::vector<shardex::v1::JobStatus>& jobs);
 std::string FormatWorkerTable(
     const std::vector<shardex::v1::WorkerInfo>& workers);

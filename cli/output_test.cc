@@ -24,6 +24,33 @@ TEST(OutputTest, JobShowsFaultCounters) {
   EXPECT_NE(out.find("quarantined workers: 9"), std::string::npos);
 }
 
+// WatchJob updates and ListJobs entries leave out the spec and carry the
+// coordinator's summary instead; `status` and `jobs` show what the job runs
+// either way.
+TEST(OutputTest, JobWithoutSpecShowsItsSummary) {
+  v1::JobStatus full;
+  full.set_job_id(3);
+  full.mutable_spec()->set_kernel("primes");
+  (*full.mutable_spec()->mutable_args())["to"] = "1e11";
+  full.set_summary("primes --to 1e11");
+  v1::JobStatus listed;
+  listed.set_job_id(4);
+  listed.set_summary("command: ./simulate --seed {shard}");
+
+  EXPECT_NE(FormatJob(full).find("kernel:   primes --to 1e11\n"),
+            std::string::npos)
+      << FormatJob(full);
+  EXPECT_NE(FormatJob(listed).find(
+                "kernel:   command: ./simulate --seed {shard}\n"),
+            std::string::npos)
+      << FormatJob(listed);
+  const std::string table = FormatJobTable({full, listed});
+  EXPECT_NE(table.find("primes --to 1e11\n"), std::string::npos) << table;
+  EXPECT_NE(table.find("command: ./simulate --seed {shard}\n"),
+            std::string::npos)
+      << table;
+}
+
 TEST(OutputTest, WorkersShowDrainingAndQuarantine) {
   v1::WorkerInfo a;
   a.set_worker_id(1);

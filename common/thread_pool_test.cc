@@ -1,15 +1,21 @@
 #include "common/thread_pool.h"
 
 #include <atomic>
-#include <set>
-#include <thread>
 
-#include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 
 namespace shardex {
 namespace {
+
+// Every wait is bounded: a broken pool fails an expectation after
+// kPatience instead of hanging until Bazel's timeout. Tasks that block wait
+// at most kTaskPatience, so the pool's destructor cannot hang on them
+// either; it is longer, so that a blocked task never ends before the test
+// has seen what it was waiting for.
+constexpr absl::Duration kPatience = absl::Seconds(10);
+constexpr absl::Duration kTaskPatience = absl::Seconds(30);
 
 TEST(ThreadPoolTest, RunsEveryTask) {
   std::atomic<int> sum{0};
@@ -23,30 +29,34 @@ TEST(ThreadPoolTest, RunsEveryTask) {
 }
 
 TEST(ThreadPoolTest, RunsTasksOnDistinctThreadsConcurrently) {
+  // Declared before the pool, so they outlive its threads.
+  absl::Notification started[2], finished[2], release;
   ThreadPool pool(2);
-  absl::BlockingCounter both_started(2);
-  absl::Notification release;
-  std::atomic<int> done{0};
   for (int i = 0; i < 2; ++i) {
-    pool.Schedule([&] {
-      both_started.DecrementCount();
-      release.WaitForNotification();
-      ++done;
+    pool.Schedule([&, i] {
+      started[i].Notify();
+      release.WaitForNotificationWithTimeout(kTaskPatience);
+      finished[i].Notify();
     });
   }
-  both_started.Wait();  // would hang if the pool ran one task at a time
+  // A pool running one task at a time never starts the second while the
+  // first waits for `release`.
+  EXPECT_TRUE(started[0].WaitForNotificationWithTimeout(kPatience));
+  EXPECT_TRUE(started[1].WaitForNotificationWithTimeout(kPatience))
+      << "the second task did not start while the first was running";
   release.Notify();
-  while (done.load() < 2) std::this_thread::yield();
+  EXPECT_TRUE(finished[0].WaitForNotificationWithTimeout(kPatience));
+  EXPECT_TRUE(finished[1].WaitForNotificationWithTimeout(kPatience));
 }
 
 TEST(ThreadPoolTest, QueueLengthCountsWaitingTasks) {
-  ThreadPool pool(1);
   absl::Notification started, release;
+  ThreadPool pool(1);
   pool.Schedule([&] {
     started.Notify();
-    release.WaitForNotification();
+    release.WaitForNotificationWithTimeout(kTaskPatience);
   });
-  started.WaitForNotification();
+  ASSERT_TRUE(started.WaitForNotificationWithTimeout(kPatience));
   pool.Schedule([] {});
   pool.Schedule([] {});
   EXPECT_EQ(pool.QueueLength(), 2u);
@@ -54,11 +64,11 @@ TEST(ThreadPoolTest, QueueLengthCountsWaitingTasks) {
 }
 
 TEST(ThreadPoolTest, ZeroThreadsMeansOne) {
+  absl::Notification ran;
   ThreadPool pool(0);
   EXPECT_EQ(pool.num_threads(), 1);
-  absl::Notification ran;
   pool.Schedule([&] { ran.Notify(); });
-  ran.WaitForNotification();
+  EXPECT_TRUE(ran.WaitForNotificationWithTimeout(kPatience));
 }
 
 }  // namespace

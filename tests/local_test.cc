@@ -26,6 +26,26 @@ TEST(LocalTest, BadJobFailsBeforeStartingAnything) {
   EXPECT_NE(run.err.find("--from"), std::string::npos) << run.err;
 }
 
+// A command job's limits given to a kernel job are a usage error naming the
+// flag, through the real command line of `local` and `submit`, before any
+// process starts or any coordinator is dialled.
+TEST(LocalTest, CommandLimitOnAKernelJobIsAUsageError) {
+  CliRun local = RunCli({"local", "--workers", "1", "primes", "--to", "100",
+                         "--max-memory", "1G"});
+  EXPECT_EQ(local.exit_code, 2) << local.err;
+  EXPECT_NE(local.err.find("shardex: --max-memory applies to command jobs "
+                           "only"),
+            std::string::npos)
+      << local.err;
+  EXPECT_TRUE(local.out.empty()) << local.out;
+  CliRun submit = RunCli({"submit", "--coordinator", "127.0.0.1:1",
+                          "--max-cpu", "5", "primes", "--to", "100"});
+  EXPECT_EQ(submit.exit_code, 2) << submit.err;
+  EXPECT_NE(submit.err.find("--max-cpu applies to command jobs only"),
+            std::string::npos)
+      << submit.err;
+}
+
 TEST(LocalTest, PiMatchesAClusterOfOne) {
   CliRun three = RunCli({"local", "--workers", "3", "pi", "--samples",
                          "10000000", "--seed", "5"});
