@@ -1068,7 +1068,7 @@ TEST_F(SchedulerLimitsTest, OldestEndedJobsAreForgottenBeyondTheRecordLimit) {
 
 TEST_F(SchedulerLimitsTest, ListJobsFitsInOneAnswer) {
   Scheduler::Options options;
-  options.max_list_bytes = 5000;
+  options.max_list_bytes = 1000;  // progress statuses (no spec) of ~230 bytes
   options.max_spec_bytes = 1 << 20;
   Restart(options);
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(sched_->Submit(Blob(1, 1000)).ok());
