@@ -1,11 +1,14 @@
 #include "coordinator/scheduler.h"
 
+#include <atomic>
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/fake_clock.h"
 #include "common/job_state.h"
@@ -498,6 +501,147 @@ TEST_F(SchedulerTest, SameRequestIdMakesOneJob) {
   EXPECT_EQ(sched_->ListJobs().size(), 3u);
 }
 
+// ------------------------------------------------------------ job ends
+
+TEST_F(SchedulerTest, EveryWorkerSentTheDefinitionHearsASucceededJobEnd) {
+  auto [w1, link1] = AddWorker(1);
+  auto [w2, link2] = AddWorker(1);
+  const v1::JobSpec spec = Sleep(2);
+  const uint64_t job = sched_->Submit(spec)->job_id();
+  auto t1 = link1->TakeTasks();
+  auto t2 = link2->TakeTasks();
+  ASSERT_EQ(t1.size(), 1u);
+  ASSERT_EQ(t2.size(), 1u);
+  auto [w3, link3] = AddWorker(1);  // after the queue emptied: no definition
+  EXPECT_TRUE(link3->TakeTasks().empty());
+  RunAndReport(w1, spec, t1);
+  RunAndReport(w2, spec, t2);
+  ASSERT_EQ(WaitEnd(job).state(), v1::JOB_SUCCEEDED);
+  // The notices go out after the end is journaled, on the reducer thread.
+  EXPECT_TRUE(WaitFor([&] { return !EndedJobNotices(*link2).empty(); }));
+  EXPECT_EQ(EndedJobNotices(*link1), std::vector<uint64_t>{job});
+  EXPECT_EQ(EndedJobNotices(*link2), std::vector<uint64_t>{job});
+  EXPECT_TRUE(link3->sent().size() == 1 && link3->sent()[0].has_registered())
+      << "a worker never sent the job hears nothing of it";
+}
+
+TEST_F(SchedulerTest, IdleWorkersWithTheDefinitionHearAFailedOrCancelledEnd) {
+  Scheduler::Options options;
+  options.max_attempts = 1;  // a failure fails the job
+  Restart(options);
+  auto [w1, link1] = AddWorker(1);
+  auto [w2, link2] = AddWorker(1);
+  const v1::JobSpec spec = Sleep(3);
+  const uint64_t cancelled = sched_->Submit(spec)->job_id();
+  auto t1 = link1->TakeTasks();
+  link2->TakeTasks();
+  RunAndReport(w1, spec, t1);  // w1 then runs the third shard
+  RunAndReport(w1, spec, link1->TakeTasks());  // and is idle
+  ASSERT_TRUE(sched_->Cancel(cancelled).ok());
+  EXPECT_EQ(EndedJobNotices(*link1), std::vector<uint64_t>{cancelled});
+  EXPECT_EQ(EndedJobNotices(*link2), std::vector<uint64_t>{cancelled});
+
+  const uint64_t failed = sched_->Submit(Sleep(2))->job_id();
+  auto f1 = link1->TakeTasks();
+  auto f2 = link2->TakeTasks();
+  ASSERT_EQ(f1.size(), 1u);
+  ASSERT_EQ(f2.size(), 1u);
+  RunAndReport(w2, Sleep(2), f2);  // w2 is idle when the job fails
+  Fail(w1, f1[0], "boom");
+  ASSERT_EQ(Job(failed).state(), v1::JOB_FAILED);
+  EXPECT_EQ(EndedJobNotices(*link1),
+            (std::vector<uint64_t>{cancelled, failed}));
+  EXPECT_EQ(EndedJobNotices(*link2),
+            (std::vector<uint64_t>{cancelled, failed}));
+}
+
+TEST_F(SchedulerTest, ProgressStatusesCarryTheSummaryNotTheSpec) {
+  v1::JobSpec spec = Primes(100, 2);
+  (*spec.mutable_args())["from"] = "0";
+  const uint64_t job = sched_->Submit(spec)->job_id();
+  v1::JobStatus full = Job(job);
+  EXPECT_TRUE(full.has_spec());
+  EXPECT_EQ(full.summary(), "primes --from 0 --to 100");
+  absl::StatusOr<v1::JobStatus> progress =
+      sched_->GetJob(job, JobView::kProgress);
+  ASSERT_TRUE(progress.ok());
+  EXPECT_FALSE(progress->has_spec());
+  EXPECT_EQ(progress->summary(), "primes --from 0 --to 100");
+  EXPECT_EQ(progress->shards_total(), 2u);
+  std::vector<v1::JobStatus> listed = sched_->ListJobs();
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_FALSE(listed[0].has_spec());
+  EXPECT_EQ(listed[0].summary(), "primes --from 0 --to 100");
+  // An ended job too.
+  ASSERT_TRUE(sched_->Cancel(job).ok());
+  progress = sched_->GetJob(job, JobView::kProgress);
+  EXPECT_FALSE(progress->has_spec());
+  EXPECT_EQ(progress->summary(), "primes --from 0 --to 100");
+  EXPECT_TRUE(Job(job).has_spec());
+}
+
+// A journal that checks, on each call, that the scheduler's lock is free:
+// another thread must get through a scheduler call meanwhile.
+class LockProbeJournal : public Journal {
+ public:
+  void set_scheduler(Scheduler* scheduler) { scheduler_ = scheduler; }
+  int calls_under_lock() const { return calls_under_lock_.load(); }
+  int calls() const { return calls_.load(); }
+
+  absl::StatusOr<std::vector<JournaledJob>> Load() override {
+    Probe();
+    return std::vector<JournaledJob>();
+  }
+  void Append(std::vector<JournalRecord> records) override { Probe(); }
+  absl::Status Sync() override {
+    Probe();
+    return absl::OkStatus();
+  }
+
+ private:
+  void Probe() {
+    ++calls_;
+    if (scheduler_ == nullptr) return;
+    auto done = std::make_shared<absl::Notification>();
+    std::thread probe([s = scheduler_, done] {
+      s->ListWorkers();  // takes the scheduler's lock
+      done->Notify();
+    });
+    if (!done->WaitForNotificationWithTimeout(absl::Seconds(2))) {
+      ++calls_under_lock_;
+    }
+    probe.detach();  // it finishes once the lock is released
+  }
+
+  Scheduler* scheduler_ = nullptr;
+  std::atomic<int> calls_{0};
+  std::atomic<int> calls_under_lock_{0};
+};
+
+TEST_F(SchedulerTest, TheJournalIsNeverCalledUnderTheLock) {
+  LockProbeJournal journal;
+  Scheduler::Options options;
+  options.max_job_records = 1;  // ended jobs are forgotten, and journaled
+  Restart(options, &journal);
+  journal.set_scheduler(sched_.get());
+  ASSERT_TRUE(sched_->Recover().ok());
+  auto [w, link] = AddWorker(2);
+  for (int i = 0; i < 3; ++i) {
+    const v1::JobSpec spec = Sleep(2);
+    const uint64_t job = sched_->Submit(spec)->job_id();
+    if (i == 1) {
+      ASSERT_TRUE(sched_->Cancel(job).ok());
+      continue;
+    }
+    RunAndReport(w, spec, link->TakeTasks());
+    ASSERT_EQ(WaitEnd(job).state(), v1::JOB_SUCCEEDED);
+  }
+  ASSERT_TRUE(sched_->SyncJournal().ok());
+  sched_.reset();  // joins the reducer: every call has been made
+  EXPECT_GT(journal.calls(), 10);
+  EXPECT_EQ(journal.calls_under_lock(), 0);
+}
+
 class SchedulerJournalTest : public SchedulerTest {
  protected:
   void SetUp() override {
@@ -552,6 +696,20 @@ TEST_F(SchedulerJournalTest, RestartResumesWithoutRerunningAcceptedShards) {
   Reopen();  // and the result survives another restart
   EXPECT_EQ(Job(job).result().value(), "9592");
   EXPECT_EQ(Job(job).state(), v1::JOB_SUCCEEDED);
+  // Recovered ended jobs: the spec in the full view only, the summary in
+  // both.
+  EXPECT_EQ(Job(job).spec().args().at("to"), "100000");
+  EXPECT_EQ(Job(job).summary(), "primes --to 100000");
+  absl::StatusOr<v1::JobStatus> progress =
+      sched_->GetJob(job, JobView::kProgress);
+  ASSERT_TRUE(progress.ok());
+  EXPECT_FALSE(progress->has_spec());
+  EXPECT_EQ(progress->summary(), "primes --to 100000");
+  EXPECT_EQ(progress->result().value(), "9592");
+  for (const v1::JobStatus& listed : sched_->ListJobs()) {
+    EXPECT_FALSE(listed.has_spec()) << listed.job_id();
+    EXPECT_FALSE(listed.summary().empty()) << listed.job_id();
+  }
 }
 
 TEST_F(SchedulerJournalTest, CancelledJobStaysCancelledAfterRestart) {
