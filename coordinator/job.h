@@ -117,7 +117,7 @@ struct Job {
   uint64_t runtime_samples = 0;
 
   // Exponential moving average of shard run time; negative until the first
-  // result. Drives how far ahead workers are fed (see Scheduler).
+  // result. Drives how far ahead workers are fed (placement::Capacity).
   double avg_runtime_us = -1;
 
   absl::Time submit_time;
@@ -132,7 +132,7 @@ struct Job {
   uint64_t cutoff = UINT64_MAX;
 
   // Bytes this job holds in the coordinator's memory: its spec, accepted
-  // payloads while it runs, then its result or error (Scheduler limits).
+  // payloads while it runs, then its result or error (Retention).
   uint64_t held_bytes = 0;
   uint64_t spec_bytes = 0;  // the resolved spec, serialized
 

@@ -25,7 +25,7 @@
 // (speculation, as in MapReduce); the first to finish wins.
 //
 // Limits: everything a client or worker sends is bounded before it is held
-// (Options, "Limits"; docs/operations.md). A submit is checked for size and
+// (SchedulerOptions, "Limits"; docs/operations.md). A submit is checked for size and
 // text (NUL bytes) before it is planned, and admitted only while fewer than
 // max_jobs_in_flight jobs are queued or running and the bytes the
 // coordinator holds for its jobs (specs, accepted payloads, results) are
@@ -35,6 +35,16 @@
 // max_job_records, or to make room under max_held_bytes (the journal keeps
 // them). Worker sessions are counted and a session that does not Register
 // within heartbeat_timeout is closed.
+//
+// Ends: a job ends one way whatever the outcome (EndJob: succeeded after
+// Reduce, failed, cancelled). Every connected worker that was sent its
+// JobDefinition then gets CancelShards{job_ids: [job]}: it stops the job's
+// attempts and forgets the definition.
+//
+// Progress: each job has a one-line summary (JobPlanner::Summary). Statuses
+// come in two views (JobView): kFull with the spec (GetJob, SubmitJob, a
+// watch's first message) and kProgress without it (ListJobs, WatchHub
+// updates), so a 256 KiB spec is not re-sent ten times a second.
 //
 // Durability: with a Journal, a job is journaled before Submit returns,
 // accepted shard payloads and job ends are journaled as they happen, and
@@ -52,7 +62,9 @@
 //   * WorkerTable (worker_table.h): workers, sessions, held attempts.
 //   * Job (job.h): one job's shards and their transitions.
 // The Scheduler owns the jobs, the mutex, the messages to workers and the
-// journal records.
+// journal records. scheduler.cc holds the entry points, job ends and what
+// runs outside the lock; scheduler_attempts.cc the attempt life cycle
+// (dispatch, speculation, adoption, results).
 //
 // Thread-safety: every public method may be called from any thread. One
 // mutex (mu_) guards all state; under it, calls only change memory and

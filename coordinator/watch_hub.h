@@ -8,8 +8,8 @@
 // a second. Updates are read from the Scheduler on the hub's own thread,
 // never on a gRPC thread.
 //
-// The hub also admits WatchJob streams: at most the scheduler's
-// Options::max_watch_streams are open at once (AddStream/RemoveStream), so
+// The hub also admits WatchJob streams: at most
+// SchedulerOptions::max_watch_streams are open at once (AddStream/RemoveStream), so
 // a client opening streams in a loop cannot exhaust the coordinator's
 // memory; beyond the cap a stream is refused with RESOURCE_EXHAUSTED.
 //
