@@ -112,8 +112,7 @@ void Job::AcceptPayload(uint64_t shard, const std::string& payload,
   ++succeeded;
 }
 
-std::vector<std::pair<uint64_t, RunningAttempt>> Job::SkipFrom(
-    uint64_t from) {
+std::vector<std::pair<uint64_t, RunningAttempt>> Job::SkipFrom(uint64_t from) {
   cutoff = from;
   std::vector<std::pair<uint64_t, RunningAttempt>> stopped;
   std::vector<bool> skip(total, false);

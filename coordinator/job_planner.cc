@@ -133,8 +133,8 @@ absl::StatusOr<uint64_t> JobPlanner::ShardCount(const v1::JobSpec& spec,
                                                 uint64_t cluster_slots) const {
   const uint64_t max = options_.max_shards_per_job;
   uint64_t shards = spec.shards();
-  const bool fixed = shards != 0 ||
-                     (domain.kind == Domain::Kind::kTasks && domain.hi > 0);
+  const bool fixed =
+      shards != 0 || (domain.kind == Domain::Kind::kTasks && domain.hi > 0);
   if (shards == 0) shards = DefaultShardCount(domain, cluster_slots);
   if (shards > max && !fixed) shards = max;  // a default, not an ask
   if (shards > max) {

@@ -31,8 +31,9 @@ TEST(JobPlannerTest, ValidateChecksSizeAndText) {
   EXPECT_TRUE(Names(planner.Validate(spec).status(),
                     absl::StatusCode::kResourceExhausted, "job spec",
                     "--max-spec-bytes"));
-  EXPECT_TRUE(Names(planner.Validate(Kernel(std::string("pr\0mes", 6))).status(),
-                    absl::StatusCode::kInvalidArgument, "kernel:", "NUL"));
+  EXPECT_TRUE(
+      Names(planner.Validate(Kernel(std::string("pr\0mes", 6))).status(),
+            absl::StatusCode::kInvalidArgument, "kernel:", "NUL"));
   EXPECT_TRUE(Names(planner.Validate(Kernel("")).status(),
                     absl::StatusCode::kInvalidArgument, "kernel:", "empty"));
   EXPECT_TRUE(Names(planner.Validate(Kernel(std::string(65, 'k'))).status(),
@@ -48,8 +49,8 @@ TEST(JobPlannerTest, PlanResolvesKernelArgumentsAndSeeds) {
   JobPlanner planner(options);
   v1::JobSpec unknown = Kernel("no_such_kernel");
   absl::Status st = planner.Plan(unknown, false).status();
-  EXPECT_TRUE(Names(st, absl::StatusCode::kNotFound, "no_such_kernel",
-                    "known: "))
+  EXPECT_TRUE(
+      Names(st, absl::StatusCode::kNotFound, "no_such_kernel", "known: "))
       << st;
   v1::JobSpec pi = Kernel("pi");
   (*pi.mutable_args())["samples"] = "1000";
@@ -95,7 +96,7 @@ TEST(JobPlannerTest, ShardCountDefaultsFromTheClusterAndIsChecked) {
   JobPlanner planner(options);
   const Domain range{Domain::Kind::kRange, 0, 1'000'000};
   v1::JobSpec spec = Kernel("primes");
-  EXPECT_EQ(*planner.ShardCount(spec, range, 5), 20u);  // 5 slots x 4
+  EXPECT_EQ(*planner.ShardCount(spec, range, 5), 20u);      // 5 slots x 4
   EXPECT_EQ(*planner.ShardCount(spec, range, 1000), 100u);  // capped default
   spec.set_shards(101);  // an ask over the limit
   EXPECT_TRUE(Names(planner.ShardCount(spec, range, 5).status(),

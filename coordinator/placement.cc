@@ -6,16 +6,16 @@
 namespace shardex {
 namespace placement {
 
-uint64_t SlotsFor(const Job& job, const Worker& w) {
+uint64_t SlotsFor(const Job& job, const ConnectedWorker& w) {
   return job.is_command ? w.reg.processes() : w.reg.slots();
 }
 
-uint64_t HeldFor(const Job& job, const Worker& w) {
+uint64_t HeldFor(const Job& job, const ConnectedWorker& w) {
   return job.is_command ? w.running_commands
                         : w.running.size() - w.running_commands;
 }
 
-uint64_t Capacity(const Job& job, const Worker& w,
+uint64_t Capacity(const Job& job, const ConnectedWorker& w,
                   const SchedulerOptions& options) {
   const uint64_t slots = SlotsFor(job, w);
   if (slots == 0 || w.draining) return 0;
@@ -27,7 +27,8 @@ uint64_t Capacity(const Job& job, const Worker& w,
   return slots + extra;
 }
 
-bool Quarantined(const Job& job, const Worker& w, const WorkerMap& workers) {
+bool Quarantined(const Job& job, const ConnectedWorker& w,
+                 const WorkerMap& workers) {
   if (!job.quarantined.contains(w.id)) return false;
   for (const auto& [id, other] : workers) {
     if (id == w.id || other.draining || job.quarantined.contains(id)) continue;
@@ -36,13 +37,15 @@ bool Quarantined(const Job& job, const Worker& w, const WorkerMap& workers) {
   return false;
 }
 
-bool Eligible(const Job& job, const Worker& w, const WorkerMap& workers) {
+bool Eligible(const Job& job, const ConnectedWorker& w,
+              const WorkerMap& workers) {
   if (w.draining || SlotsFor(job, w) == 0) return false;
   return job.quarantined.empty() || !Quarantined(job, w, workers);
 }
 
-uint64_t PickJobFor(const Worker& w, const std::vector<uint64_t>& active,
-                    const JobMap& jobs, const WorkerMap& workers,
+uint64_t PickJobFor(const ConnectedWorker& w,
+                    const std::vector<uint64_t>& active, const JobMap& jobs,
+                    const WorkerMap& workers,
                     const absl::flat_hash_set<uint64_t>& skip,
                     const SchedulerOptions& options) {
   const Job* best = nullptr;
@@ -57,7 +60,7 @@ uint64_t PickJobFor(const Worker& w, const std::vector<uint64_t>& active,
   return best == nullptr ? 0 : best->id;
 }
 
-std::optional<size_t> PickQueuedShard(const Job& job, const Worker& w,
+std::optional<size_t> PickQueuedShard(const Job& job, const ConnectedWorker& w,
                                       const WorkerMap& workers) {
   constexpr size_t kScan = 64;
   for (size_t i = 0; i < job.queue.size() && i < kScan; ++i) {
@@ -81,14 +84,14 @@ bool WantsBackups(const Job& job,
   return job.succeeded + job.skipped >= speculation.after * job.total;
 }
 
-absl::Duration StragglerLimit(const Job& job,
-                              const SchedulerOptions::Speculation& speculation) {
+absl::Duration StragglerLimit(
+    const Job& job, const SchedulerOptions::Speculation& speculation) {
   return std::max(speculation.min_runtime,
                   speculation.slowdown * job.MedianRuntime());
 }
 
-const Worker* PickTwin(const Job& job, const ShardSlot& slot,
-                       const WorkerMap& workers) {
+const ConnectedWorker* PickTwin(const Job& job, const ShardSlot& slot,
+                                const WorkerMap& workers) {
   for (const auto& [id, w] : workers) {
     if (id == slot.running[0].worker_id || !Eligible(job, w, workers)) {
       continue;

@@ -20,9 +20,9 @@ Job QueuedJob(uint64_t id, uint64_t total, bool command = false) {
   return job;
 }
 
-Worker& AddWorker(WorkerMap& workers, uint64_t id, uint32_t slots,
-                  uint32_t processes = 0) {
-  Worker& w = workers[id];
+ConnectedWorker& AddWorker(WorkerMap& workers, uint64_t id, uint32_t slots,
+                           uint32_t processes = 0) {
+  ConnectedWorker& w = workers[id];
   w.id = id;
   w.reg.set_slots(slots);
   w.reg.set_processes(processes);
@@ -38,7 +38,7 @@ void FailOn(Job& job, uint64_t shard, uint64_t worker_id) {
 TEST(PlacementTest, CapacityIsSlotsUntilShardsAreKnownShort) {
   SchedulerOptions options;  // 20 ms window
   WorkerMap workers;
-  Worker& w = AddWorker(workers, 1, 2, 3);
+  ConnectedWorker& w = AddWorker(workers, 1, 2, 3);
   Job kernel = QueuedJob(1, 10);
   Job command = QueuedJob(2, 10, /*command=*/true);
   EXPECT_EQ(placement::Capacity(kernel, w, options), 2u);
@@ -55,7 +55,7 @@ TEST(PlacementTest, CapacityIsSlotsUntilShardsAreKnownShort) {
 
 TEST(PlacementTest, HeldForCountsTheJobsKindOfSlot) {
   WorkerMap workers;
-  Worker& w = AddWorker(workers, 1, 4, 4);
+  ConnectedWorker& w = AddWorker(workers, 1, 4, 4);
   w.Hold(1, 0, 1, /*command=*/false);
   w.Hold(2, 0, 1, /*command=*/true);
   w.Hold(2, 1, 1, /*command=*/true);
@@ -65,8 +65,8 @@ TEST(PlacementTest, HeldForCountsTheJobsKindOfSlot) {
 
 TEST(PlacementTest, QuarantineHoldsOnlyWhileAnotherWorkerCanRunTheJob) {
   WorkerMap workers;
-  Worker& bad = AddWorker(workers, 1, 1);
-  Worker& good = AddWorker(workers, 2, 1);
+  ConnectedWorker& bad = AddWorker(workers, 1, 1);
+  ConnectedWorker& good = AddWorker(workers, 2, 1);
   Job job = QueuedJob(1, 4);
   job.quarantined.insert(bad.id);
   EXPECT_TRUE(placement::Quarantined(job, bad, workers));
@@ -83,7 +83,7 @@ TEST(PlacementTest, QuarantineHoldsOnlyWhileAnotherWorkerCanRunTheJob) {
 TEST(PlacementTest, FreeSlotServesTheJobWithFewestRunningShards) {
   SchedulerOptions options;
   WorkerMap workers;
-  Worker& w = AddWorker(workers, 1, 4);
+  ConnectedWorker& w = AddWorker(workers, 1, 4);
   JobMap jobs;
   jobs[1] = QueuedJob(1, 10);
   jobs[1].running = 3;
@@ -102,8 +102,8 @@ TEST(PlacementTest, FreeSlotServesTheJobWithFewestRunningShards) {
 
 TEST(PlacementTest, ShardThatFailedHereWaitsForAnotherWorker) {
   WorkerMap workers;
-  Worker& w1 = AddWorker(workers, 1, 1);
-  Worker& w2 = AddWorker(workers, 2, 1);
+  ConnectedWorker& w1 = AddWorker(workers, 1, 1);
+  ConnectedWorker& w2 = AddWorker(workers, 2, 1);
   Job job = QueuedJob(1, 3);
   FailOn(job, 0, w1.id);
   EXPECT_EQ(placement::PickQueuedShard(job, w1, workers), 1u);  // passes 0
@@ -120,8 +120,8 @@ TEST(PlacementTest, ShardThatFailedHereWaitsForAnotherWorker) {
 TEST(PlacementTest, BackupsOnlyNearTheEndOnAnIdleOtherWorker) {
   SchedulerOptions::Speculation speculation;  // after 75%
   WorkerMap workers;
-  Worker& w1 = AddWorker(workers, 1, 1);
-  Worker& w2 = AddWorker(workers, 2, 1);
+  ConnectedWorker& w1 = AddWorker(workers, 1, 1);
+  ConnectedWorker& w2 = AddWorker(workers, 2, 1);
   Job job = QueuedJob(1, 4);
   job.queue.clear();
   job.succeeded = 2;

@@ -33,11 +33,11 @@ absl::Status Retention::CheckRoomFor(uint64_t shards, uint64_t needed) const {
       held_bytes_ <= options_.max_held_bytes - needed) {
     return absl::OkStatus();
   }
-  return absl::ResourceExhaustedError(absl::StrCat(
-      "this job's ", shards, " shards need about ", needed,
-      " bytes of coordinator memory; it holds ", held_bytes_,
-      " of its limit of ", options_.max_held_bytes,
-      " (raise it with --max-held-bytes, or use fewer shards)"));
+  return absl::ResourceExhaustedError(
+      absl::StrCat("this job's ", shards, " shards need about ", needed,
+                   " bytes of coordinator memory; it holds ", held_bytes_,
+                   " of its limit of ", options_.max_held_bytes,
+                   " (raise it with --max-held-bytes, or use fewer shards)"));
 }
 
 std::optional<uint64_t> Retention::FindRequest(

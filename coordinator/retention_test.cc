@@ -90,8 +90,7 @@ TEST(RetentionTest, EndedJobsGoToMakeRoomOnlyIfThatHelps) {
   EndJob(retention, jobs, 2, 40);
   EndJob(retention, jobs, 3, 40);
   // 120 held: forgetting the oldest brings it under; `keep` is spared.
-  EXPECT_EQ(retention.TakeJobsToForget(/*keep=*/1),
-            (std::vector<uint64_t>{2}));
+  EXPECT_EQ(retention.TakeJobsToForget(/*keep=*/1), (std::vector<uint64_t>{2}));
   EXPECT_EQ(retention.held_bytes(), 80u);
   // A running job holding more than the limit: forgetting cannot help.
   Job& running = jobs[9];

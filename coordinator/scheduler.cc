@@ -244,8 +244,7 @@ absl::Status Scheduler::Recover() {
     if (!resumable.ok()) {
       job.total = 0;
       retention_.SetHeld(job, job.spec_bytes);
-      EndJob(job,
-             v1::JOB_FAILED,
+      EndJob(job, v1::JOB_FAILED,
              absl::StrCat("cannot resume after a coordinator restart: ",
                           resumable.message()),
              fx);
@@ -417,7 +416,7 @@ absl::StatusOr<uint64_t> Scheduler::AddWorker(const v1::Register& reg,
       return absl::DeadlineExceededError(
           "the session was closed before it registered");
     }
-    Worker& w =
+    ConnectedWorker& w =
         workers_.Add(reg, std::move(peer), std::move(link), clock_->Now());
     id = w.id;
     v1::CoordinatorMessage hello;
@@ -452,7 +451,7 @@ absl::Status Scheduler::OnResults(uint64_t worker_id,
   // stall every other call.
   for (int begin = 0; begin == 0 || begin < n; begin += kResultsPerLock) {
     absl::MutexLock lock(&mu_);
-    Worker* w = workers_.Find(worker_id);
+    ConnectedWorker* w = workers_.Find(worker_id);
     if (w == nullptr) {
       if (begin > 0) break;  // dropped meanwhile; its attempts re-queued
       return absl::NotFoundError(absl::StrCat("no worker ", worker_id));
@@ -474,12 +473,13 @@ absl::Status Scheduler::OnResults(uint64_t worker_id,
 
 void Scheduler::OnHeartbeat(uint64_t worker_id) {
   absl::MutexLock lock(&mu_);
-  if (Worker* w = workers_.Find(worker_id)) w->last_seen = clock_->Now();
+  if (ConnectedWorker* w = workers_.Find(worker_id))
+    w->last_seen = clock_->Now();
 }
 
 void Scheduler::OnDrain(uint64_t worker_id) {
   absl::MutexLock lock(&mu_);
-  Worker* w = workers_.Find(worker_id);
+  ConnectedWorker* w = workers_.Find(worker_id);
   if (w == nullptr) return;
   w->draining = true;
   w->last_seen = clock_->Now();
@@ -496,10 +496,10 @@ void Scheduler::Tick() {
     const absl::Time now = clock_->Now();
     const std::vector<uint64_t> expired = workers_.Silent(now);
     for (uint64_t id : expired) {
-      Worker* w = workers_.Find(id);
+      ConnectedWorker* w = workers_.Find(id);
       LOG(WARNING) << "worker " << id << " (" << w->reg.host()
-                   << ") missed heartbeats for "
-                   << options_.heartbeat_timeout << "; dropping it";
+                   << ") missed heartbeats for " << options_.heartbeat_timeout
+                   << "; dropping it";
       to_close.push_back(w->link);
       DropWorker(id, fx);
     }

@@ -25,9 +25,9 @@
 // (speculation, as in MapReduce); the first to finish wins.
 //
 // Limits: everything a client or worker sends is bounded before it is held
-// (SchedulerOptions, "Limits"; docs/operations.md). A submit is checked for size and
-// text (NUL bytes) before it is planned, and admitted only while fewer than
-// max_jobs_in_flight jobs are queued or running and the bytes the
+// (SchedulerOptions, "Limits"; docs/operations.md). A submit is checked for
+// size and text (NUL bytes) before it is planned, and admitted only while fewer
+// than max_jobs_in_flight jobs are queued or running and the bytes the
 // coordinator holds for its jobs (specs, accepted payloads, results) are
 // under max_held_bytes; otherwise RESOURCE_EXHAUSTED names the limit and
 // its flag. A shard result over max_result_bytes fails its attempt instead
@@ -240,13 +240,13 @@ class Scheduler {
   void Dispatch(Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts an attempt of `shard` on `w`, adding it to `msg` (with the
   // job's definition if `w` has not had it).
-  void StartAttempt(Job& job, uint64_t shard, Worker& w, bool speculative,
-                    shardex::v1::CoordinatorMessage& msg)
+  void StartAttempt(Job& job, uint64_t shard, ConnectedWorker& w,
+                    bool speculative, shardex::v1::CoordinatorMessage& msg)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts backups for stragglers of every running job.
   void Speculate(Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Adopts (or cancels) an attempt a (re)connecting worker holds.
-  void Adopt(Worker& w, const shardex::v1::ShardRef& ref, Effects& fx)
+  void Adopt(ConnectedWorker& w, const shardex::v1::ShardRef& ref, Effects& fx)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Tells the worker running `attempt` of (job, shard) to stop it, and
   // frees its slot.
@@ -260,16 +260,16 @@ class Scheduler {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // ---- Results.
-  void AcceptResult(Worker& w, const shardex::v1::ShardResult& r,
+  void AcceptResult(ConnectedWorker& w, const shardex::v1::ShardResult& r,
                     Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void AcceptSuccess(Job& job, uint64_t shard, Worker& w,
+  void AcceptSuccess(Job& job, uint64_t shard, ConnectedWorker& w,
                      const shardex::v1::ShardResult& r, Effects& fx)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void AcceptFailure(Job& job, uint64_t shard, Worker& w,
+  void AcceptFailure(Job& job, uint64_t shard, ConnectedWorker& w,
                      const shardex::v1::ShardResult& r, Effects& fx)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A late result for a shard already accepted: counted, and compared.
-  void CompareLate(Job& job, uint64_t shard, const Worker& w,
+  void CompareLate(Job& job, uint64_t shard, const ConnectedWorker& w,
                    const shardex::v1::ShardResult& r, Effects& fx)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Skips the shards a result's Cutoff made unnecessary.

@@ -79,7 +79,7 @@ void Scheduler::Dispatch(Effects& fx) {
   }
 }
 
-void Scheduler::StartAttempt(Job& job, uint64_t shard, Worker& w,
+void Scheduler::StartAttempt(Job& job, uint64_t shard, ConnectedWorker& w,
                              bool speculative, v1::CoordinatorMessage& msg) {
   const uint32_t attempt =
       job.StartAttempt(shard, w.id, clock_->Now(), speculative);
@@ -116,7 +116,8 @@ void Scheduler::Speculate(Effects& fx) {
           now - slot.running[0].started <= limit) {
         continue;
       }
-      const Worker* twin = placement::PickTwin(job, slot, workers_.workers());
+      const ConnectedWorker* twin =
+          placement::PickTwin(job, slot, workers_.workers());
       if (twin == nullptr) break;  // no idle worker for this job
       LOG(INFO) << "job " << job.id << ": shard " << i << " has run "
                 << (now - slot.running[0].started) << " (median shard "
@@ -132,7 +133,8 @@ void Scheduler::Speculate(Effects& fx) {
   }
 }
 
-void Scheduler::Adopt(Worker& w, const v1::ShardRef& ref, Effects& fx) {
+void Scheduler::Adopt(ConnectedWorker& w, const v1::ShardRef& ref,
+                      Effects& fx) {
   auto cancel = [&] {
     v1::CoordinatorMessage msg;
     *msg.mutable_cancel()->add_shards() = ref;
@@ -160,10 +162,11 @@ void Scheduler::Adopt(Worker& w, const v1::ShardRef& ref, Effects& fx) {
 
 void Scheduler::CancelAttempt(uint64_t job_id, uint64_t shard,
                               const RunningAttempt& attempt, Effects& fx) {
-  Worker* w = workers_.Find(attempt.worker_id);
+  ConnectedWorker* w = workers_.Find(attempt.worker_id);
   if (w == nullptr) return;
   w->Release(job_id, shard);
-  fx.outbox.emplace_back(w->link, CancelMessage(job_id, shard, attempt.attempt));
+  fx.outbox.emplace_back(w->link,
+                         CancelMessage(job_id, shard, attempt.attempt));
 }
 
 void Scheduler::CancelAttempts(Job& job, uint64_t shard, Effects& fx) {
@@ -175,7 +178,7 @@ void Scheduler::CancelAttempts(Job& job, uint64_t shard, Effects& fx) {
 }
 
 void Scheduler::DropWorker(uint64_t worker_id, Effects& fx) {
-  Worker* w = workers_.Find(worker_id);
+  ConnectedWorker* w = workers_.Find(worker_id);
   if (w == nullptr) return;
   for (const auto& [key, held] : w->running) {
     Job* job = FindJob(key.first);
@@ -197,7 +200,7 @@ void Scheduler::DropWorker(uint64_t worker_id, Effects& fx) {
 
 // ------------------------------------------------------------------ results
 
-void Scheduler::AcceptResult(Worker& w, const v1::ShardResult& r,
+void Scheduler::AcceptResult(ConnectedWorker& w, const v1::ShardResult& r,
                              Effects& fx) {
   const uint64_t job_id = r.ref().job_id();
   const uint64_t shard = r.ref().shard();
@@ -239,25 +242,25 @@ void Scheduler::AcceptResult(Worker& w, const v1::ShardResult& r,
   }
 }
 
-void Scheduler::CompareLate(Job& job, uint64_t shard, const Worker& w,
+void Scheduler::CompareLate(Job& job, uint64_t shard, const ConnectedWorker& w,
                             const v1::ShardResult& r, Effects& fx) {
   ++job.discarded_results;
-  if (!r.ok() ||
-      absl::Hash<std::string>{}(r.payload()) == job.shards[shard].payload_hash) {
+  if (!r.ok() || absl::Hash<std::string>{}(r.payload()) ==
+                     job.shards[shard].payload_hash) {
     return;
   }
   if (job.result_mismatches++ == 0) {
-    job.mismatch = absl::StrCat(
-        "shard ", shard, ": attempt ", r.ref().attempt(), " on worker ", w.id,
-        " (", w.reg.host(),
-        ") returned a different result than the accepted attempt "
-        "(non-deterministic kernel or command, or a bad host?)");
+    job.mismatch =
+        absl::StrCat("shard ", shard, ": attempt ", r.ref().attempt(),
+                     " on worker ", w.id, " (", w.reg.host(),
+                     ") returned a different result than the accepted attempt "
+                     "(non-deterministic kernel or command, or a bad host?)");
   }
   LOG(WARNING) << "job " << job.id << ": " << job.mismatch;
   fx.changed.emplace_back(job.id, false);
 }
 
-void Scheduler::AcceptSuccess(Job& job, uint64_t shard, Worker& w,
+void Scheduler::AcceptSuccess(Job& job, uint64_t shard, ConnectedWorker& w,
                               const v1::ShardResult& r, Effects& fx) {
   CancelAttempts(job, shard, fx);  // a twin still running loses
   job.AcceptPayload(shard, r.payload(), r.runtime_us());
@@ -284,7 +287,7 @@ void Scheduler::AcceptSuccess(Job& job, uint64_t shard, Worker& w,
   }
 }
 
-void Scheduler::AcceptFailure(Job& job, uint64_t shard, Worker& w,
+void Scheduler::AcceptFailure(Job& job, uint64_t shard, ConnectedWorker& w,
                               const v1::ShardResult& r, Effects& fx) {
   ShardSlot& slot = job.shards[shard];
   const std::string error = Clip(r.error(), kMaxErrorBytes);
@@ -301,15 +304,13 @@ void Scheduler::AcceptFailure(Job& job, uint64_t shard, Worker& w,
       ++job.failures_by_worker[w.id] >= options_.quarantine_after &&
       job.quarantined.insert(w.id).second) {
     LOG(WARNING) << "job " << job.id << ": worker " << w.id << " ("
-                 << w.reg.host() << ") failed "
-                 << job.failures_by_worker[w.id]
+                 << w.reg.host() << ") failed " << job.failures_by_worker[w.id]
                  << " different shards; quarantined for this job";
   }
 
   const auto& no_retry = job.spec.command().no_retry_exit_codes();
-  if (r.has_exit_code() &&
-      std::find(no_retry.begin(), no_retry.end(), r.exit_code()) !=
-          no_retry.end()) {
+  if (r.has_exit_code() && std::find(no_retry.begin(), no_retry.end(),
+                                     r.exit_code()) != no_retry.end()) {
     slot.state = v1::SHARD_FAILED;
     ++job.failed;
     EndJob(job, v1::JOB_FAILED,

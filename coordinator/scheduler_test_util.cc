@@ -10,15 +10,19 @@ namespace {
 // at X makes shards beginning above X unnecessary (like hashsearch).
 class FirstHitJob : public KernelJob {
  public:
-  Domain domain() const override { return Domain{Domain::Kind::kRange, 0, 100}; }
-  absl::StatusOr<std::string> RunShard(ShardRange, const CancelFlag&) const override {
+  Domain domain() const override {
+    return Domain{Domain::Kind::kRange, 0, 100};
+  }
+  absl::StatusOr<std::string> RunShard(ShardRange,
+                                       const CancelFlag&) const override {
     return std::string();
   }
   absl::StatusOr<KernelResult> Reduce(
       absl::Span<const std::string> payloads) const override {
     KernelResult r;
     for (const std::string& p : payloads) {
-      if (!p.empty() && (r.value.empty() || std::stoull(p) < std::stoull(r.value))) {
+      if (!p.empty() &&
+          (r.value.empty() || std::stoull(p) < std::stoull(r.value))) {
         r.value = p;
       }
     }
@@ -33,7 +37,8 @@ class FirstHitJob : public KernelJob {
 KernelInfo FirstHitInfo() {
   KernelInfo info;
   info.name = "firsthit_for_test";
-  info.create = [](const KernelArgs&) -> absl::StatusOr<std::unique_ptr<KernelJob>> {
+  info.create =
+      [](const KernelArgs&) -> absl::StatusOr<std::unique_ptr<KernelJob>> {
     return std::make_unique<FirstHitJob>();
   };
   return info;
@@ -53,7 +58,6 @@ KernelInfo BlobInfo() {
 SHARDEX_REGISTER_KERNEL(blob_for_test, BlobInfo);
 
 }  // namespace
-
 
 v1::JobSpec Primes(uint64_t to, uint64_t shards) {
   v1::JobSpec spec;

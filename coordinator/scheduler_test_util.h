@@ -123,7 +123,8 @@ class SchedulerTest : public ::testing::Test {
     return *s;
   }
 
-  void Report(uint64_t worker, const v1::ShardTask& t, const std::string& payload) {
+  void Report(uint64_t worker, const v1::ShardTask& t,
+              const std::string& payload) {
     v1::ResultBatch batch;
     v1::ShardResult* r = batch.add_results();
     *r->mutable_ref() = t.ref();

@@ -9,9 +9,10 @@
 // never on a gRPC thread.
 //
 // The hub also admits WatchJob streams: at most
-// SchedulerOptions::max_watch_streams are open at once (AddStream/RemoveStream), so
-// a client opening streams in a loop cannot exhaust the coordinator's
-// memory; beyond the cap a stream is refused with RESOURCE_EXHAUSTED.
+// SchedulerOptions::max_watch_streams are open at once (AddStream,
+// RemoveStream), so a client opening streams in a loop cannot exhaust the
+// coordinator's memory; beyond the cap a stream is refused with
+// RESOURCE_EXHAUSTED.
 //
 // Thread-safety: all methods are safe from any thread.
 #ifndef SHARDEX_COORDINATOR_WATCH_HUB_H_

@@ -11,22 +11,22 @@ constexpr size_t kMaxRegisterTextBytes = 256;  // Register.host, .version
 
 }  // namespace
 
-void Worker::Hold(uint64_t job_id, uint64_t shard, uint32_t attempt,
-                  bool command) {
+void ConnectedWorker::Hold(uint64_t job_id, uint64_t shard, uint32_t attempt,
+                           bool command) {
   HeldAttempt& held = running[{job_id, shard}];
   if (held.command) --running_commands;  // replaced
   held = HeldAttempt{attempt, command};
   if (command) ++running_commands;
 }
 
-void Worker::Release(uint64_t job_id, uint64_t shard) {
+void ConnectedWorker::Release(uint64_t job_id, uint64_t shard) {
   auto it = running.find({job_id, shard});
   if (it == running.end()) return;
   if (it->second.command) --running_commands;
   running.erase(it);
 }
 
-size_t Worker::ReleaseJob(uint64_t job_id) {
+size_t ConnectedWorker::ReleaseJob(uint64_t job_id) {
   std::vector<uint64_t> shards;
   for (const auto& [key, held] : running) {
     if (key.first == job_id) shards.push_back(key.second);
@@ -35,7 +35,7 @@ size_t Worker::ReleaseJob(uint64_t job_id) {
   return shards.size();
 }
 
-shardex::v1::WorkerInfo Worker::Info() const {
+shardex::v1::WorkerInfo ConnectedWorker::Info() const {
   shardex::v1::WorkerInfo info;
   info.set_worker_id(id);
   info.set_host(reg.host());
@@ -130,10 +130,12 @@ absl::Status CheckRegister(const shardex::v1::Register& reg,
   return absl::OkStatus();
 }
 
-Worker& WorkerTable::Add(const shardex::v1::Register& reg, std::string peer,
-                         std::shared_ptr<WorkerLink> link, absl::Time now) {
+ConnectedWorker& WorkerTable::Add(const shardex::v1::Register& reg,
+                                  std::string peer,
+                                  std::shared_ptr<WorkerLink> link,
+                                  absl::Time now) {
   const uint64_t id = next_worker_id_++;
-  Worker& w = workers_[id];
+  ConnectedWorker& w = workers_[id];
   w.id = id;
   w.reg = reg;
   w.reg.clear_running();
@@ -143,7 +145,7 @@ Worker& WorkerTable::Add(const shardex::v1::Register& reg, std::string peer,
   return w;
 }
 
-Worker* WorkerTable::Find(uint64_t id) {
+ConnectedWorker* WorkerTable::Find(uint64_t id) {
   auto it = workers_.find(id);
   return it == workers_.end() ? nullptr : &it->second;
 }

@@ -1,12 +1,12 @@
 // WorkerTable: the connected workers and the sessions not registered yet.
 //
 // A worker stream opens a session (OpenSession, capped at
-// max_worker_sessions); its Register makes it a Worker (Add), which lives
-// until its stream ends or it misses heartbeats (Remove). Each Worker
-// records the attempts it holds (`running`, with Hold/Release) and the jobs
-// whose JobDefinition it was sent (`jobs_sent`): those are the workers told
-// when a job ends. Which worker should run what is Placement's question;
-// the Scheduler asks it with this table's read-only view (workers()).
+// max_worker_sessions); its Register makes it a ConnectedWorker (Add), which
+// lives until its stream ends or it misses heartbeats (Remove). Each
+// ConnectedWorker records the attempts it holds (`running`, with Hold/Release)
+// and the jobs whose JobDefinition it was sent (`jobs_sent`): those are the
+// workers told when a job ends. Which worker should run what is Placement's
+// question; the Scheduler asks it with this table's read-only view (workers()).
 //
 // Thread-safety: none. Owned by the Scheduler and used only under its lock.
 #ifndef SHARDEX_COORDINATOR_WORKER_TABLE_H_
@@ -36,7 +36,9 @@ struct HeldAttempt {
   bool command = false;  // in a process slot rather than a thread slot
 };
 
-struct Worker {
+// A registered worker as the coordinator sees it (worker/worker.h's Worker
+// is the worker process's side of the session).
+struct ConnectedWorker {
   uint64_t id = 0;
   shardex::v1::Register reg;  // without `running`
   std::string peer;
@@ -60,7 +62,7 @@ struct Worker {
 };
 
 // Workers by id, in the order they registered.
-using WorkerMap = std::map<uint64_t, Worker>;
+using WorkerMap = std::map<uint64_t, ConnectedWorker>;
 
 // INVALID_ARGUMENT naming the field for a Register no worker would send
 // (slots, text sizes, more running attempts than it could hold).
@@ -83,9 +85,9 @@ class WorkerTable {
   std::vector<std::shared_ptr<WorkerLink>> TakeSilentSessions(absl::Time now);
 
   // ---- Workers.
-  Worker& Add(const shardex::v1::Register& reg, std::string peer,
-              std::shared_ptr<WorkerLink> link, absl::Time now);
-  Worker* Find(uint64_t id);
+  ConnectedWorker& Add(const shardex::v1::Register& reg, std::string peer,
+                       std::shared_ptr<WorkerLink> link, absl::Time now);
+  ConnectedWorker* Find(uint64_t id);
   void Remove(uint64_t id) { workers_.erase(id); }
   // Workers silent for longer than heartbeat_timeout.
   std::vector<uint64_t> Silent(absl::Time now) const;

@@ -26,10 +26,9 @@ TEST(WorkerTableTest, SessionsAreCappedAndSilentOnesExpire) {
   absl::StatusOr<uint64_t> s2 =
       table.OpenSession(std::make_shared<FakeWorkerLink>(), t0);
   ASSERT_TRUE(s1.ok() && s2.ok());
-  EXPECT_EQ(table.OpenSession(std::make_shared<FakeWorkerLink>(), t0)
-                .status()
-                .code(),
-            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(
+      table.OpenSession(std::make_shared<FakeWorkerLink>(), t0).status().code(),
+      absl::StatusCode::kResourceExhausted);
   EXPECT_TRUE(table.ClaimSession(*s1));
   EXPECT_TRUE(table.TakeSilentSessions(t0 + absl::Seconds(1)).empty());
   EXPECT_EQ(table.TakeSilentSessions(t0 + absl::Seconds(4)).size(), 1u);
@@ -44,8 +43,9 @@ TEST(WorkerTableTest, WorkersAreAddedFoundAndTimedOut) {
   const absl::Time t0 = absl::FromUnixSeconds(1000);
   v1::Register reg = Reg(3);
   reg.add_running()->set_job_id(5);
-  Worker& w1 = table.Add(reg, "peer", std::make_shared<FakeWorkerLink>(), t0);
-  Worker& w2 =
+  ConnectedWorker& w1 =
+      table.Add(reg, "peer", std::make_shared<FakeWorkerLink>(), t0);
+  ConnectedWorker& w2 =
       table.Add(Reg(2), "peer", std::make_shared<FakeWorkerLink>(), t0);
   EXPECT_EQ(w1.id, 1u);
   EXPECT_EQ(w2.id, 2u);
@@ -59,7 +59,7 @@ TEST(WorkerTableTest, WorkersAreAddedFoundAndTimedOut) {
 }
 
 TEST(WorkerTableTest, HeldAttemptsCountTheirKindOfSlot) {
-  Worker w;
+  ConnectedWorker w;
   w.Hold(1, 0, 1, /*command=*/true);
   w.Hold(1, 1, 1, /*command=*/true);
   w.Hold(2, 0, 1, /*command=*/false);
