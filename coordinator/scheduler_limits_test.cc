@@ -439,16 +439,9 @@ class GatedJob : public BlobJob {
   }
 };
 
-KernelInfo GatedInfo() {
-  KernelInfo info;
-  info.name = "gated_for_test";
-  info.create =
-      [](const KernelArgs&) -> absl::StatusOr<std::unique_ptr<KernelJob>> {
-    return std::make_unique<GatedJob>();
-  };
-  return info;
-}
-SHARDEX_REGISTER_KERNEL(gated_for_test, GatedInfo);
+SHARDEX_REGISTER_KERNEL(gated_for_test, [] {
+  return TestKernelInfo<GatedJob>("gated_for_test");
+});
 
 TEST_F(SchedulerLimitsTest, CancelWhileWaitingForTheReducerIsSafe) {
   auto [w, link] = AddWorker(2);

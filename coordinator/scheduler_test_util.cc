@@ -8,14 +8,10 @@ namespace {
 
 // A kernel whose payload is the first "hit" in its shard, or empty: a hit
 // at X makes shards beginning above X unnecessary (like hashsearch).
-class FirstHitJob : public KernelJob {
+class FirstHitJob : public BlobJob {
  public:
   Domain domain() const override {
     return Domain{Domain::Kind::kRange, 0, 100};
-  }
-  absl::StatusOr<std::string> RunShard(ShardRange,
-                                       const CancelFlag&) const override {
-    return std::string();
   }
   absl::StatusOr<KernelResult> Reduce(
       absl::Span<const std::string> payloads) const override {
@@ -34,28 +30,11 @@ class FirstHitJob : public KernelJob {
   }
 };
 
-KernelInfo FirstHitInfo() {
-  KernelInfo info;
-  info.name = "firsthit_for_test";
-  info.create =
-      [](const KernelArgs&) -> absl::StatusOr<std::unique_ptr<KernelJob>> {
-    return std::make_unique<FirstHitJob>();
-  };
-  return info;
-}
-
-SHARDEX_REGISTER_KERNEL(firsthit_for_test, FirstHitInfo);
-
-KernelInfo BlobInfo() {
-  KernelInfo info;
-  info.name = "blob_for_test";
-  info.create =
-      [](const KernelArgs&) -> absl::StatusOr<std::unique_ptr<KernelJob>> {
-    return std::make_unique<BlobJob>();
-  };
-  return info;
-}
-SHARDEX_REGISTER_KERNEL(blob_for_test, BlobInfo);
+SHARDEX_REGISTER_KERNEL(firsthit_for_test, [] {
+  return TestKernelInfo<FirstHitJob>("firsthit_for_test");
+});
+SHARDEX_REGISTER_KERNEL(blob_for_test,
+                        [] { return TestKernelInfo<BlobJob>("blob_for_test"); });
 
 }  // namespace
 

@@ -45,6 +45,18 @@ class BlobJob : public KernelJob {
   }
 };
 
+// A kernel named `name` whose jobs are JobT, whatever the arguments.
+template <typename JobT>
+KernelInfo TestKernelInfo(std::string name) {
+  KernelInfo info;
+  info.name = std::move(name);
+  info.create =
+      [](const KernelArgs&) -> absl::StatusOr<std::unique_ptr<KernelJob>> {
+    return std::make_unique<JobT>();
+  };
+  return info;
+}
+
 v1::JobSpec Primes(uint64_t to, uint64_t shards);
 v1::JobSpec Sleep(uint64_t shards);
 // A blob_for_test job; `arg_bytes` of padding make its spec large.
