@@ -584,7 +584,23 @@ TEST_F(SchedulerTest, ProgressStatusesCarryTheSummaryNotTheSpec) {
 // another thread must get through a scheduler call meanwhile.
 class LockProbeJournal : public Journal {
  public:
-  void set_scheduler(Scheduler* scheduler) { scheduler_ = scheduler; }
+  ~LockProbeJournal() override { Stop(); }
+
+  void set_scheduler(Scheduler* scheduler) {
+    absl::MutexLock lock(&mu_);
+    scheduler_ = scheduler;
+  }
+  // No more probes; waits for those started. Call before the scheduler
+  // goes away.
+  void Stop() {
+    std::vector<std::thread> probes;
+    {
+      absl::MutexLock lock(&mu_);
+      scheduler_ = nullptr;
+      probes.swap(probes_);
+    }
+    for (std::thread& t : probes) t.join();
+  }
   int calls_under_lock() const { return calls_under_lock_.load(); }
   int calls() const { return calls_.load(); }
 
@@ -601,19 +617,23 @@ class LockProbeJournal : public Journal {
  private:
   void Probe() {
     ++calls_;
-    if (scheduler_ == nullptr) return;
     auto done = std::make_shared<absl::Notification>();
-    std::thread probe([s = scheduler_, done] {
-      s->ListWorkers();  // takes the scheduler's lock
-      done->Notify();
-    });
+    {
+      absl::MutexLock lock(&mu_);
+      if (scheduler_ == nullptr) return;
+      probes_.emplace_back([s = scheduler_, done] {
+        s->ListWorkers();  // takes the scheduler's lock
+        done->Notify();
+      });
+    }
     if (!done->WaitForNotificationWithTimeout(absl::Seconds(2))) {
       ++calls_under_lock_;
     }
-    probe.detach();  // it finishes once the lock is released
   }
 
-  Scheduler* scheduler_ = nullptr;
+  absl::Mutex mu_;
+  Scheduler* scheduler_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::vector<std::thread> probes_ ABSL_GUARDED_BY(mu_);
   std::atomic<int> calls_{0};
   std::atomic<int> calls_under_lock_{0};
 };
@@ -637,6 +657,7 @@ TEST_F(SchedulerTest, TheJournalIsNeverCalledUnderTheLock) {
     ASSERT_EQ(WaitEnd(job).state(), v1::JOB_SUCCEEDED);
   }
   ASSERT_TRUE(sched_->SyncJournal().ok());
+  journal.Stop();
   sched_.reset();  // joins the reducer: every call has been made
   EXPECT_GT(journal.calls(), 10);
   EXPECT_EQ(journal.calls_under_lock(), 0);
