@@ -518,7 +518,7 @@ TEST_F(SchedulerTest, EveryWorkerSentTheDefinitionHearsASucceededJobEnd) {
   RunAndReport(w2, spec, t2);
   ASSERT_EQ(WaitEnd(job).state(), v1::JOB_SUCCEEDED);
   // The notices go out after the end is journaled, on the reducer thread.
-  EXPECT_TRUE(WaitFor([&] { return !EndedJobNotices(*link2).empty(); }));
+  EXPECT_TRUE(WaitFor([l = link2] { return !EndedJobNotices(*l).empty(); }));
   EXPECT_EQ(EndedJobNotices(*link1), std::vector<uint64_t>{job});
   EXPECT_EQ(EndedJobNotices(*link2), std::vector<uint64_t>{job});
   EXPECT_TRUE(link3->sent().size() == 1 && link3->sent()[0].has_registered())
