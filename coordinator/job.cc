@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
+
+#include "absl/hash/hash.h"
+#include "kernels/split.h"
 
 namespace shardex {
 namespace {
@@ -32,11 +36,140 @@ absl::Duration Job::MedianRuntime() const {
   return absl::InfiniteDuration();
 }
 
-shardex::v1::JobStatus Job::Status() const {
-  if (archived.has_value()) return *archived;
+uint32_t Job::StartAttempt(uint64_t shard, uint64_t worker_id, absl::Time now,
+                           bool speculative) {
+  ShardSlot& slot = shards[shard];
+  if (slot.state != shardex::v1::SHARD_RUNNING) {
+    slot.state = shardex::v1::SHARD_RUNNING;
+    ++running;
+  }
+  ++slot.attempt;
+  if (speculative) {
+    ++speculative_attempts;
+  } else if (slot.attempt > 1) {
+    ++retries;
+  }
+  slot.running.push_back(
+      RunningAttempt{slot.attempt, worker_id, now, speculative});
+  if (state == shardex::v1::JOB_QUEUED) {
+    state = shardex::v1::JOB_RUNNING;
+    start_time = now;
+  }
+  return slot.attempt;
+}
+
+void Job::AdoptAttempt(uint64_t shard, uint32_t attempt, uint64_t worker_id,
+                       absl::Time now) {
+  ShardSlot& slot = shards[shard];
+  if (slot.state == shardex::v1::SHARD_QUEUED) {
+    queue.erase(std::find(queue.begin(), queue.end(), shard));
+    slot.state = shardex::v1::SHARD_RUNNING;
+    ++running;
+    if (state == shardex::v1::JOB_QUEUED) {
+      state = shardex::v1::JOB_RUNNING;
+      start_time = now;
+    }
+  }
+  // Attempt numbers go on from the highest seen, across restarts too.
+  slot.attempt = std::max(slot.attempt, attempt);
+  slot.running.push_back(RunningAttempt{attempt, worker_id, now});
+}
+
+bool Job::EndAttempt(uint64_t shard, uint64_t worker_id,
+                     std::optional<uint32_t> attempt) {
+  auto& attempts = shards[shard].running;
+  for (auto it = attempts.begin(); it != attempts.end(); ++it) {
+    if (it->worker_id == worker_id &&
+        (!attempt.has_value() || it->attempt == *attempt)) {
+      attempts.erase(it);
+      return true;
+    }
+  }
+  return false;
+}
+
+void Job::Requeue(uint64_t shard) {
+  ShardSlot& slot = shards[shard];
+  if (slot.state == shardex::v1::SHARD_RUNNING) --running;
+  slot.state = shardex::v1::SHARD_QUEUED;
+  queue.push_front(shard);  // retried before fresh shards
+}
+
+void Job::AcceptPayload(uint64_t shard, const std::string& payload,
+                        uint64_t runtime_us) {
+  ShardSlot& slot = shards[shard];
+  if (slot.state == shardex::v1::SHARD_RUNNING) {
+    --running;
+  } else {  // queued again (its worker was lost) when this result came
+    queue.erase(std::find(queue.begin(), queue.end(), shard));
+  }
+  const double us = static_cast<double>(runtime_us);
+  avg_runtime_us = avg_runtime_us < 0 ? us : 0.9 * avg_runtime_us + 0.1 * us;
+  RecordRuntime(runtime_us);
+  slot.state = shardex::v1::SHARD_SUCCEEDED;
+  slot.payload_hash = absl::Hash<std::string>{}(payload);
+  payloads[shard] = payload;
+  ++succeeded;
+}
+
+std::vector<std::pair<uint64_t, RunningAttempt>> Job::SkipFrom(uint64_t from) {
+  cutoff = from;
+  std::vector<std::pair<uint64_t, RunningAttempt>> stopped;
+  std::vector<bool> skip(total, false);
+  for (uint64_t i = 0; i < total; ++i) {
+    ShardSlot& slot = shards[i];
+    if (slot.state != shardex::v1::SHARD_QUEUED &&
+        slot.state != shardex::v1::SHARD_RUNNING) {
+      continue;
+    }
+    if (ShardRangeOf(domain, total, i).begin < from) continue;
+    for (const RunningAttempt& a : slot.running) stopped.emplace_back(i, a);
+    slot.running.clear();
+    if (slot.state == shardex::v1::SHARD_RUNNING) --running;
+    slot.state = shardex::v1::SHARD_CANCELLED;
+    skip[i] = true;
+    ++skipped;
+  }
+  queue.erase(std::remove_if(queue.begin(), queue.end(),
+                             [&](uint64_t i) { return skip[i]; }),
+              queue.end());
+  return stopped;
+}
+
+void Job::CancelUnfinished() {
+  for (ShardSlot& slot : shards) {
+    if (slot.state == shardex::v1::SHARD_QUEUED ||
+        slot.state == shardex::v1::SHARD_RUNNING) {
+      slot.state = shardex::v1::SHARD_CANCELLED;
+      ++cancelled;
+    }
+  }
+  queue.clear();
+  running = 0;
+}
+
+uint64_t Job::Archive() {
+  shards.clear();
+  shards.shrink_to_fit();
+  payloads.clear();
+  payloads.shrink_to_fit();
+  queue.clear();
+  queue.shrink_to_fit();
+  kernel.reset();
+  return spec_bytes + result.ByteSizeLong() + error.size() + mismatch.size();
+}
+
+shardex::v1::JobStatus Job::Status(JobView view) const {
+  if (archived.has_value()) {
+    shardex::v1::JobStatus s = *archived;
+    if (view == JobView::kProgress) s.clear_spec();
+    s.set_summary(summary);
+    return s;
+  }
   shardex::v1::JobStatus s;
   s.set_job_id(id);
-  *s.mutable_spec() = spec;
+  if (view == JobView::kFull) *s.mutable_spec() = spec;
+  s.set_summary(summary);
   s.set_state(state);
   s.set_shards_total(total);
   s.set_shards_queued(queue.size());

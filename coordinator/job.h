@@ -13,6 +13,10 @@
 // backup, or an attempt a reconnecting worker still holds); the first
 // successful result wins and the others are cancelled.
 //
+// A Job owns its shards' states and counters and makes their transitions
+// (the methods below); which worker holds which attempt, the messages to
+// workers and the journal are the Scheduler's.
+//
 // Thread-safety: none. A Job is owned by the Scheduler and touched only
 // under the Scheduler's lock.
 #ifndef SHARDEX_COORDINATOR_JOB_H_
@@ -21,9 +25,11 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -70,9 +76,15 @@ struct ShardSlot {
   }
 };
 
+// What a status carries. kFull is for GetJob and SubmitJob; kProgress
+// (WatchJob updates, ListJobs) leaves out the spec, which may be 256 KiB,
+// and keeps `summary`.
+enum class JobView { kFull, kProgress };
+
 struct Job {
   uint64_t id = 0;
   shardex::v1::JobSpec spec;  // resolved: shards filled in
+  std::string summary;        // one line naming what it runs (JobPlanner)
   std::shared_ptr<const KernelJob> kernel;
   Domain domain;
 
@@ -94,7 +106,7 @@ struct Job {
   std::string mismatch;  // the first mismatch, described
 
   // Per worker, how many different shards of this job failed on it; and
-  // the workers that failed too many (see Scheduler::Options).
+  // the workers that failed too many (SchedulerOptions::quarantine_after).
   absl::flat_hash_map<uint64_t, uint32_t> failures_by_worker;
   absl::flat_hash_set<uint64_t> quarantined;
 
@@ -105,7 +117,7 @@ struct Job {
   uint64_t runtime_samples = 0;
 
   // Exponential moving average of shard run time; negative until the first
-  // result. Drives how far ahead workers are fed (see Scheduler).
+  // result. Drives how far ahead workers are fed (placement::Capacity).
   double avg_runtime_us = -1;
 
   absl::Time submit_time;
@@ -120,7 +132,7 @@ struct Job {
   uint64_t cutoff = UINT64_MAX;
 
   // Bytes this job holds in the coordinator's memory: its spec, accepted
-  // payloads while it runs, then its result or error (Scheduler limits).
+  // payloads while it runs, then its result or error (Retention).
   uint64_t held_bytes = 0;
   uint64_t spec_bytes = 0;  // the resolved spec, serialized
 
@@ -131,14 +143,45 @@ struct Job {
   std::optional<shardex::v1::JobStatus> archived;
 
   bool terminal() const { return IsTerminal(state); }
+  // True once every shard has succeeded or been skipped.
+  bool AllShardsDone() const { return succeeded + skipped == total; }
 
   void RecordRuntime(uint64_t us);
   // An upper estimate of the median shard run time; zero with no samples.
   absl::Duration MedianRuntime() const;
 
+  // ---- Shard transitions (the diagram above).
+  // Starts a new attempt of `shard` on `worker_id`; returns its number.
+  uint32_t StartAttempt(uint64_t shard, uint64_t worker_id, absl::Time now,
+                        bool speculative);
+  // Takes on an attempt a (re)connecting worker still runs. `shard` is
+  // QUEUED or RUNNING.
+  void AdoptAttempt(uint64_t shard, uint32_t attempt, uint64_t worker_id,
+                    absl::Time now);
+  // Forgets that `worker_id` runs `attempt` of `shard` (nullopt: whichever
+  // it runs); false if it ran none.
+  bool EndAttempt(uint64_t shard, uint64_t worker_id,
+                  std::optional<uint32_t> attempt);
+  // Puts a shard whose attempts all ended back at the front of the queue.
+  void Requeue(uint64_t shard);
+  // Accepts `payload` as the shard's result (QUEUED or RUNNING), after the
+  // caller cancelled the shard's other attempts.
+  void AcceptPayload(uint64_t shard, const std::string& payload,
+                     uint64_t runtime_us);
+  // Skips the unfinished shards whose range begins at or above `cutoff`;
+  // returns the attempts they still ran, (shard, attempt), to cancel.
+  std::vector<std::pair<uint64_t, RunningAttempt>> SkipFrom(uint64_t cutoff);
+  // Marks every queued or running shard CANCELLED (the job ends).
+  void CancelUnfinished();
+  // Frees what an ended job no longer needs (shards, payloads, kernel);
+  // returns the bytes it still holds (spec, result, error).
+  uint64_t Archive();
+
   // A snapshot for clients.
-  shardex::v1::JobStatus Status() const;
+  shardex::v1::JobStatus Status(JobView view = JobView::kFull) const;
 };
+
+using JobMap = std::map<uint64_t, Job>;
 
 }  // namespace shardex
 

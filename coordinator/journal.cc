@@ -157,14 +157,11 @@ absl::string_view ColumnBytes(sqlite3_stmt* stmt, int column) {
 
 // ---------------------------------------------------- state directory
 
-// mkdir -p with mode 0700: the state is the coordinator's alone.
+// mkdir -p with mode 0700 (the state is the coordinator's alone), and a
+// check that what is there is a directory.
 absl::Status MakePrivateDirs(const std::string& dir) {
-  for (size_t pos = 1; pos <= dir.size(); ++pos) {
-    if (pos != dir.size() && dir[pos] != '/') continue;
-    const std::string prefix = dir.substr(0, pos);
-    if (mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
-      return ErrnoError("state directory: cannot create", prefix);
-    }
+  if (absl::Status made = MakeDirs(dir, 0700, "state directory"); !made.ok()) {
+    return made;
   }
   struct stat st;
   if (stat(dir.c_str(), &st) != 0) {

@@ -1,7 +1,7 @@
 // CoordinatorServer: one coordinator process's parts wired together — the
 // Scheduler, the WatchHub, both gRPC services (plus health checking and
-// reflection) on one port, and a thread that ticks the scheduler's
-// heartbeat checks.
+// reflection) on one port, and a thread that ticks the scheduler
+// (heartbeat and session timeouts, speculative backups).
 //
 // Thread-safety: Start, then Wait or Shutdown, from one owning thread.
 #ifndef SHARDEX_COORDINATOR_SERVER_H_

@@ -22,17 +22,17 @@ WatchHub::~WatchHub() {
 
 absl::Status WatchHub::Subscribe(uint64_t job_id,
                                  std::shared_ptr<JobWatcher> watcher) {
-  // Register before reading the status, so no change falls between them.
-  {
-    absl::MutexLock lock(&mu_);
-    watchers_[job_id].insert(watcher);
-  }
-  absl::StatusOr<shardex::v1::JobStatus> status = scheduler_->GetJob(job_id);
-  if (!status.ok()) {
-    Unsubscribe(job_id, watcher.get());
-    return status.status();
-  }
+  // The first status carries the spec. It is posted before the watcher is
+  // registered, so no update (without the spec) can overtake it; marking
+  // the job dirty then sends whatever changed in between.
+  absl::StatusOr<shardex::v1::JobStatus> status =
+      scheduler_->GetJob(job_id, JobView::kFull);
+  if (!status.ok()) return status.status();
   watcher->Post(*status);
+  if (IsTerminal(status->state())) return absl::OkStatus();  // said it all
+  absl::MutexLock lock(&mu_);
+  watchers_[job_id].insert(std::move(watcher));
+  dirty_.insert(job_id);
   return absl::OkStatus();
 }
 
@@ -93,7 +93,7 @@ void WatchHub::PublishLoop() {
     }
     for (auto& [job_id, watchers] : targets) {
       absl::StatusOr<shardex::v1::JobStatus> status =
-          scheduler_->GetJob(job_id);
+          scheduler_->GetJob(job_id, JobView::kProgress);
       if (!status.ok()) {  // forgotten: its watchers would wait forever
         for (const auto& w : watchers) {
           w->End(status.status());

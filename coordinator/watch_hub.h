@@ -1,15 +1,18 @@
 // WatchHub: fans job progress out to WatchJob streams.
 //
-// A subscriber gets the job's status at once, then at most once per
-// `interval` while the job changes, and the terminal status as soon as the
-// job ends. Coalescing keeps a job finishing 100,000 shards a second from
-// producing 100,000 messages a second. Statuses are read from the Scheduler
-// on the hub's own thread, never on a gRPC thread.
+// A subscriber gets the job's full status at once (with its spec), then
+// progress statuses (JobView::kProgress: no spec, which may be 256 KiB,
+// but its one-line summary) at most once per `interval` while the job
+// changes, and the terminal one as soon as the job ends. Coalescing keeps
+// a job finishing 100,000 shards a second from producing 100,000 messages
+// a second. Updates are read from the Scheduler on the hub's own thread,
+// never on a gRPC thread.
 //
-// The hub also admits WatchJob streams: at most the scheduler's
-// Options::max_watch_streams are open at once (AddStream/RemoveStream), so
-// a client opening streams in a loop cannot exhaust the coordinator's
-// memory; beyond the cap a stream is refused with RESOURCE_EXHAUSTED.
+// The hub also admits WatchJob streams: at most
+// SchedulerOptions::max_watch_streams are open at once (AddStream,
+// RemoveStream), so a client opening streams in a loop cannot exhaust the
+// coordinator's memory; beyond the cap a stream is refused with
+// RESOURCE_EXHAUSTED.
 //
 // Thread-safety: all methods are safe from any thread.
 #ifndef SHARDEX_COORDINATOR_WATCH_HUB_H_
@@ -35,7 +38,7 @@ class JobWatcher {
   virtual ~JobWatcher() = default;
   virtual void Post(const shardex::v1::JobStatus& status) = 0;
   // No more statuses will come: the job is gone (forgotten after it ended,
-  // see Scheduler::Options::max_job_records).
+  // see SchedulerOptions::max_job_records).
   virtual void End(const absl::Status& status) = 0;
 };
 
@@ -47,22 +50,25 @@ class WatchHub {
   WatchHub(const WatchHub&) = delete;
   WatchHub& operator=(const WatchHub&) = delete;
 
-  // Posts the job's current status to `watcher` and keeps it posted until
-  // the job ends or Unsubscribe. NOT_FOUND for an unknown job.
-  absl::Status Subscribe(uint64_t job_id, std::shared_ptr<JobWatcher> watcher);
-  void Unsubscribe(uint64_t job_id, const JobWatcher* watcher);
+  // Posts the job's current full status to `watcher` and keeps it posted
+  // with progress statuses until the job ends or Unsubscribe. NOT_FOUND
+  // for an unknown job.
+  absl::Status Subscribe(uint64_t job_id, std::shared_ptr<JobWatcher> watcher)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void Unsubscribe(uint64_t job_id, const JobWatcher* watcher)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // The Scheduler's JobListener.
-  void OnJobChanged(uint64_t job_id, bool terminal);
+  void OnJobChanged(uint64_t job_id, bool terminal) ABSL_LOCKS_EXCLUDED(mu_);
 
   // A WatchJob stream opens: RESOURCE_EXHAUSTED naming the limit and its
   // flag when max_watch_streams are open. Each OK is paired with one
   // RemoveStream when the stream is done.
-  absl::Status AddStream();
-  void RemoveStream();
+  absl::Status AddStream() ABSL_LOCKS_EXCLUDED(mu_);
+  void RemoveStream() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  void PublishLoop();
+  void PublishLoop() ABSL_LOCKS_EXCLUDED(mu_);
 
   Scheduler* const scheduler_;
   const absl::Duration interval_;

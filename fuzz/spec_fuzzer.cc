@@ -1,8 +1,9 @@
 // spec_fuzzer: a JobSpec (binary proto, else text format) goes through the
-// coordinator's SubmitJob path (Scheduler::Submit: kernel or command
-// validation, CreateKernelJob with the fuzzed args for every registered
-// kernel, shard-count checks, queueing and dispatch to a connected worker),
-// then is looked up, resubmitted with the same request id and cancelled.
+// coordinator's SubmitJob path (Scheduler::Submit: the JobPlanner's checks,
+// the kernel's create with the fuzzed args for every registered kernel or
+// the command checks, shard-count checks, the summary, queueing and
+// dispatch to a connected worker), then is looked up, listed, resubmitted
+// with the same request id and cancelled.
 // It must never crash, hang or allocate without bound, and the answers
 // must be consistent (FUZZ_CHECK).
 //
@@ -90,6 +91,16 @@ void SubmitAndCancel(const v1::JobSpec& spec) {
 
   absl::StatusOr<v1::JobStatus> got = scheduler.GetJob(id);
   FUZZ_CHECK(got.ok(), "GetJob: %s", got.status().ToString().c_str());
+  // A one-line summary of bounded size, and progress without the spec.
+  FUZZ_CHECK(!got->summary().empty() &&
+                 got->summary().size() <= JobPlanner::kMaxSummaryBytes + 3 &&
+                 got->summary().find('\n') == std::string::npos,
+             "summary: %s", got->summary().c_str());
+  absl::StatusOr<v1::JobStatus> progress =
+      scheduler.GetJob(id, JobView::kProgress);
+  FUZZ_CHECK(progress.ok() && !progress->has_spec() &&
+                 progress->summary() == got->summary(),
+             "progress: %s", progress.status().ToString().c_str());
 
   // Idempotent submit: the same job, not a second one.
   absl::StatusOr<v1::JobStatus> retried = scheduler.Submit(spec, request_id);

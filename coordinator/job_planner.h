@@ -1,0 +1,97 @@
+// JobPlanner: turns a submitted JobSpec into a plan the Scheduler can run.
+//
+//   1. Validate: what can be checked before planning (the spec's size, its
+//      text fields, that it names something to run).
+//   2. Plan: resolves the spec and builds its KernelJob: a kernel's absent
+//      random_if_absent arguments (seeds) get values and the kernel checks
+//      its arguments (the kernel is looked up once); a command job is
+//      checked under the coordinator's CommandPolicy and gets its defaults.
+//   3. ShardCount: the user's --shards or one from the cluster size,
+//      checked against the domain and max_shards_per_job.
+//   4. HeldBytesEstimate: what the unfinished job will hold in memory, for
+//      admission (Retention).
+//   5. Summary: the one line JobStatus.summary shows instead of the spec.
+//
+// The planner owns nothing but its options and the random source for seeds.
+//
+// Thread-safety: all methods are safe from any thread (the random source
+// has its own lock). Plan may touch the disk (--output), so the Scheduler
+// calls it without holding its own lock.
+#ifndef SHARDEX_COORDINATOR_JOB_PLANNER_H_
+#define SHARDEX_COORDINATOR_JOB_PLANNER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/random/random.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "coordinator/job.h"
+#include "coordinator/scheduler_options.h"
+#include "kernels/kernel.h"
+#include "proto/shardex.pb.h"
+
+namespace shardex {
+
+class JobPlanner {
+ public:
+  // What the coordinator holds per shard of a job that has not ended: its
+  // slot, payload string and queue entry (counted against max_held_bytes).
+  static constexpr uint64_t kShardStateBytes =
+      sizeof(ShardSlot) + sizeof(std::string) + sizeof(uint64_t);
+  // JobStatus.summary is at most about this long.
+  static constexpr size_t kMaxSummaryBytes = 200;
+
+  // `options` outlives the planner.
+  explicit JobPlanner(const SchedulerOptions& options);
+
+  JobPlanner(const JobPlanner&) = delete;
+  JobPlanner& operator=(const JobPlanner&) = delete;
+
+  // RESOURCE_EXHAUSTED over max_spec_bytes, INVALID_ARGUMENT naming the
+  // field for bad text; else the spec's serialized size.
+  absl::StatusOr<uint64_t> Validate(const shardex::v1::JobSpec& spec) const;
+
+  // Resolves `spec` in place and builds its job. `resuming`: the spec was
+  // resolved before a restart, and its output directory already holds
+  // parts.
+  absl::StatusOr<std::shared_ptr<const KernelJob>> Plan(
+      shardex::v1::JobSpec& spec, bool resuming) ABSL_LOCKS_EXCLUDED(rng_mu_);
+
+  // The shard count for `spec` over `domain` on a cluster of
+  // `cluster_slots` thread slots: spec.shards(), or a default (capped at
+  // max_shards_per_job). RESOURCE_EXHAUSTED for an ask over
+  // max_shards_per_job, INVALID_ARGUMENT for one the domain cannot split.
+  absl::StatusOr<uint64_t> ShardCount(const shardex::v1::JobSpec& spec,
+                                      const Domain& domain,
+                                      uint64_t cluster_slots) const;
+  // OK if a job over `domain` may have `shards` (a journal is input too).
+  absl::Status CheckShardCount(const Domain& domain, uint64_t shards) const;
+
+  // Bytes an unfinished job of `shards` shards and a `spec_bytes` spec
+  // holds; UINT64_MAX on overflow.
+  static uint64_t HeldBytesEstimate(uint64_t shards, uint64_t spec_bytes);
+
+  // "primes --from 0 --to 100", "command: ./simulate --seed {shard}": one
+  // line, control characters replaced, clipped to about kMaxSummaryBytes.
+  static std::string Summary(const shardex::v1::JobSpec& spec);
+
+ private:
+  absl::StatusOr<std::shared_ptr<const KernelJob>> PlanKernel(
+      shardex::v1::JobSpec& spec) ABSL_LOCKS_EXCLUDED(rng_mu_);
+  absl::StatusOr<std::shared_ptr<const KernelJob>> PlanCommand(
+      shardex::v1::JobSpec& spec) const;
+
+  // Constant after construction.
+  const SchedulerOptions& options_;
+
+  absl::Mutex rng_mu_;
+  absl::BitGen rng_ ABSL_GUARDED_BY(rng_mu_);
+};
+
+}  // namespace shardex
+
+#endif  // SHARDEX_COORDINATOR_JOB_PLANNER_H_

@@ -1,0 +1,106 @@
+#include "coordinator/placement.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace shardex {
+namespace placement {
+
+uint64_t SlotsFor(const Job& job, const ConnectedWorker& w) {
+  return job.is_command ? w.reg.processes() : w.reg.slots();
+}
+
+uint64_t HeldFor(const Job& job, const ConnectedWorker& w) {
+  return job.is_command ? w.running_commands
+                        : w.running.size() - w.running_commands;
+}
+
+uint64_t Capacity(const Job& job, const ConnectedWorker& w,
+                  const SchedulerOptions& options) {
+  const uint64_t slots = SlotsFor(job, w);
+  if (slots == 0 || w.draining) return 0;
+  if (job.avg_runtime_us < 0) return slots;  // nothing known yet
+  const double window_us = absl::ToDoubleMicroseconds(options.prefetch_window);
+  const double ahead = window_us / std::max(job.avg_runtime_us, 1.0);
+  const uint64_t extra = std::min<uint64_t>(
+      options.max_prefetch, static_cast<uint64_t>(slots * std::floor(ahead)));
+  return slots + extra;
+}
+
+bool Quarantined(const Job& job, const ConnectedWorker& w,
+                 const WorkerMap& workers) {
+  if (!job.quarantined.contains(w.id)) return false;
+  for (const auto& [id, other] : workers) {
+    if (id == w.id || other.draining || job.quarantined.contains(id)) continue;
+    if (SlotsFor(job, other) > 0) return true;
+  }
+  return false;
+}
+
+bool Eligible(const Job& job, const ConnectedWorker& w,
+              const WorkerMap& workers) {
+  if (w.draining || SlotsFor(job, w) == 0) return false;
+  return job.quarantined.empty() || !Quarantined(job, w, workers);
+}
+
+uint64_t PickJobFor(const ConnectedWorker& w,
+                    const std::vector<uint64_t>& active, const JobMap& jobs,
+                    const WorkerMap& workers,
+                    const absl::flat_hash_set<uint64_t>& skip,
+                    const SchedulerOptions& options) {
+  const Job* best = nullptr;
+  for (uint64_t id : active) {
+    const Job& job = jobs.at(id);
+    if (job.queue.empty() || HeldFor(job, w) >= Capacity(job, w, options)) {
+      continue;
+    }
+    if (skip.contains(id) || !Eligible(job, w, workers)) continue;
+    if (best == nullptr || job.running < best->running) best = &job;
+  }
+  return best == nullptr ? 0 : best->id;
+}
+
+std::optional<size_t> PickQueuedShard(const Job& job, const ConnectedWorker& w,
+                                      const WorkerMap& workers) {
+  constexpr size_t kScan = 64;
+  for (size_t i = 0; i < job.queue.size() && i < kScan; ++i) {
+    const ShardSlot& slot = job.shards[job.queue[i]];
+    if (!slot.FailedOn(w.id)) return i;
+    bool another = false;  // an eligible worker that has not failed it
+    for (const auto& [id, other] : workers) {
+      if (id != w.id && !slot.FailedOn(id) && Eligible(job, other, workers)) {
+        another = true;
+        break;
+      }
+    }
+    if (!another) return i;
+  }
+  return std::nullopt;
+}
+
+bool WantsBackups(const Job& job,
+                  const SchedulerOptions::Speculation& speculation) {
+  if (job.reducing || !job.queue.empty() || job.running == 0) return false;
+  return job.succeeded + job.skipped >= speculation.after * job.total;
+}
+
+absl::Duration StragglerLimit(
+    const Job& job, const SchedulerOptions::Speculation& speculation) {
+  return std::max(speculation.min_runtime,
+                  speculation.slowdown * job.MedianRuntime());
+}
+
+const ConnectedWorker* PickTwin(const Job& job, const ShardSlot& slot,
+                                const WorkerMap& workers) {
+  for (const auto& [id, w] : workers) {
+    if (id == slot.running[0].worker_id || !Eligible(job, w, workers)) {
+      continue;
+    }
+    if (HeldFor(job, w) >= SlotsFor(job, w) || slot.FailedOn(id)) continue;
+    return &w;
+  }
+  return nullptr;
+}
+
+}  // namespace placement
+}  // namespace shardex

@@ -1,0 +1,350 @@
+// The Scheduler's attempt life cycle, under its lock: handing queued shards
+// to workers (Dispatch, with Placement's choices), backups of stragglers
+// (Speculate), attempts a returning worker still holds (Adopt), lost
+// workers, and the results that come back. The public entry points, job
+// ends and everything done outside the lock are in scheduler.cc.
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <utility>
+
+#include "absl/hash/hash.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "coordinator/placement.h"
+#include "coordinator/scheduler.h"
+#include "glog/logging.h"
+#include "kernels/split.h"
+
+namespace shardex {
+
+namespace {
+
+// A shard's error text as kept in the job (it may carry a stderr tail).
+constexpr size_t kMaxErrorBytes = 4096;
+// JobDefinitions per AssignmentBatch, far below the 64 MiB message limit.
+constexpr uint64_t kMaxDefinitionBytes = 8 << 20;
+
+// `text` cut to `max` bytes, saying how much was left out.
+std::string Clip(absl::string_view text, size_t max) {
+  if (text.size() <= max) return std::string(text);
+  return absl::StrCat(text.substr(0, max), "... (", text.size() - max,
+                      " more bytes)");
+}
+
+v1::CoordinatorMessage CancelMessage(uint64_t job_id, uint64_t shard,
+                                     uint32_t attempt) {
+  v1::CoordinatorMessage msg;
+  v1::ShardRef* ref = msg.mutable_cancel()->add_shards();
+  ref->set_job_id(job_id);
+  ref->set_shard(shard);
+  ref->set_attempt(attempt);
+  return msg;
+}
+
+}  // namespace
+
+// --------------------------------------------------------------- assignment
+
+void Scheduler::Dispatch(Effects& fx) {
+  for (auto& [wid, w] : workers_.workers()) {
+    if (w.draining) continue;
+    v1::CoordinatorMessage msg;
+    absl::flat_hash_set<uint64_t> nothing_for_w;
+    uint64_t definition_bytes = 0;
+    while (const uint64_t job_id =
+               placement::PickJobFor(w, active_jobs_, jobs_, workers_.workers(),
+                                     nothing_for_w, options_)) {
+      Job& job = jobs_.at(job_id);
+      // Jobs whose definitions would overfill this batch wait for the next
+      // one (its tasks' results bring it).
+      const bool new_job = !w.jobs_sent.contains(job_id);
+      if (new_job && definition_bytes > 0 &&
+          definition_bytes + job.spec_bytes > kMaxDefinitionBytes) {
+        nothing_for_w.insert(job_id);
+        continue;
+      }
+      std::optional<size_t> pos =
+          placement::PickQueuedShard(job, w, workers_.workers());
+      if (!pos.has_value()) {
+        nothing_for_w.insert(job_id);
+        continue;
+      }
+      const uint64_t shard = job.queue[*pos];
+      job.queue.erase(job.queue.begin() + *pos);
+      StartAttempt(job, shard, w, /*speculative=*/false, msg);
+      if (new_job) definition_bytes += job.spec_bytes;
+    }
+    if (msg.has_assignments()) fx.outbox.emplace_back(w.link, std::move(msg));
+  }
+}
+
+void Scheduler::StartAttempt(Job& job, uint64_t shard, ConnectedWorker& w,
+                             bool speculative, v1::CoordinatorMessage& msg) {
+  const uint32_t attempt =
+      job.StartAttempt(shard, w.id, clock_->Now(), speculative);
+  w.Hold(job.id, shard, attempt, job.is_command);
+  v1::AssignmentBatch* batch = msg.mutable_assignments();
+  if (w.jobs_sent.insert(job.id).second) {
+    v1::JobDefinition* def = batch->add_jobs();
+    def->set_job_id(job.id);
+    def->set_kernel(job.spec.kernel());
+    *def->mutable_args() = job.spec.args();
+    if (job.is_command) *def->mutable_command() = job.spec.command();
+    def->set_shards(job.total);
+  }
+  const ShardRange range = ShardRangeOf(job.domain, job.total, shard);
+  v1::ShardTask* task = batch->add_tasks();
+  task->mutable_ref()->set_job_id(job.id);
+  task->mutable_ref()->set_shard(shard);
+  task->mutable_ref()->set_attempt(attempt);
+  task->set_begin(range.begin);
+  task->set_end(range.end);
+}
+
+void Scheduler::Speculate(Effects& fx) {
+  const Options::Speculation& spec = options_.speculation;
+  const absl::Time now = clock_->Now();
+  std::map<uint64_t, v1::CoordinatorMessage> msgs;  // by worker
+  for (uint64_t job_id : active_jobs_) {
+    Job& job = jobs_.at(job_id);
+    if (!placement::WantsBackups(job, spec)) continue;
+    const absl::Duration limit = placement::StragglerLimit(job, spec);
+    for (uint64_t i = 0; i < job.total; ++i) {
+      const ShardSlot& slot = job.shards[i];
+      if (slot.state != v1::SHARD_RUNNING || slot.running.size() != 1 ||
+          now - slot.running[0].started <= limit) {
+        continue;
+      }
+      const ConnectedWorker* twin =
+          placement::PickTwin(job, slot, workers_.workers());
+      if (twin == nullptr) break;  // no idle worker for this job
+      LOG(INFO) << "job " << job.id << ": shard " << i << " has run "
+                << (now - slot.running[0].started) << " (median shard "
+                << job.MedianRuntime() << "); starting a backup on worker "
+                << twin->id;
+      StartAttempt(job, i, *workers_.Find(twin->id), /*speculative=*/true,
+                   msgs[twin->id]);
+      fx.changed.emplace_back(job.id, false);
+    }
+  }
+  for (auto& [wid, msg] : msgs) {
+    fx.outbox.emplace_back(workers_.Find(wid)->link, std::move(msg));
+  }
+}
+
+void Scheduler::Adopt(ConnectedWorker& w, const v1::ShardRef& ref,
+                      Effects& fx) {
+  auto cancel = [&] {
+    v1::CoordinatorMessage msg;
+    *msg.mutable_cancel()->add_shards() = ref;
+    fx.outbox.emplace_back(w.link, std::move(msg));
+  };
+  Job* job = FindJob(ref.job_id());
+  if (job == nullptr || job->terminal() || job->reducing ||
+      ref.shard() >= job->total || ref.attempt() == 0 ||
+      w.running.contains({ref.job_id(), ref.shard()})) {  // listed twice
+    if (job != nullptr) ++job->discarded_results;
+    cancel();
+    return;
+  }
+  const ShardSlot& slot = job->shards[ref.shard()];
+  if (slot.state != v1::SHARD_QUEUED && slot.state != v1::SHARD_RUNNING) {
+    ++job->discarded_results;  // done (or skipped) while it was away
+    cancel();
+    return;
+  }
+  job->AdoptAttempt(ref.shard(), ref.attempt(), w.id, clock_->Now());
+  w.Hold(job->id, ref.shard(), ref.attempt(), job->is_command);
+  w.jobs_sent.insert(job->id);  // it has the definition
+  fx.changed.emplace_back(job->id, false);
+}
+
+void Scheduler::CancelAttempt(uint64_t job_id, uint64_t shard,
+                              const RunningAttempt& attempt, Effects& fx) {
+  ConnectedWorker* w = workers_.Find(attempt.worker_id);
+  if (w == nullptr) return;
+  w->Release(job_id, shard);
+  fx.outbox.emplace_back(w->link,
+                         CancelMessage(job_id, shard, attempt.attempt));
+}
+
+void Scheduler::CancelAttempts(Job& job, uint64_t shard, Effects& fx) {
+  ShardSlot& slot = job.shards[shard];
+  for (const RunningAttempt& a : slot.running) {
+    CancelAttempt(job.id, shard, a, fx);
+  }
+  slot.running.clear();
+}
+
+void Scheduler::DropWorker(uint64_t worker_id, Effects& fx) {
+  ConnectedWorker* w = workers_.Find(worker_id);
+  if (w == nullptr) return;
+  for (const auto& [key, held] : w->running) {
+    Job* job = FindJob(key.first);
+    if (job == nullptr || job->terminal()) continue;
+    if (!job->EndAttempt(key.second, worker_id, std::nullopt)) continue;
+    // A lost worker is not the shard's fault: no failure is counted.
+    const ShardSlot& slot = job->shards[key.second];
+    if (slot.running.empty() && slot.state == v1::SHARD_RUNNING) {
+      job->Requeue(key.second);
+    }
+    fx.changed.emplace_back(job->id, false);
+  }
+  if (!w->running.empty()) {
+    LOG(INFO) << "worker " << worker_id << " gone; " << w->running.size()
+              << " attempts re-queued";
+  }
+  workers_.Remove(worker_id);
+}
+
+// ------------------------------------------------------------------ results
+
+void Scheduler::AcceptResult(ConnectedWorker& w, const v1::ShardResult& r,
+                             Effects& fx) {
+  const uint64_t job_id = r.ref().job_id();
+  const uint64_t shard = r.ref().shard();
+  auto held = w.running.find({job_id, shard});
+  if (held != w.running.end() && held->second.attempt == r.ref().attempt()) {
+    w.Release(job_id, shard);
+  }
+
+  Job* job = FindJob(job_id);
+  if (job == nullptr) return;
+  if (job->terminal() || shard >= job->total) {
+    ++job->discarded_results;
+    return;
+  }
+  // This attempt no longer runs.
+  const bool was_running = job->EndAttempt(shard, w.id, r.ref().attempt());
+  const ShardSlot& slot = job->shards[shard];
+  if (slot.state == v1::SHARD_SUCCEEDED) {
+    CompareLate(*job, shard, w, r, fx);  // a late twin, or a worker come back
+    return;
+  }
+  if (slot.state != v1::SHARD_QUEUED && slot.state != v1::SHARD_RUNNING) {
+    ++job->discarded_results;  // skipped or cancelled meanwhile
+    return;
+  }
+  if (r.handed_back()) {
+    // The worker is draining: not the shard's fault.
+    if (was_running && slot.running.empty()) job->Requeue(shard);
+    fx.changed.emplace_back(job_id, false);
+    return;
+  }
+  if (r.ok()) {
+    // Whatever attempt sent it: the first success is the answer.
+    AcceptSuccess(*job, shard, w, r, fx);
+  } else if (was_running) {
+    AcceptFailure(*job, shard, w, r, fx);
+  } else {
+    ++job->discarded_results;  // a failure of an attempt already let go
+  }
+}
+
+void Scheduler::CompareLate(Job& job, uint64_t shard, const ConnectedWorker& w,
+                            const v1::ShardResult& r, Effects& fx) {
+  ++job.discarded_results;
+  if (!r.ok() || absl::Hash<std::string>{}(r.payload()) ==
+                     job.shards[shard].payload_hash) {
+    return;
+  }
+  if (job.result_mismatches++ == 0) {
+    job.mismatch =
+        absl::StrCat("shard ", shard, ": attempt ", r.ref().attempt(),
+                     " on worker ", w.id, " (", w.reg.host(),
+                     ") returned a different result than the accepted attempt "
+                     "(non-deterministic kernel or command, or a bad host?)");
+  }
+  LOG(WARNING) << "job " << job.id << ": " << job.mismatch;
+  fx.changed.emplace_back(job.id, false);
+}
+
+void Scheduler::AcceptSuccess(Job& job, uint64_t shard, ConnectedWorker& w,
+                              const v1::ShardResult& r, Effects& fx) {
+  CancelAttempts(job, shard, fx);  // a twin still running loses
+  job.AcceptPayload(shard, r.payload(), r.runtime_us());
+  retention_.SetHeld(job, job.held_bytes + r.payload().size());
+  ++w.completed;
+  if (journal_ != nullptr) {
+    JournalRecord& rec = fx.journal.emplace_back();
+    rec.kind = JournalRecord::Kind::kShardAccepted;
+    rec.job_id = job.id;
+    rec.shard = shard;
+    rec.data = r.payload();
+  }
+  if (!job.spec.output_dir().empty()) {
+    fx.parts.push_back({job.spec.output_dir(), shard, r.payload()});
+  }
+  if (std::optional<uint64_t> cutoff = job.kernel->Cutoff(r.payload());
+      cutoff.has_value() && *cutoff < job.cutoff) {
+    ApplyCutoff(job, *cutoff, fx);
+  }
+  if (job.AllShardsDone()) {
+    StartReduce(job, fx);
+  } else {
+    fx.changed.emplace_back(job.id, false);
+  }
+}
+
+void Scheduler::AcceptFailure(Job& job, uint64_t shard, ConnectedWorker& w,
+                              const v1::ShardResult& r, Effects& fx) {
+  ShardSlot& slot = job.shards[shard];
+  const std::string error = Clip(r.error(), kMaxErrorBytes);
+  if (slot.history == nullptr) slot.history = std::make_unique<ShardHistory>();
+  const bool new_on_worker = !slot.FailedOn(w.id);
+  slot.history->failed_on.push_back(w.id);
+  slot.history->failed_hosts.push_back(
+      absl::StrCat(w.id, " (", w.reg.host(), ")"));
+  ++slot.failures;
+  fx.changed.emplace_back(job.id, false);
+
+  // A worker failing many different shards of the job is suspect.
+  if (new_on_worker &&
+      ++job.failures_by_worker[w.id] >= options_.quarantine_after &&
+      job.quarantined.insert(w.id).second) {
+    LOG(WARNING) << "job " << job.id << ": worker " << w.id << " ("
+                 << w.reg.host() << ") failed " << job.failures_by_worker[w.id]
+                 << " different shards; quarantined for this job";
+  }
+
+  const auto& no_retry = job.spec.command().no_retry_exit_codes();
+  if (r.has_exit_code() && std::find(no_retry.begin(), no_retry.end(),
+                                     r.exit_code()) != no_retry.end()) {
+    slot.state = v1::SHARD_FAILED;
+    ++job.failed;
+    EndJob(job, v1::JOB_FAILED,
+           absl::StrCat("shard ", shard, " exited with code ", r.exit_code(),
+                        ", declared non-retriable (--no-retry-exit), on "
+                        "attempt ",
+                        r.ref().attempt(), " on worker ",
+                        slot.history->failed_hosts.back(), ": ", error),
+           fx);
+    return;
+  }
+  if (slot.failures >= options_.max_attempts) {
+    slot.state = v1::SHARD_FAILED;
+    ++job.failed;
+    EndJob(job, v1::JOB_FAILED,
+           absl::StrCat("shard ", shard, " failed ", slot.failures,
+                        " attempts (on workers ",
+                        absl::StrJoin(slot.history->failed_hosts, ", "),
+                        "); last error: ", error),
+           fx);
+    return;
+  }
+  if (slot.running.empty()) job.Requeue(shard);
+}
+
+void Scheduler::ApplyCutoff(Job& job, uint64_t cutoff, Effects& fx) {
+  for (const auto& [shard, attempt] : job.SkipFrom(cutoff)) {
+    CancelAttempt(job.id, shard, attempt, fx);
+  }
+}
+
+void Scheduler::StartReduce(Job& job, Effects& fx) {
+  job.reducing = true;
+  fx.to_reduce.push_back(job.id);
+}
+
+}  // namespace shardex

@@ -1,0 +1,175 @@
+// Test helpers shared by the Scheduler's tests (scheduler_test.cc,
+// scheduler_limits_test.cc): a fixture with a FakeClock and FakeWorkerLinks,
+// job specs, and test kernels registered in scheduler_test_util.cc
+// ("firsthit_for_test", "blob_for_test").
+//
+// Thread-safety: test code; the fixture is used from the test's thread.
+#ifndef SHARDEX_COORDINATOR_SCHEDULER_TEST_UTIL_H_
+#define SHARDEX_COORDINATOR_SCHEDULER_TEST_UTIL_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/clock.h"
+#include "common/fake_clock.h"
+#include "common/job_state.h"
+#include "coordinator/fake_worker_link.h"
+#include "coordinator/scheduler.h"
+#include "gtest/gtest.h"
+#include "kernels/kernel.h"
+
+namespace shardex {
+
+// Independent task shards whose payloads are whatever the test reports;
+// Reduce concatenates them. Takes any arguments (to make specs large).
+class BlobJob : public KernelJob {
+ public:
+  Domain domain() const override {
+    Domain d;
+    d.kind = Domain::Kind::kTasks;
+    return d;
+  }
+  absl::StatusOr<std::string> RunShard(ShardRange,
+                                       const CancelFlag&) const override {
+    return std::string();
+  }
+  absl::StatusOr<KernelResult> Reduce(
+      absl::Span<const std::string> payloads) const override {
+    KernelResult r;
+    for (const std::string& p : payloads) r.value += p;
+    return r;
+  }
+};
+
+// A kernel named `name` whose jobs are JobT, whatever the arguments.
+template <typename JobT>
+KernelInfo TestKernelInfo(std::string name) {
+  KernelInfo info;
+  info.name = std::move(name);
+  info.create =
+      [](const KernelArgs&) -> absl::StatusOr<std::unique_ptr<KernelJob>> {
+    return std::make_unique<JobT>();
+  };
+  return info;
+}
+
+v1::JobSpec Primes(uint64_t to, uint64_t shards);
+v1::JobSpec Sleep(uint64_t shards);
+// A blob_for_test job; `arg_bytes` of padding make its spec large.
+v1::JobSpec Blob(uint64_t shards, size_t arg_bytes = 0);
+v1::Register Reg(uint32_t slots);
+
+// The status's code is `code` and its message names `field` and `what`.
+void ExpectStatus(const absl::Status& st, absl::StatusCode code,
+                  const std::string& field, const std::string& what);
+
+// Every CancelShards ref sent on `link`.
+std::vector<v1::ShardRef> CancelledRefs(const FakeWorkerLink& link);
+// The job ids of every CancelShards.job_ids sent on `link`.
+std::vector<uint64_t> EndedJobNotices(const FakeWorkerLink& link);
+
+// Waits (up to 5 s) for `done` to hold; returns whether it did.
+template <typename Predicate>
+bool WaitFor(Predicate done) {
+  for (int i = 0; i < 5000 && !done(); ++i) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  return done();
+}
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  SchedulerTest() { Restart(Scheduler::Options{}); }
+
+  // A new scheduler (the old one is destroyed first, as in a restart).
+  void Restart(Scheduler::Options options, Journal* journal = nullptr) {
+    sched_.reset();
+    sched_ = std::make_unique<Scheduler>(options, &clock_, journal);
+  }
+
+  // Adds a worker and returns (id, link).
+  std::pair<uint64_t, std::shared_ptr<FakeWorkerLink>> AddWorker(
+      uint32_t slots) {
+    auto link = std::make_shared<FakeWorkerLink>();
+    absl::StatusOr<uint64_t> id = sched_->AddWorker(Reg(slots), "peer", link);
+    EXPECT_TRUE(id.ok()) << id.status();
+    return {*id, link};
+  }
+
+  // Runs `tasks` with the real kernel of `spec` and reports their results.
+  void RunAndReport(uint64_t worker, const v1::JobSpec& spec,
+                    const std::vector<v1::ShardTask>& tasks) {
+    KernelArgs args(spec.args().begin(), spec.args().end());
+    auto kernel = CreateKernelJob(spec.kernel(), args);
+    ASSERT_TRUE(kernel.ok()) << kernel.status();
+    v1::ResultBatch batch;
+    CancelFlag never(false);
+    for (const v1::ShardTask& t : tasks) {
+      v1::ShardResult* r = batch.add_results();
+      *r->mutable_ref() = t.ref();
+      auto payload = (*kernel)->RunShard({t.begin(), t.end()}, never);
+      ASSERT_TRUE(payload.ok());
+      r->set_ok(true);
+      r->set_payload(*payload);
+      r->set_runtime_us(100000);  // long shards: no prefetch
+    }
+    ASSERT_TRUE(sched_->OnResults(worker, batch).ok());
+  }
+
+  void Fail(uint64_t worker, const v1::ShardTask& t, const std::string& why) {
+    v1::ResultBatch batch;
+    v1::ShardResult* r = batch.add_results();
+    *r->mutable_ref() = t.ref();
+    r->set_ok(false);
+    r->set_error(why);
+    ASSERT_TRUE(sched_->OnResults(worker, batch).ok());
+  }
+
+  v1::JobStatus Job(uint64_t id) {
+    auto s = sched_->GetJob(id);
+    EXPECT_TRUE(s.ok());
+    return *s;
+  }
+
+  void Report(uint64_t worker, const v1::ShardTask& t,
+              const std::string& payload) {
+    v1::ResultBatch batch;
+    v1::ShardResult* r = batch.add_results();
+    *r->mutable_ref() = t.ref();
+    r->set_ok(true);
+    r->set_payload(payload);
+    r->set_runtime_us(100000);
+    ASSERT_TRUE(sched_->OnResults(worker, batch).ok());
+  }
+
+  // Waits for the reducer thread to finish the job.
+  v1::JobStatus WaitEnd(uint64_t id) {
+    for (int i = 0; i < 5000; ++i) {
+      v1::JobStatus s = Job(id);
+      if (IsTerminal(s.state())) return s;
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    return Job(id);
+  }
+
+  FakeClock clock_;
+  std::unique_ptr<Scheduler> sched_;
+};
+
+class SchedulerLimitsTest : public SchedulerTest {
+ protected:
+  // Reports one result per task, each payload `bytes` long.
+  void ReportAll(uint64_t worker, const std::vector<v1::ShardTask>& tasks,
+                 size_t bytes) {
+    for (const v1::ShardTask& t : tasks)
+      Report(worker, t, std::string(bytes, 'x'));
+  }
+};
+
+}  // namespace shardex
+
+#endif  // SHARDEX_COORDINATOR_SCHEDULER_TEST_UTIL_H_
