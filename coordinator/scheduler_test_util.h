@@ -33,10 +33,6 @@ class BlobJob : public KernelJob {
     d.kind = Domain::Kind::kTasks;
     return d;
   }
-  absl::StatusOr<std::string> RunShard(ShardRange,
-                                       const CancelFlag&) const override {
-    return std::string();
-  }
   absl::StatusOr<KernelResult> Reduce(
       absl::Span<const std::string> payloads) const override {
     KernelResult r;
@@ -104,14 +100,14 @@ class SchedulerTest : public ::testing::Test {
   void RunAndReport(uint64_t worker, const v1::JobSpec& spec,
                     const std::vector<v1::ShardTask>& tasks) {
     KernelArgs args(spec.args().begin(), spec.args().end());
-    auto kernel = CreateKernelJob(spec.kernel(), args);
-    ASSERT_TRUE(kernel.ok()) << kernel.status();
+    auto runner = CreateShardRunner(spec.kernel(), args);
+    ASSERT_TRUE(runner.ok()) << runner.status();
     v1::ResultBatch batch;
     CancelFlag never(false);
     for (const v1::ShardTask& t : tasks) {
       v1::ShardResult* r = batch.add_results();
       *r->mutable_ref() = t.ref();
-      auto payload = (*kernel)->RunShard({t.begin(), t.end()}, never);
+      auto payload = (*runner)->RunShard({t.begin(), t.end()}, never);
       ASSERT_TRUE(payload.ok());
       r->set_ok(true);
       r->set_payload(*payload);
