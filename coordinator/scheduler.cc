@@ -471,10 +471,13 @@ absl::Status Scheduler::OnResults(uint64_t worker_id,
   return absl::OkStatus();
 }
 
-void Scheduler::OnHeartbeat(uint64_t worker_id) {
+void Scheduler::OnHeartbeat(uint64_t worker_id,
+                            const v1::Heartbeat& heartbeat) {
   absl::MutexLock lock(&mu_);
-  if (ConnectedWorker* w = workers_.Find(worker_id))
+  if (ConnectedWorker* w = workers_.Find(worker_id)) {
     w->last_seen = clock_->Now();
+    w->jobs_known = heartbeat.jobs_known();
+  }
 }
 
 void Scheduler::OnDrain(uint64_t worker_id) {

@@ -172,7 +172,10 @@ class Scheduler {
   // over max_result_bytes fails its attempt.
   absl::Status OnResults(uint64_t worker_id,
                          const shardex::v1::ResultBatch& batch);
-  void OnHeartbeat(uint64_t worker_id);
+  // The worker is alive; `heartbeat` says what it holds (ListWorkers shows
+  // it).
+  void OnHeartbeat(uint64_t worker_id,
+                   const shardex::v1::Heartbeat& heartbeat = {});
   // The worker is shutting down: it gets no new shards, and hands back
   // (results with handed_back) what it will not finish.
   void OnDrain(uint64_t worker_id);

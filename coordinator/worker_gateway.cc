@@ -102,7 +102,7 @@ class SessionReactor
       case v1::WorkerMessage::kResults:
         return scheduler_->OnResults(worker_id_, in_.results());
       case v1::WorkerMessage::kHeartbeat:
-        scheduler_->OnHeartbeat(worker_id_);
+        scheduler_->OnHeartbeat(worker_id_, in_.heartbeat());
         return absl::OkStatus();
       case v1::WorkerMessage::kDrain:
         scheduler_->OnDrain(worker_id_);

@@ -48,6 +48,7 @@ shardex::v1::WorkerInfo ConnectedWorker::Info() const {
   info.set_completed(completed);
   info.set_connected_unix_ms(absl::ToUnixMillis(connected));
   info.set_last_heartbeat_unix_ms(absl::ToUnixMillis(last_seen));
+  info.set_jobs_known(jobs_known);
   info.set_draining(draining);
   return info;
 }

@@ -49,6 +49,8 @@ struct ConnectedWorker {
   absl::flat_hash_set<uint64_t> jobs_sent;  // JobDefinitions it has
   absl::Time connected;
   absl::Time last_seen;
+  // Job definitions the worker says it holds (its last Heartbeat).
+  uint64_t jobs_known = 0;
   uint64_t completed = 0;
   bool draining = false;
 

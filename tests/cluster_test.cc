@@ -75,6 +75,52 @@ TEST(ClusterTest, PiIsIdenticalForOneAndThreeWorkers) {
   EXPECT_EQ(one.substr(0, 4), "3.14");
 }
 
+// Thousands of small jobs through one long-lived worker: it forgets each
+// job when the job ends (the coordinator's end notice), so the definitions
+// it holds, as its heartbeats report them, do not grow with the jobs run.
+TEST(ClusterTest, AWorkerForgetsEveryJobWhenItEnds) {
+  auto c = StartCluster(1);
+  constexpr int kJobs = 2000;
+  v1::JobSpec spec;
+  spec.set_kernel("sleep");
+  (*spec.mutable_args())["ms"] = "0";
+  spec.set_shards(2);
+  uint64_t last = 0;
+  for (int i = 0; i < kJobs; ++i) {
+    absl::StatusOr<v1::JobStatus> s = c->client().Submit(spec);
+    ASSERT_TRUE(s.ok()) << s.status();
+    last = s->job_id();
+  }
+  absl::StatusOr<v1::JobStatus> ended = c->WaitForJob(
+      last, [](const v1::JobStatus& s) { return IsTerminal(s.state()); },
+      absl::Seconds(120));
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  auto jobs = c->client().ListJobs();
+  ASSERT_TRUE(jobs.ok()) << jobs.status();
+  for (const v1::JobStatus& j : *jobs) {
+    EXPECT_EQ(j.state(), v1::JOB_SUCCEEDED) << "job " << j.job_id();
+  }
+  // Heartbeats come once a second when the worker is idle: wait for one
+  // sent after the last job ended.
+  const absl::Time deadline = absl::Now() + absl::Seconds(15);
+  uint64_t known = kJobs;
+  absl::Time heard = absl::InfinitePast();
+  while (absl::Now() < deadline) {
+    absl::StatusOr<v1::WorkerInfo> w = c->WorkerInfoOf(0);
+    ASSERT_TRUE(w.ok()) << w.status();
+    known = w->jobs_known();
+    heard = absl::FromUnixMillis(w->last_heartbeat_unix_ms());
+    if (heard > absl::FromUnixMillis(ended->end_time_unix_ms()) + absl::Seconds(1) &&
+        known == 0) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  EXPECT_EQ(known, 0u) << "the worker still holds definitions of ended jobs "
+                          "(last heartbeat at "
+                       << heard << ")";
+}
+
 TEST(ClusterTest, WorkerJoiningMidJobTakesShards) {
   auto c = StartCluster(1);
   // 30 shards of 100 ms: 3 s on one worker alone.

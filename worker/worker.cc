@@ -201,6 +201,7 @@ void Worker::FillHeartbeat(v1::Heartbeat* heartbeat) {
   const ShardExecutor::Counts c = executor_->counts();
   heartbeat->set_running(c.running);
   heartbeat->set_queued(c.queued);
+  heartbeat->set_jobs_known(executor_->KnownJobs());
 }
 
 absl::Status Worker::Run() {
