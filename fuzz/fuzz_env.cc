@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/file_util.h"
+#include "common/text_checks.h"
 #include "coordinator/scheduler.h"
 #include "glog/logging.h"
 #include "google/protobuf/io/tokenizer.h"
@@ -29,8 +30,8 @@ namespace {
 }
 
 void MustMkdir(const std::string& path) {
-  if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
-    Die(absl::StrCat("cannot create ", path, ": ", strerror(errno)));
+  if (absl::Status st = MakeDirs(path, 0700, "fuzz sandbox"); !st.ok()) {
+    Die(std::string(st.message()));
   }
 }
 
@@ -125,7 +126,7 @@ void SanitizeSpec(shardex::v1::JobSpec& spec) {
     // Runs on the coordinator at Reduce. A NUL byte is kept, so the
     // validation that rejects it stays reachable.
     if (!cmd->reduce_command().empty() &&
-        cmd->reduce_command().find('\0') == std::string::npos) {
+        !HasNul(cmd->reduce_command())) {
       cmd->set_reduce_command("cat");
     }
   }
