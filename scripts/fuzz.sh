@@ -28,16 +28,9 @@ fi
 read -r -a TARGETS <<< "${FUZZ_TARGETS:-spec_fuzzer journal_fuzzer}"
 TIMEOUT="${FUZZ_TIMEOUT:-25}"
 RSS_LIMIT_MB="${FUZZ_RSS_LIMIT_MB:-2560}"
-OUTPUT_BASE="${SHARDEX_CLANG_OUTPUT_BASE:-$HOME/.cache/shardex-clang}"
 ARTIFACTS="${SHARDEX_FUZZ_ARTIFACTS:-${TMPDIR:-/tmp}/shardex-fuzz-artifacts}"
 
-bash scripts/setup.sh || { echo "fuzz: setup failed" >&2; exit 1; }
-
-# A second Bazel server (its own output base): let it exit soon after.
-BAZEL=(bazel --bazelrc=tools/clang.bazelrc "--output_base=$OUTPUT_BASE"
-       --max_idle_secs=300)
-FLAGS=(--config=fuzz)
-if [ -n "${CI:-}" ]; then FLAGS+=(--color=no --curses=no); fi
+source scripts/clang_bazel.sh fuzz
 
 build_start=$(date +%s)
 build_log=$(mktemp)

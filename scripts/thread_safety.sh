@@ -11,13 +11,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-OUTPUT_BASE="${SHARDEX_CLANG_OUTPUT_BASE:-$HOME/.cache/shardex-clang}"
-bash scripts/setup.sh || { echo "thread-safety: setup failed" >&2; exit 1; }
-
-BAZEL=(bazel --bazelrc=tools/clang.bazelrc "--output_base=$OUTPUT_BASE"
-       --max_idle_secs=300)
-FLAGS=(--config=thread_safety)
-if [ -n "${CI:-}" ]; then FLAGS+=(--color=no --curses=no); fi
+source scripts/clang_bazel.sh thread_safety
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
