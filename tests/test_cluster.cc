@@ -101,8 +101,14 @@ std::vector<pid_t> AllPids() {
   return pids;
 }
 
-// The live processes whose environment holds one of `markers` (entries
-// "NAME=value", matched exactly).
+std::string DescribeAll(const std::vector<ClusterProcess>& procs) {
+  std::vector<std::string> lines;
+  for (const ClusterProcess& p : procs) lines.push_back(p.Describe());
+  return absl::StrJoin(lines, "\n");
+}
+
+}  // namespace
+
 std::vector<ClusterProcess> TaggedProcesses(
     const std::vector<std::string>& markers) {
   std::vector<ClusterProcess> out;
@@ -138,14 +144,6 @@ std::vector<ClusterProcess> TaggedProcesses(
   }
   return out;
 }
-
-std::string DescribeAll(const std::vector<ClusterProcess>& procs) {
-  std::vector<std::string> lines;
-  for (const ClusterProcess& p : procs) lines.push_back(p.Describe());
-  return absl::StrJoin(lines, "\n");
-}
-
-}  // namespace
 
 std::string ShardexBinary() {
   const char* srcdir = getenv("TEST_SRCDIR");

@@ -76,6 +76,11 @@ struct ClusterProcess {
   std::string Describe() const;            // "pid 12 (ppid 1): sleep 30"
 };
 
+// The live (non-zombie) processes whose environment holds one of
+// `markers` (entries "NAME=value", matched exactly), this one excepted.
+std::vector<ClusterProcess> TaggedProcesses(
+    const std::vector<std::string>& markers);
+
 class TestCluster {
  public:
   // Starts a coordinator with `coordinator_flags` added to its command line
