@@ -15,7 +15,10 @@
 //
 // Without root, `ip`, `unshare` or the right to make namespaces, every test
 // is skipped with the reason.
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
@@ -405,11 +408,12 @@ TEST_F(MultiHostTest, WorkerHostLinkDownThenUpGivesTheExactAnswer) {
   const uint64_t old_id = Find(*before, "b")->worker_id();
 
   ASSERT_TRUE(hosts_->LinkDown(kB).ok());
+  const absl::Time up_at = absl::Now() + kLinkDown;
   // The coordinator gives up on it (heartbeat timeout 3 s).
   WaitForWorkerList(
       "host b's worker dropped while its link is down",
       [](const auto& list) { return Find(list, "b") == nullptr; }, kLinkDown);
-  absl::SleepFor(absl::Seconds(1));
+  absl::SleepFor(up_at - absl::Now());
   ASSERT_TRUE(hosts_->LinkUp(kB).ok());
   // It comes back by itself, as a new session from its own address.
   WaitForWorkerList("host b's worker registered again", [&](const auto& list) {
@@ -456,6 +460,37 @@ TEST_F(MultiHostTest, SubmittingHostLinkDownThenUpSubmitAndWatchFinish) {
         << run.err;
     EXPECT_EQ(Trim(run.out), answer) << run.err;
   }
+}
+
+// A run that crashed left a namespace with a process in it: the next
+// Create() removes both (the name carries the dead run's pid).
+TEST(NetnsHostsTest, NamespacesOfACrashedRunAreRemovedOnStart) {
+  if (absl::Status st = NetnsHosts::Available(); !st.ok()) {
+    GTEST_SKIP() << "no hosts from network namespaces here: " << st.message();
+  }
+  const pid_t dead = fork();
+  if (dead == 0) _exit(0);
+  ASSERT_GT(dead, 0);
+  ASSERT_EQ(waitpid(dead, nullptr, 0), dead);
+  const std::string stale = absl::StrCat("sdxh", dead, "-0-a");
+  ASSERT_EQ(system(("ip netns add " + stale).c_str()), 0);
+  auto sleeper = Subprocess::Start(
+      {"/bin/sh", "-c", "exec ip netns exec " + stale + " sleep 600"}, {});
+  ASSERT_TRUE(sleeper.ok()) << sleeper.status();
+  absl::SleepFor(absl::Milliseconds(300));
+  ASSERT_TRUE((*sleeper)->running());
+
+  const std::string dir = absl::StrCat(getenv("TEST_TMPDIR"), "/stale");
+  mkdir(dir.c_str(), 0755);
+  auto hosts = NetnsHosts::Create(1, dir);
+  ASSERT_TRUE(hosts.ok()) << hosts.status();
+  absl::StatusOr<int> status = (*sleeper)->Wait(absl::Seconds(10));
+  ASSERT_TRUE(status.ok()) << "the stale namespace's process still runs";
+  EXPECT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL);
+  struct stat st;
+  EXPECT_NE(stat(("/run/netns/" + stale).c_str(), &st), 0)
+      << "the stale namespace is still there";
+  EXPECT_TRUE((*hosts)->Destroy().ok());
 }
 
 }  // namespace

@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -153,19 +152,7 @@ void HostProcess::Kill() {
 }
 
 CliRun HostProcess::Finish(absl::Duration timeout) {
-  CliRun run;
-  absl::StatusOr<int> st = process_->Wait(timeout);
-  if (!st.ok()) {
-    process_->Stop(absl::ZeroDuration());
-    run.err = "timed out\n";
-  } else if (WIFEXITED(*st)) {
-    run.exit_code = WEXITSTATUS(*st);
-  } else {
-    run.exit_code = 128 + WTERMSIG(*st);
-  }
-  run.out = ReadFile(stdout_file_).value_or("");
-  run.err += ReadFile(stderr_file_).value_or("");
-  return run;
+  return CollectCliRun(*process_, timeout, stdout_file_, stderr_file_);
 }
 
 std::string HostProcess::Log() const {
