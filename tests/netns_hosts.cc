@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <set>
 #include <utility>
 
 #include "absl/strings/match.h"
