@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Counts gtest cases from Bazel's test.xml reports and prints
-'N passed, N failed'. A test target that failed without a case failing in
+'N passed, N failed, N skipped'. A skipped case (GTEST_SKIP(), e.g. a
+multi-host test on a machine that cannot make network namespaces, or a
+DISABLED_ one) is counted as skipped, never as passed. A test target that failed without a case failing in
 its XML (a crash, a timeout, a missing report) counts as one failure.
 Exit status 1 if anything failed or no test ran.
 
@@ -11,7 +13,8 @@ Several runs, e.g. the normal one and --config=asan, each with a label, its
 testlogs directory and how many of its targets did not build:
     count_tests.py --run normal bazel-testlogs 0 --run asan DIR 0 \
         [--sanitizer-logs TMPDIR --newer FILE]
-prints a line per run ("asan: N passed, N failed") and, last, the totals.
+prints a line per run ("asan: N passed, N failed, N skipped") and, last,
+the totals.
 
 For sanitizer runs (label containing "asan", "tsan" or "san"), a report in
 the test.log of a target that passed counts as a failure of that target:
@@ -52,9 +55,17 @@ def has_report(path):
         return False
 
 
+def is_skipped(case):
+    """gtest writes result="skipped" and a <skipped> element for
+    GTEST_SKIP(), status="notrun" for a DISABLED_ test."""
+    return (case.find("skipped") is not None
+            or case.get("result") == "skipped"
+            or case.get("status", "run") != "run")
+
+
 def count_run(label, root, extra_failures, check_logs):
-    """Returns (passed, failed) of one run's testlogs directory."""
-    passed, failed = 0, extra_failures
+    """Returns (passed, failed, skipped) of one run's testlogs directory."""
+    passed, failed, skipped = 0, extra_failures, 0
     prefix = f"{label} " if label else ""
     for dirpath, _, files in os.walk(root, followlinks=True):
         if "test.xml" not in files:
@@ -73,7 +84,9 @@ def count_run(label, root, extra_failures, check_logs):
                 t_fail += 1
                 print(f"FAILED {prefix}{target}: "
                       f"{case.get('classname')}.{case.get('name')}")
-            elif case.get("status", "run") == "run" and case.find("skipped") is None:
+            elif is_skipped(case):
+                skipped += 1
+            else:
                 t_pass += 1
         suite_fail = sum(int(s.get("failures", 0)) + int(s.get("errors", 0))
                          for s in tree.iter("testsuite"))
@@ -87,7 +100,7 @@ def count_run(label, root, extra_failures, check_logs):
                   f"from a child process: {os.path.join(dirpath, 'test.log')}")
         passed += t_pass
         failed += t_fail
-    return passed, failed
+    return passed, failed, skipped
 
 
 def scan_sanitizer_logs(root, newer_than):
@@ -138,9 +151,9 @@ def main(argv):
     runs, log_roots, newer = parse_args(argv)
     results = []
     for label, root, unbuilt in runs:
-        passed, failed = count_run(label, root, unbuilt,
-                                   check_logs=is_sanitizer_run(label))
-        results.append([label, passed, failed])
+        passed, failed, skipped = count_run(
+            label, root, unbuilt, check_logs=is_sanitizer_run(label))
+        results.append([label, passed, failed, skipped])
     sanitizer_runs = [r for r in results if is_sanitizer_run(r[0])]
     for root in log_roots:
         for path in scan_sanitizer_logs(root, newer):
@@ -150,11 +163,14 @@ def main(argv):
             else:
                 results[-1][2] += 1
     if len(results) > 1:
-        for label, passed, failed in results:
-            print(f"{label}: {passed} passed, {failed} failed")
+        for label, passed, failed, skipped in results:
+            print(f"{label}: {passed} passed, {failed} failed, "
+                  f"{skipped} skipped")
     total_passed = sum(r[1] for r in results)
     total_failed = sum(r[2] for r in results)
-    print(f"{total_passed} passed, {total_failed} failed")
+    total_skipped = sum(r[3] for r in results)
+    print(f"{total_passed} passed, {total_failed} failed, "
+          f"{total_skipped} skipped")
     if total_failed or any(r[1] == 0 for r in results):
         return 1
     return 0

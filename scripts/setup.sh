@@ -9,6 +9,8 @@ PACKAGES=(
   libabsl-dev libgtest-dev libgmock-dev libgoogle-glog-dev libcli11-dev
   libprimesieve-dev primesieve-bin libpng-dev libre2-dev libssl-dev openssl
   libsqlite3-dev
+  # ip and unshare, for the multi-host tests (tests/netns_hosts.h)
+  iproute2 util-linux
   # clang and libFuzzer, for the fuzz targets (scripts/fuzz.sh)
   clang-14 libclang-rt-14-dev
 )

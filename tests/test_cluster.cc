@@ -53,23 +53,6 @@ std::string Tail(const std::string& text, size_t bytes) {
   return text.size() <= bytes ? text : "..." + text.substr(text.size() - bytes);
 }
 
-CliRun Collect(Subprocess& p, absl::Duration timeout,
-               const std::string& stdout_file, const std::string& stderr_file) {
-  CliRun run;
-  absl::StatusOr<int> st = p.Wait(timeout);
-  if (!st.ok()) {
-    p.Stop(absl::ZeroDuration());
-    run.err = "timed out\n";
-  } else if (WIFEXITED(*st)) {
-    run.exit_code = WEXITSTATUS(*st);
-  } else {
-    run.exit_code = 128 + WTERMSIG(*st);
-  }
-  run.out = ReadOrEmpty(stdout_file);
-  run.err += ReadOrEmpty(stderr_file);
-  return run;
-}
-
 // /proc/PID/stat: "pid (comm) S ppid pgrp ...". comm may hold spaces and
 // parentheses, so parse after the last ')'.
 bool ReadStat(pid_t pid, char* state, pid_t* ppid, pid_t* pgid) {
@@ -101,8 +84,14 @@ std::vector<pid_t> AllPids() {
   return pids;
 }
 
-// The live processes whose environment holds one of `markers` (entries
-// "NAME=value", matched exactly).
+std::string DescribeAll(const std::vector<ClusterProcess>& procs) {
+  std::vector<std::string> lines;
+  for (const ClusterProcess& p : procs) lines.push_back(p.Describe());
+  return absl::StrJoin(lines, "\n");
+}
+
+}  // namespace
+
 std::vector<ClusterProcess> TaggedProcesses(
     const std::vector<std::string>& markers) {
   std::vector<ClusterProcess> out;
@@ -139,13 +128,23 @@ std::vector<ClusterProcess> TaggedProcesses(
   return out;
 }
 
-std::string DescribeAll(const std::vector<ClusterProcess>& procs) {
-  std::vector<std::string> lines;
-  for (const ClusterProcess& p : procs) lines.push_back(p.Describe());
-  return absl::StrJoin(lines, "\n");
+CliRun CollectCliRun(Subprocess& p, absl::Duration timeout,
+                    const std::string& stdout_file,
+                    const std::string& stderr_file) {
+  CliRun run;
+  absl::StatusOr<int> st = p.Wait(timeout);
+  if (!st.ok()) {
+    p.Stop(absl::ZeroDuration());
+    run.err = "timed out\n";
+  } else if (WIFEXITED(*st)) {
+    run.exit_code = WEXITSTATUS(*st);
+  } else {
+    run.exit_code = 128 + WTERMSIG(*st);
+  }
+  run.out = ReadOrEmpty(stdout_file);
+  run.err += ReadOrEmpty(stderr_file);
+  return run;
 }
-
-}  // namespace
 
 std::string ShardexBinary() {
   const char* srcdir = getenv("TEST_SRCDIR");
@@ -182,7 +181,7 @@ absl::StatusOr<std::unique_ptr<BackgroundCli>> BackgroundCli::Start(
 }
 
 CliRun BackgroundCli::Finish(absl::Duration timeout) {
-  return Collect(*process_, timeout, stdout_file_, stderr_file_);
+  return CollectCliRun(*process_, timeout, stdout_file_, stderr_file_);
 }
 
 std::string ClusterProcess::Describe() const {

@@ -49,6 +49,12 @@ struct CliRun {
 CliRun RunCli(const std::vector<std::string>& args,
               absl::Duration timeout = absl::Seconds(120));
 
+// Waits up to `timeout` for `p` (killed if still running: exit_code -1,
+// "timed out" in err) and reads what it wrote to the two files.
+CliRun CollectCliRun(Subprocess& p, absl::Duration timeout,
+                     const std::string& stdout_file,
+                     const std::string& stderr_file);
+
 // A CLI command running in the background (`shardex submit` following a
 // job, say) while the test does something else.
 class BackgroundCli {
@@ -75,6 +81,11 @@ struct ClusterProcess {
   std::map<std::string, std::string> env;  // its SHARDEX_* variables
   std::string Describe() const;            // "pid 12 (ppid 1): sleep 30"
 };
+
+// The live (non-zombie) processes whose environment holds one of
+// `markers` (entries "NAME=value", matched exactly), this one excepted.
+std::vector<ClusterProcess> TaggedProcesses(
+    const std::vector<std::string>& markers);
 
 class TestCluster {
  public:
