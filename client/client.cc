@@ -162,7 +162,13 @@ absl::StatusOr<v1::JobStatus> CoordinatorClient::Watch(
     bool progressed = false;
     const grpc::Status st = WatchOnce(job_id, on_status, &last, &progressed);
     if (st.ok()) return last;
-    if (!IsTransient(st)) return Explain(st);
+    if (st.error_code() == grpc::StatusCode::NOT_FOUND ||
+        st.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
+        st.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+      return Explain(st);
+    }
+    // No stream to be had (beyond --max-watch-streams, say): poll.
+    if (!IsTransient(st)) return PollJob(job_id, on_status);
     if (progressed) {  // the link worked: a fresh window for this break
       give_up = absl::Now() + options_.retry_for;
       backoff.Reset();
@@ -170,6 +176,18 @@ absl::StatusOr<v1::JobStatus> CoordinatorClient::Watch(
     const absl::Duration wait = backoff.Next();
     if (!reached_ || absl::Now() + wait > give_up) return Explain(st);
     absl::SleepFor(wait);
+  }
+}
+
+absl::StatusOr<v1::JobStatus> CoordinatorClient::PollJob(
+    uint64_t job_id,
+    const std::function<void(const v1::JobStatus&)>& on_status) {
+  while (true) {
+    absl::StatusOr<v1::JobStatus> status = GetJob(job_id);  // retries
+    if (!status.ok()) return status.status();
+    on_status(*status);
+    if (IsTerminal(status->state())) return status;
+    absl::SleepFor(absl::Milliseconds(500));
   }
 }
 

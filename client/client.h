@@ -63,7 +63,9 @@ class CoordinatorClient {
   // terminal status. If the stream breaks (a coordinator restart, a dead
   // link noticed by keepalive), opens a new one, retrying like Call: until
   // the coordinator has been unreachable for `retry_for`, then UNAVAILABLE.
-  // Every status that arrives restarts that window.
+  // Every status that arrives restarts that window. When the coordinator
+  // refuses the stream (RESOURCE_EXHAUSTED beyond --max-watch-streams),
+  // polls GetJob instead.
   absl::StatusOr<shardex::v1::JobStatus> Watch(
       uint64_t job_id,
       const std::function<void(const shardex::v1::JobStatus&)>& on_status);
@@ -83,6 +85,10 @@ class CoordinatorClient {
       uint64_t job_id,
       const std::function<void(const shardex::v1::JobStatus&)>& on_status,
       shardex::v1::JobStatus* last, bool* progressed);
+  // GetJob every 500 ms until the job ends (or GetJob fails).
+  absl::StatusOr<shardex::v1::JobStatus> PollJob(
+      uint64_t job_id,
+      const std::function<void(const shardex::v1::JobStatus&)>& on_status);
   // `st` as an error a person can act on: names the coordinator, the
   // token's flags, or (before the first contact) the TLS mistake.
   absl::Status Explain(const grpc::Status& st);
