@@ -32,21 +32,21 @@ int PortOf(const std::string& address) {
 }
 
 // A cluster without workers (so jobs wait until the test adds one), a
-// pending job, and a proxy to the coordinator.
+// pending job, a proxy to the coordinator, and a watch of the job through
+// the proxy. Members are destroyed bottom up: the watch ends first.
 struct DeadLinkSetup {
   std::unique_ptr<TestCluster> cluster;
   std::unique_ptr<TcpProxy> proxy;
   uint64_t job_id = 0;
+  std::unique_ptr<CoordinatorClient> client;
+  JobWatch watch;
 
-  // A client that reaches the coordinator only through the proxy.
-  ClientOptions ViaProxy(absl::Duration retry_for) const {
-    ClientOptions o;
-    o.coordinator = absl::StrCat("127.0.0.1:", proxy->port());
-    o.token = std::string(absl::StripAsciiWhitespace(
-        ReadFile(cluster->token_file()).value_or("")));
-    o.retry_for = retry_for;
-    return o;
-  }
+  // Starts client->Watch(job) through the proxy on another thread; true
+  // once the first status has arrived (false if none within 30 s).
+  bool StartWatch(absl::Duration retry_for);
+  // Whether the watch ends within `bound_seconds`. If not, closes the
+  // proxy's sockets, which releases the hung watch so the test can end.
+  bool WatchEndsWithin(int bound_seconds);
 };
 
 DeadLinkSetup SetUpDeadLink() {
@@ -67,12 +67,18 @@ DeadLinkSetup SetUpDeadLink() {
   return s;
 }
 
-// Starts client.Watch(job) on another thread; returns once the first
-// status has arrived through the proxy (false if none within 30 s).
-bool StartWatch(CoordinatorClient* client, uint64_t job_id, JobWatch* watch) {
+bool DeadLinkSetup::StartWatch(absl::Duration retry_for) {
+  if (proxy == nullptr) return false;
+  ClientOptions o;
+  o.coordinator = absl::StrCat("127.0.0.1:", proxy->port());
+  o.token = std::string(absl::StripAsciiWhitespace(
+      ReadFile(cluster->token_file()).value_or("")));
+  o.retry_for = retry_for;
+  client = std::make_unique<CoordinatorClient>(o);
   auto seen = std::make_shared<std::atomic<int>>(0);
-  *watch = std::async(std::launch::async, [client, job_id, seen] {
-    return client->Watch(job_id, [seen](const v1::JobStatus&) { ++*seen; });
+  watch = std::async(std::launch::async, [c = client.get(), id = job_id,
+                                          seen] {
+    return c->Watch(id, [seen](const v1::JobStatus&) { ++*seen; });
   });
   const absl::Time give_up = absl::Now() + absl::Seconds(30);
   while (*seen == 0 && absl::Now() < give_up) {
@@ -81,22 +87,24 @@ bool StartWatch(CoordinatorClient* client, uint64_t job_id, JobWatch* watch) {
   return *seen > 0;
 }
 
+bool DeadLinkSetup::WatchEndsWithin(int bound_seconds) {
+  const bool ended = watch.wait_for(std::chrono::seconds(bound_seconds)) ==
+                     std::future_status::ready;
+  if (!ended) proxy.reset();
+  return ended;
+}
+
 TEST(ConnectionTest, WatchOverAHalfOpenLinkFinishesAfterTheLinkReturns) {
   DeadLinkSetup s = SetUpDeadLink();
-  ASSERT_NE(s.proxy, nullptr);
-  CoordinatorClient client(s.ViaProxy(absl::Seconds(60)));
-  JobWatch watch;
-  ASSERT_TRUE(StartWatch(&client, s.job_id, &watch));
+  ASSERT_TRUE(s.StartWatch(absl::Seconds(60)));
   s.proxy->BlackHole();  // the watch's connection is now half-open for good
   absl::SleepFor(absl::Seconds(2));
   s.proxy->Restore();  // new connections get through again
   ASSERT_TRUE(s.cluster->AddWorker(1).ok());  // now the job can finish
   const absl::Time start = absl::Now();
-  const bool finished =
-      watch.wait_for(std::chrono::seconds(60)) == std::future_status::ready;
-  if (!finished) s.proxy.reset();  // closes the sockets: releases the watch
-  ASSERT_TRUE(finished) << "the watch hung on the half-open connection";
-  absl::StatusOr<v1::JobStatus> status = watch.get();
+  ASSERT_TRUE(s.WatchEndsWithin(60))
+      << "the watch hung on the half-open connection";
+  absl::StatusOr<v1::JobStatus> status = s.watch.get();
   ASSERT_TRUE(status.ok()) << status.status();
   EXPECT_EQ(status->state(), v1::JOB_SUCCEEDED);
   std::cerr << "watch finished " << (absl::Now() - start)
@@ -105,17 +113,12 @@ TEST(ConnectionTest, WatchOverAHalfOpenLinkFinishesAfterTheLinkReturns) {
 
 TEST(ConnectionTest, WatchOverADeadLinkFailsClearlyWithinTheRetryWindow) {
   DeadLinkSetup s = SetUpDeadLink();
-  ASSERT_NE(s.proxy, nullptr);
-  CoordinatorClient client(s.ViaProxy(absl::Seconds(5)));
-  JobWatch watch;
-  ASSERT_TRUE(StartWatch(&client, s.job_id, &watch));
+  ASSERT_TRUE(s.StartWatch(absl::Seconds(5)));
   const absl::Time start = absl::Now();
   s.proxy->BlackHole();
-  const bool ended =
-      watch.wait_for(std::chrono::seconds(90)) == std::future_status::ready;
-  if (!ended) s.proxy.reset();
-  ASSERT_TRUE(ended) << "the watch hung on the half-open connection";
-  absl::StatusOr<v1::JobStatus> status = watch.get();
+  ASSERT_TRUE(s.WatchEndsWithin(90))
+      << "the watch hung on the half-open connection";
+  absl::StatusOr<v1::JobStatus> status = s.watch.get();
   EXPECT_EQ(status.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_NE(status.status().message().find("cannot reach the coordinator"),
             std::string::npos)
