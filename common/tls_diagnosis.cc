@@ -13,6 +13,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <memory>
 #include <vector>
 
@@ -165,6 +166,7 @@ struct Probe {
   bool connected = false;   // TCP
   bool handshaken = false;  // SSL_connect succeeded
   bool answered = false;    // the server sent application data afterwards
+  bool closed_after_handshake = false;  // ... or closed the connection
   int reason = 0;           // OpenSSL's reason for the failure, if any
   X509Ptr peer;             // the server's certificate, if it sent one
   long verify = X509_V_OK;  // the chain check against the CA
@@ -198,8 +200,15 @@ Probe RunProbe(SSL_CTX* ctx, const std::string& host, const std::string& port,
     static constexpr char kPreface[] =
         "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\4\0\0\0\0\0";
     char buf[64];
-    probe.answered = SSL_write(ssl.get(), kPreface, sizeof(kPreface) - 1) > 0 &&
-                     SSL_read(ssl.get(), buf, sizeof(buf)) > 0;
+    int ret = SSL_write(ssl.get(), kPreface, sizeof(kPreface) - 1);
+    if (ret > 0) ret = SSL_read(ssl.get(), buf, sizeof(buf));
+    probe.answered = ret > 0;
+    // Closed (an alert, EOF, a reset) rather than slow: a read timeout is
+    // SSL_ERROR_SYSCALL with EAGAIN, and says nothing about certificates.
+    const int kind = ret > 0 ? SSL_ERROR_NONE : SSL_get_error(ssl.get(), ret);
+    probe.closed_after_handshake =
+        kind == SSL_ERROR_SSL || kind == SSL_ERROR_ZERO_RETURN ||
+        (kind == SSL_ERROR_SYSCALL && errno != EAGAIN && errno != EWOULDBLOCK);
   }
   const unsigned long err = ERR_peek_last_error();
   if (err != 0) probe.reason = ERR_GET_REASON(err);
@@ -327,9 +336,11 @@ absl::Status DiagnoseTlsClient(const std::string& address,
     return st;
   }
   // A gRPC server refusing a client certificate in TLS 1.3 just closes
-  // the connection after the handshake; in TLS 1.2 it sends an alert.
-  if (!probe.answered &&
-      (probe.cert_requested || IsClientCertAlert(probe.reason))) {
+  // the connection after the handshake; in TLS 1.2 it sends an alert
+  // during it. Either way it had asked for one.
+  if (probe.cert_requested &&
+      (probe.closed_after_handshake ||
+       (!probe.handshaken && IsClientCertAlert(probe.reason)))) {
     return ClientCertMistake(address, tls);
   }
   return absl::OkStatus();
