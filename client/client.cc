@@ -6,8 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "common/backoff.h"
 #include "client/health.grpc.pb.h"
+#include "common/backoff.h"
 #include "common/channel.h"
 #include "common/grpc_status.h"
 #include "common/job_state.h"
@@ -28,8 +28,8 @@ absl::Status CoordinatorClient::Explain(const grpc::Status& st) {
   const std::string& address = options_.coordinator;
   if (st.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
     return absl::UnauthenticatedError(absl::StrCat(
-        "the coordinator at ", address, " refused the call: ",
-        st.error_message(),
+        "the coordinator at ", address,
+        " refused the call: ", st.error_message(),
         ". Pass its token file with --token-file FILE or SHARDEX_TOKEN_FILE "
         "(the coordinator keeps it in <state-dir>/token)"));
   }
@@ -40,8 +40,7 @@ absl::Status CoordinatorClient::Explain(const grpc::Status& st) {
       if (!tls.ok()) return absl::UnavailableError(tls.message());
     }
     return absl::UnavailableError(absl::StrCat(
-        "cannot reach the coordinator at ", address, ": ",
-        st.error_message(),
+        "cannot reach the coordinator at ", address, ": ", st.error_message(),
         " (is `shardex coordinator` running there? set --coordinator)"));
   }
   return FromGrpcStatus(st);
@@ -86,8 +85,9 @@ absl::Status CoordinatorClient::Call(
 absl::StatusOr<v1::JobStatus> CoordinatorClient::Submit(
     const v1::JobSpec& spec) {
   absl::BitGen rng;
-  return Submit(spec, absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(rng),
-                                      absl::Uniform<uint64_t>(rng)));
+  return Submit(spec,
+                absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(rng),
+                                absl::Uniform<uint64_t>(rng)));
 }
 
 absl::StatusOr<v1::JobStatus> CoordinatorClient::Submit(
@@ -107,9 +107,8 @@ absl::StatusOr<v1::JobStatus> CoordinatorClient::GetJob(uint64_t job_id) {
   v1::GetJobRequest req;
   req.set_job_id(job_id);
   v1::JobStatus resp;
-  absl::Status st = Call([&](grpc::ClientContext* ctx) {
-    return stub_->GetJob(ctx, req, &resp);
-  });
+  absl::Status st = Call(
+      [&](grpc::ClientContext* ctx) { return stub_->GetJob(ctx, req, &resp); });
   if (!st.ok()) return st;
   return resp;
 }
@@ -224,9 +223,8 @@ absl::Status CoordinatorClient::CheckHealth(const std::string& service) {
   grpc::health::v1::HealthCheckRequest req;
   req.set_service(service);
   grpc::health::v1::HealthCheckResponse resp;
-  absl::Status st = Call([&](grpc::ClientContext* ctx) {
-    return health->Check(ctx, req, &resp);
-  });
+  absl::Status st = Call(
+      [&](grpc::ClientContext* ctx) { return health->Check(ctx, req, &resp); });
   const std::string name = service.empty() ? "the coordinator" : service;
   if (st.code() == absl::StatusCode::kNotFound) {
     return absl::NotFoundError(absl::StrCat(
@@ -235,10 +233,10 @@ absl::Status CoordinatorClient::CheckHealth(const std::string& service) {
   }
   if (!st.ok()) return st;
   if (resp.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
-    return absl::UnavailableError(absl::StrCat(
-        name, " at ", options_.coordinator, " is ",
-        grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
-            resp.status())));
+    return absl::UnavailableError(
+        absl::StrCat(name, " at ", options_.coordinator, " is ",
+                     grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
+                         resp.status())));
   }
   return absl::OkStatus();
 }

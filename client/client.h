@@ -5,9 +5,9 @@
 // Retries: once the client has reached the coordinator, a call that fails
 // with UNAVAILABLE or DEADLINE_EXCEEDED (a coordinator restart, a network
 // blip) is retried with full-jitter exponential backoff (common/backoff.h)
-// for up to `retry_for`. Every call is safe to repeat: Submit sends a request id, so a
-// retried submit still makes one job. Before the first contact, errors come
-// back at once (a wrong address should not hang); when that first failure
+// for up to `retry_for`. Every call is safe to repeat: Submit sends a request
+// id, so a retried submit still makes one job. Before the first contact, errors
+// come back at once (a wrong address should not hang); when that first failure
 // is a TLS mistake (a plaintext client at a TLS port, a CA that did not sign
 // the coordinator's certificate, ...), the error names it and its fix
 // (common/tls_diagnosis.h) instead of "cannot reach".
@@ -95,7 +95,7 @@ class CoordinatorClient {
 
   // Constant after construction.
   const ClientOptions options_;
-  absl::Status channel_error_;  // TLS set-up failed
+  absl::Status channel_error_;                            // TLS set-up failed
   std::shared_ptr<grpc::Channel> channel_;                // null on error
   std::unique_ptr<shardex::v1::Coordinator::Stub> stub_;  // null on error
 

@@ -124,8 +124,8 @@ std::string NamesOf(X509* cert) {
     const GENERAL_NAME* n = sk_GENERAL_NAME_value(sans, i);
     if (n->type == GEN_DNS) {
       names.push_back(absl::StrCat(
-          "DNS:", reinterpret_cast<const char*>(
-                      ASN1_STRING_get0_data(n->d.dNSName))));
+          "DNS:",
+          reinterpret_cast<const char*>(ASN1_STRING_get0_data(n->d.dNSName))));
     } else if (n->type == GEN_IPADD) {
       char ip[64] = {0};
       const int len = ASN1_STRING_length(n->d.iPAddress);
@@ -167,9 +167,9 @@ struct Probe {
   bool handshaken = false;  // SSL_connect succeeded
   bool answered = false;    // the server sent application data afterwards
   bool closed_after_handshake = false;  // ... or closed the connection
-  int reason = 0;           // OpenSSL's reason for the failure, if any
-  X509Ptr peer;             // the server's certificate, if it sent one
-  long verify = X509_V_OK;  // the chain check against the CA
+  int reason = 0;               // OpenSSL's reason for the failure, if any
+  X509Ptr peer;                 // the server's certificate, if it sent one
+  long verify = X509_V_OK;      // the chain check against the CA
   bool cert_requested = false;  // the server asked for a client certificate
 };
 
@@ -302,8 +302,8 @@ absl::Status ServerCertMistake(const std::string& address,
   if (!MatchesHost(peer, host)) {
     return Mistake(absl::StrCat(
         "the coordinator's certificate does not name the address used: it "
-        "was dialled as ", host, ", but the certificate is for ",
-        NamesOf(peer),
+        "was dialled as ",
+        host, ", but the certificate is for ", NamesOf(peer),
         ": use one of those names in --coordinator, or reissue the "
         "coordinator's certificate with subjectAltName ",
         IsIpLiteral(host) ? "IP:" : "DNS:", host));
@@ -312,9 +312,8 @@ absl::Status ServerCertMistake(const std::string& address,
 }
 
 absl::Status DiagnoseTlsClient(const std::string& address,
-                               const std::string& host,
-                               const std::string& port, const TlsFiles& tls,
-                               absl::Duration timeout) {
+                               const std::string& host, const std::string& port,
+                               const TlsFiles& tls, absl::Duration timeout) {
   auto ctx = ClientContext(tls);
   const Probe probe = RunProbe(ctx.get(), host, port, timeout);
   if (!probe.connected) return absl::OkStatus();

@@ -71,13 +71,12 @@ bool DeadLinkSetup::StartWatch(absl::Duration retry_for) {
   if (proxy == nullptr) return false;
   ClientOptions o;
   o.coordinator = absl::StrCat("127.0.0.1:", proxy->port());
-  o.token = std::string(absl::StripAsciiWhitespace(
-      ReadFile(cluster->token_file()).value_or("")));
+  o.token = std::string(
+      absl::StripAsciiWhitespace(ReadFile(cluster->token_file()).value_or("")));
   o.retry_for = retry_for;
   client = std::make_unique<CoordinatorClient>(o);
   auto seen = std::make_shared<std::atomic<int>>(0);
-  watch = std::async(std::launch::async, [c = client.get(), id = job_id,
-                                          seen] {
+  watch = std::async(std::launch::async, [c = client.get(), id = job_id, seen] {
     return c->Watch(id, [seen](const v1::JobStatus&) { ++*seen; });
   });
   const absl::Time give_up = absl::Now() + absl::Seconds(30);

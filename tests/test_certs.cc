@@ -46,8 +46,8 @@ absl::StatusOr<TestCertificates> TestCertificates::Make(
       "set -e; cd ", dir, "; ",
       "printf 'subjectAltName=IP:127.0.0.1\\n' > server.ext; ",
       SelfSignedCa("ca"), SelfSignedCa("other-ca"),  //
-      KeyAndRequest("server"), Sign("server", "ca", "server", 1,
-                                    "-extfile server.ext"),
+      KeyAndRequest("server"),
+      Sign("server", "ca", "server", 1, "-extfile server.ext"),
       KeyAndRequest("client"), Sign("client", "ca", "client", 1),
       Sign("client", "ca", "expired-client", -1),  //
       KeyAndRequest("stranger"), Sign("stranger", "other-ca", "stranger", 1));

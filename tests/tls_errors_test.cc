@@ -22,8 +22,8 @@ namespace {
 
 const TestCertificates& Certs() {
   static const TestCertificates* certs = [] {
-    auto made = TestCertificates::Make(
-        absl::StrCat(getenv("TEST_TMPDIR"), "/certs"));
+    auto made =
+        TestCertificates::Make(absl::StrCat(getenv("TEST_TMPDIR"), "/certs"));
     EXPECT_TRUE(made.ok()) << made.status();
     return new TestCertificates(*made);
   }();
@@ -63,8 +63,7 @@ void ExpectMistake(const TestCluster& c, std::vector<std::string> flags,
     EXPECT_NE(run.err.find(text), std::string::npos)
         << "missing \"" << text << "\" in: " << run.err;
   }
-  EXPECT_EQ(run.err.find("is `shardex coordinator` running"),
-            std::string::npos)
+  EXPECT_EQ(run.err.find("is `shardex coordinator` running"), std::string::npos)
       << run.err;
   // gRPC's own lines ("E1206 ... ssl_transport_security.cc:...") stay out
   // at the default log level; only our one line shows.
@@ -74,8 +73,9 @@ void ExpectMistake(const TestCluster& c, std::vector<std::string> flags,
 TEST(TlsErrorsTest, MistakesAgainstATlsCoordinator) {
   auto c = StartCluster(ServerTls(), TrustingClient());
   ASSERT_NE(c, nullptr);
-  ExpectMistake(*c, {}, {"speaks TLS, but this program connects in plaintext",
-                         "--tls-ca", "issued by /CN=ca"});
+  ExpectMistake(*c, {},
+                {"speaks TLS, but this program connects in plaintext",
+                 "--tls-ca", "issued by /CN=ca"});
   ExpectMistake(*c, {"--tls-ca=" + Certs().path("other-ca.pem")},
                 {"certificate verify failed", "issued by /CN=ca",
                  "--tls-ca " + Certs().path("other-ca.pem"), "did not sign"});
