@@ -58,6 +58,8 @@ Subcommand AddStatusCommand(CLI::App& app, const GlobalOptions& global);
 Subcommand AddCancelCommand(CLI::App& app, const GlobalOptions& global);
 Subcommand AddJobsCommand(CLI::App& app, const GlobalOptions& global);
 Subcommand AddWorkersCommand(CLI::App& app, const GlobalOptions& global);
+// cli/health_command.cc
+Subcommand AddHealthCommand(CLI::App& app, const GlobalOptions& global);
 
 // A job as the user described it on the command line.
 using JobRequest = shardex::v1::JobSpec;

@@ -11,6 +11,7 @@
 #include "cli/exit_codes.h"
 #include "cli/job_flags.h"
 #include "cli/shared_flags.h"
+#include "common/grpc_logging.h"
 #include "common/version.h"
 #include "glog/logging.h"
 
@@ -22,6 +23,7 @@ constexpr AddCommandFunction kSubcommands[] = {
     AddCoordinatorCommand, AddWorkerCommand,  AddSubmitCommand,
     AddStatusCommand,      AddWatchCommand,   AddCancelCommand,
     AddJobsCommand,        AddWorkersCommand, AddLocalCommand,
+    AddHealthCommand,
 };
 
 // Parses `args`; on a parse error prints it (or the subcommand's own
@@ -52,10 +54,13 @@ bool Parse(CLI::App& app, const std::vector<Subcommand>& subcommands,
   }
 }
 
+// "debug" is "info" plus gRPC's own log lines (common/grpc_logging.h).
 void InitLogging(const std::string& level, const char* argv0) {
   FLAGS_logtostderr = true;
-  FLAGS_minloglevel = level == "info" ? 0 : level == "warning" ? 1 : 2;
+  FLAGS_minloglevel =
+      level == "info" || level == "debug" ? 0 : level == "warning" ? 1 : 2;
   google::InitGoogleLogging(argv0);
+  RouteGrpcLogsToGlog(level == "debug");
 }
 
 int Main(int argc, char** argv) {
@@ -66,8 +71,9 @@ int Main(int argc, char** argv) {
   app.require_subcommand(1);
   GlobalOptions global;
   app.add_option("--log-level", global.log_level,
-                 "log level of coordinator and worker processes")
-      ->check(CLI::IsMember({"info", "warning", "error"}));
+                 "log level of coordinator and worker processes; debug adds "
+                 "gRPC's own log lines")
+      ->check(CLI::IsMember({"debug", "info", "warning", "error"}));
   std::vector<Subcommand> subcommands;
   for (AddCommandFunction add : kSubcommands) {
     subcommands.push_back(add(app, global));

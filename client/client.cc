@@ -6,35 +6,45 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "client/health.grpc.pb.h"
 #include "common/backoff.h"
 #include "common/channel.h"
 #include "common/grpc_status.h"
 #include "common/job_state.h"
+#include "common/tls_diagnosis.h"
 
 namespace shardex {
 
 namespace {
 
-// Names the coordinator in connection errors, which gRPC words vaguely.
-absl::Status Explain(const grpc::Status& st, const std::string& address) {
+bool IsTransient(const grpc::Status& st) {
+  return st.error_code() == grpc::StatusCode::UNAVAILABLE ||
+         st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+}
+
+}  // namespace
+
+absl::Status CoordinatorClient::Explain(const grpc::Status& st) {
+  const std::string& address = options_.coordinator;
   if (st.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
     return absl::UnauthenticatedError(absl::StrCat(
-        "the coordinator at ", address, " refused the call: ",
-        st.error_message(),
+        "the coordinator at ", address,
+        " refused the call: ", st.error_message(),
         ". Pass its token file with --token-file FILE or SHARDEX_TOKEN_FILE "
         "(the coordinator keeps it in <state-dir>/token)"));
   }
-  if (st.error_code() == grpc::StatusCode::UNAVAILABLE ||
-      st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+  if (IsTransient(st)) {
+    if (!reached_) {
+      // gRPC words every TLS mistake as "failed to connect": look closer.
+      absl::Status tls = DiagnoseTls(address, options_.tls);
+      if (!tls.ok()) return absl::UnavailableError(tls.message());
+    }
     return absl::UnavailableError(absl::StrCat(
-        "cannot reach the coordinator at ", address, ": ",
-        st.error_message(),
+        "cannot reach the coordinator at ", address, ": ", st.error_message(),
         " (is `shardex coordinator` running there? set --coordinator)"));
   }
   return FromGrpcStatus(st);
 }
-
-}  // namespace
 
 CoordinatorClient::CoordinatorClient(ClientOptions options)
     : options_(std::move(options)) {
@@ -48,7 +58,8 @@ CoordinatorClient::CoordinatorClient(ClientOptions options)
     channel_error_ = channel.status();  // every call returns it
     return;
   }
-  stub_ = v1::Coordinator::NewStub(*channel);
+  channel_ = *std::move(channel);
+  stub_ = v1::Coordinator::NewStub(channel_);
 }
 
 absl::Status CoordinatorClient::Call(
@@ -61,17 +72,12 @@ absl::Status CoordinatorClient::Call(
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.deadline));
     AddTokenMetadata(options_.token, &ctx);
     grpc::Status st = call(&ctx);
-    const bool transient =
-        st.error_code() == grpc::StatusCode::UNAVAILABLE ||
-        st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
-    if (!transient) {
+    if (!IsTransient(st)) {
       reached_ = true;
-      return st.ok() ? absl::OkStatus() : Explain(st, options_.coordinator);
+      return st.ok() ? absl::OkStatus() : Explain(st);
     }
     const absl::Duration wait = backoff.Next();
-    if (!reached_ || absl::Now() + wait > give_up) {
-      return Explain(st, options_.coordinator);
-    }
+    if (!reached_ || absl::Now() + wait > give_up) return Explain(st);
     absl::SleepFor(wait);
   }
 }
@@ -79,8 +85,9 @@ absl::Status CoordinatorClient::Call(
 absl::StatusOr<v1::JobStatus> CoordinatorClient::Submit(
     const v1::JobSpec& spec) {
   absl::BitGen rng;
-  return Submit(spec, absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(rng),
-                                      absl::Uniform<uint64_t>(rng)));
+  return Submit(spec,
+                absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(rng),
+                                absl::Uniform<uint64_t>(rng)));
 }
 
 absl::StatusOr<v1::JobStatus> CoordinatorClient::Submit(
@@ -100,9 +107,8 @@ absl::StatusOr<v1::JobStatus> CoordinatorClient::GetJob(uint64_t job_id) {
   v1::GetJobRequest req;
   req.set_job_id(job_id);
   v1::JobStatus resp;
-  absl::Status st = Call([&](grpc::ClientContext* ctx) {
-    return stub_->GetJob(ctx, req, &resp);
-  });
+  absl::Status st = Call(
+      [&](grpc::ClientContext* ctx) { return stub_->GetJob(ctx, req, &resp); });
   if (!st.ok()) return st;
   return resp;
 }
@@ -147,40 +153,92 @@ absl::StatusOr<std::vector<v1::WorkerInfo>> CoordinatorClient::ListWorkers() {
 absl::StatusOr<v1::JobStatus> CoordinatorClient::Watch(
     uint64_t job_id,
     const std::function<void(const v1::JobStatus&)>& on_status) {
-  {
-    if (!channel_error_.ok()) return channel_error_;
-    grpc::ClientContext ctx;  // no deadline: jobs may run for hours
-    AddTokenMetadata(options_.token, &ctx);
-    v1::WatchJobRequest req;
-    req.set_job_id(job_id);
-    auto reader = stub_->WatchJob(&ctx, req);
-    v1::JobStatus status;
-    while (reader->Read(&status)) {
-      reached_ = true;
-      on_status(status);
-      if (IsTerminal(status.state())) {
-        ctx.TryCancel();
-        reader->Finish();
-        return status;
-      }
-    }
-    grpc::Status st = reader->Finish();
+  if (!channel_error_.ok()) return channel_error_;
+  absl::Time give_up = absl::Now() + options_.retry_for;
+  Backoff backoff(options_.backoff);
+  while (true) {
+    v1::JobStatus last;
+    bool progressed = false;
+    const grpc::Status st = WatchOnce(job_id, on_status, &last, &progressed);
+    if (st.ok()) return last;
     if (st.error_code() == grpc::StatusCode::NOT_FOUND ||
         st.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
         st.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
-      return Explain(st, options_.coordinator);
+      return Explain(st);
     }
-    if (st.error_code() != grpc::StatusCode::UNAVAILABLE) reached_ = true;
+    // No stream to be had (beyond --max-watch-streams, say): poll.
+    if (!IsTransient(st)) return PollJob(job_id, on_status);
+    if (progressed) {  // the link worked: a fresh window for this break
+      give_up = absl::Now() + options_.retry_for;
+      backoff.Reset();
+    }
+    const absl::Duration wait = backoff.Next();
+    if (!reached_ || absl::Now() + wait > give_up) return Explain(st);
+    absl::SleepFor(wait);
   }
-  // The stream broke before the end (a coordinator restart?): poll
-  // instead; GetJob rides out a restart with its retries.
+}
+
+absl::StatusOr<v1::JobStatus> CoordinatorClient::PollJob(
+    uint64_t job_id,
+    const std::function<void(const v1::JobStatus&)>& on_status) {
   while (true) {
-    absl::StatusOr<v1::JobStatus> status = GetJob(job_id);
+    absl::StatusOr<v1::JobStatus> status = GetJob(job_id);  // retries
     if (!status.ok()) return status.status();
     on_status(*status);
     if (IsTerminal(status->state())) return status;
     absl::SleepFor(absl::Milliseconds(500));
   }
+}
+
+grpc::Status CoordinatorClient::WatchOnce(
+    uint64_t job_id, const std::function<void(const v1::JobStatus&)>& on_status,
+    v1::JobStatus* last, bool* progressed) {
+  grpc::ClientContext ctx;  // no deadline: jobs may run for hours
+  AddTokenMetadata(options_.token, &ctx);
+  v1::WatchJobRequest req;
+  req.set_job_id(job_id);
+  auto reader = stub_->WatchJob(&ctx, req);
+  while (reader->Read(last)) {
+    reached_ = true;
+    *progressed = true;
+    on_status(*last);
+    if (IsTerminal(last->state())) {
+      ctx.TryCancel();
+      reader->Finish();
+      return grpc::Status::OK;
+    }
+  }
+  const grpc::Status st = reader->Finish();
+  if (!IsTransient(st) && !st.ok()) reached_ = true;
+  // A stream that ends cleanly before the job did (the coordinator shutting
+  // down) is a break like any other.
+  return st.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                "the coordinator ended the watch early")
+                 : st;
+}
+
+absl::Status CoordinatorClient::CheckHealth(const std::string& service) {
+  if (!channel_error_.ok()) return channel_error_;
+  auto health = grpc::health::v1::Health::NewStub(channel_);
+  grpc::health::v1::HealthCheckRequest req;
+  req.set_service(service);
+  grpc::health::v1::HealthCheckResponse resp;
+  absl::Status st = Call(
+      [&](grpc::ClientContext* ctx) { return health->Check(ctx, req, &resp); });
+  const std::string name = service.empty() ? "the coordinator" : service;
+  if (st.code() == absl::StatusCode::kNotFound) {
+    return absl::NotFoundError(absl::StrCat(
+        "the coordinator at ", options_.coordinator, " has no service named ",
+        service, " (try shardex.v1.Coordinator or shardex.v1.WorkerGateway)"));
+  }
+  if (!st.ok()) return st;
+  if (resp.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
+    return absl::UnavailableError(
+        absl::StrCat(name, " at ", options_.coordinator, " is ",
+                     grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
+                         resp.status())));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace shardex

@@ -5,9 +5,16 @@
 // Retries: once the client has reached the coordinator, a call that fails
 // with UNAVAILABLE or DEADLINE_EXCEEDED (a coordinator restart, a network
 // blip) is retried with full-jitter exponential backoff (common/backoff.h)
-// for up to `retry_for`. Every call is safe to repeat: Submit sends a request id, so a
-// retried submit still makes one job. Before the first contact, errors come
-// back at once (a wrong address should not hang).
+// for up to `retry_for`. Every call is safe to repeat: Submit sends a request
+// id, so a retried submit still makes one job. Before the first contact, errors
+// come back at once (a wrong address should not hang); when that first failure
+// is a TLS mistake (a plaintext client at a TLS port, a CA that did not sign
+// the coordinator's certificate, ...), the error names it and its fix
+// (common/tls_diagnosis.h) instead of "cannot reach".
+//
+// Hangs: channels send keepalive pings (common/channel.h), so a call or a
+// watch over a half-open connection fails within seconds; Watch then opens
+// a new stream, within the same retry window.
 //
 // Thread-safety: safe to share between threads (gRPC stubs are).
 #ifndef SHARDEX_CLIENT_CLIENT_H_
@@ -53,21 +60,43 @@ class CoordinatorClient {
   absl::StatusOr<std::vector<shardex::v1::WorkerInfo>> ListWorkers();
 
   // Streams the job's statuses to `on_status` until it ends; returns the
-  // terminal status. If the stream breaks, falls back to GetJob polling
-  // until the job ends or the coordinator stays unreachable.
+  // terminal status. If the stream breaks (a coordinator restart, a dead
+  // link noticed by keepalive), opens a new one, retrying like Call: until
+  // the coordinator has been unreachable for `retry_for`, then UNAVAILABLE.
+  // Every status that arrives restarts that window. When the coordinator
+  // refuses the stream (RESOURCE_EXHAUSTED beyond --max-watch-streams),
+  // polls GetJob instead.
   absl::StatusOr<shardex::v1::JobStatus> Watch(
       uint64_t job_id,
       const std::function<void(const shardex::v1::JobStatus&)>& on_status);
+
+  // grpc.health.v1 Check of `service` ("" for the server as a whole). OK
+  // when SERVING; otherwise why not (NOT_FOUND for a service the server
+  // does not know). Needs no token.
+  absl::Status CheckHealth(const std::string& service);
 
  private:
   // Runs `call` (one RPC with a fresh context carrying the deadline),
   // retrying as described above.
   absl::Status Call(
       const std::function<grpc::Status(grpc::ClientContext*)>& call);
+  // One WatchJob stream: OK with `*last` terminal, or why it ended.
+  grpc::Status WatchOnce(
+      uint64_t job_id,
+      const std::function<void(const shardex::v1::JobStatus&)>& on_status,
+      shardex::v1::JobStatus* last, bool* progressed);
+  // GetJob every 500 ms until the job ends (or GetJob fails).
+  absl::StatusOr<shardex::v1::JobStatus> PollJob(
+      uint64_t job_id,
+      const std::function<void(const shardex::v1::JobStatus&)>& on_status);
+  // `st` as an error a person can act on: names the coordinator, the
+  // token's flags, or (before the first contact) the TLS mistake.
+  absl::Status Explain(const grpc::Status& st);
 
   // Constant after construction.
   const ClientOptions options_;
-  absl::Status channel_error_;  // TLS set-up failed
+  absl::Status channel_error_;                            // TLS set-up failed
+  std::shared_ptr<grpc::Channel> channel_;                // null on error
   std::unique_ptr<shardex::v1::Coordinator::Stub> stub_;  // null on error
 
   std::atomic<bool> reached_{false};  // a call has got an answer

@@ -22,6 +22,9 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateCoordinatorChannel(
     args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
                 absl::ToInt64Milliseconds(options.keepalive_timeout));
     args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    // A watch stream only receives; by default gRPC stops pinging after two
+    // pings without sending data, which would leave it blind again.
+    args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   }
   return grpc::CreateCustomChannel(options.target, *credentials, args);
 }

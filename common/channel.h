@@ -21,9 +21,13 @@ struct ChannelOptions {
   std::string target;  // host:port
   TlsFiles tls;        // none: plaintext
   int max_message_bytes = 64 << 20;  // both directions
-  // Keepalive pings on an idle connection, so a long-lived stream notices a
-  // dead peer; zero: none (gRPC's default).
-  absl::Duration keepalive_interval = absl::ZeroDuration();
+  // HTTP/2 keepalive: a ping every `keepalive_interval`, with or without
+  // calls and however long a stream has only received, so a half-open
+  // connection (the peer's host or the path to it gone, no FIN or RST) is
+  // noticed within interval + timeout and its calls fail UNAVAILABLE
+  // instead of hanging. The coordinator accepts pings this often
+  // (coordinator/server.cc). Zero: none.
+  absl::Duration keepalive_interval = absl::Seconds(5);
   absl::Duration keepalive_timeout = absl::Seconds(5);
 };
 

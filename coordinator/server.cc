@@ -92,8 +92,13 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   // Notice a silently vanished worker host even without heartbeats.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // Accept the clients' and workers' keepalive pings (every 5 s, with or
+  // without calls; common/channel.h) instead of answering them with
+  // GOAWAY "too_many_pings": allow one a second, and never count strikes.
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   builder.RegisterService(&s->service_);
   builder.RegisterService(&s->gateway_);
   s->server_ = builder.BuildAndStart();
@@ -101,6 +106,13 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen,
                      " (address in use or not valid?)"));
+  }
+  // Health per service (grpc.health.v1): "" and both services answer
+  // SERVING while the server runs; `shardex health` asks.
+  grpc::HealthCheckServiceInterface* health =
+      s->server_->GetHealthCheckService();
+  for (const char* service : kHealthServices) {
+    health->SetServingStatus(service, true);
   }
   s->ticker_ = std::thread([raw = s.get()] { raw->TickLoop(); });
   return s;
@@ -124,6 +136,7 @@ void CoordinatorServer::Shutdown() {
   stopping_.Notify();
   if (ticker_.joinable()) ticker_.join();
   if (server_ != nullptr) {
+    server_->GetHealthCheckService()->SetServingStatus(false);
     server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
     server_->Wait();
   }

@@ -27,6 +27,11 @@
 
 namespace shardex {
 
+// The service names health checking answers for besides "" (the server
+// as a whole).
+inline constexpr const char* kHealthServices[] = {"shardex.v1.Coordinator",
+                                                  "shardex.v1.WorkerGateway"};
+
 struct CoordinatorOptions {
   // host:port; port 0 picks a free one (see CoordinatorServer::port()).
   std::string listen = "127.0.0.1:7473";

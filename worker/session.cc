@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/grpc_status.h"
+#include "common/tls_diagnosis.h"
 #include "common/version.h"
 #include "glog/logging.h"
 #include "proto/shardex.grpc.pb.h"
@@ -41,7 +42,15 @@ absl::Status Session::Run(bool* registered) {
   v1::CoordinatorMessage in;
   int held = 0;
   if (!Handshake(stream.get(), &in, &held)) {
-    return Ended(stream->Finish(), "coordinator closed the session");
+    absl::Status st =
+        Ended(stream->Finish(), "coordinator closed the session");
+    if (absl::IsUnavailable(st) || absl::IsDeadlineExceeded(st)) {
+      // gRPC words a TLS mistake as "failed to connect": look closer.
+      absl::Status tls =
+          DiagnoseTls(options_.channel.target, options_.channel.tls);
+      if (!tls.ok()) return tls;
+    }
+    return st;
   }
   *registered = true;
   host_->OnRegistered();

@@ -73,7 +73,8 @@ class Session {
   // coordinator accepted the worker. OK only when the session half-closed
   // the stream (NextWrite said kClose) and the coordinator then ended it
   // cleanly; otherwise why the session ended (a bad TLS file is
-  // INVALID_ARGUMENT, a refused token UNAUTHENTICATED).
+  // INVALID_ARGUMENT, a refused token UNAUTHENTICATED, a TLS mistake the
+  // FAILED_PRECONDITION of DiagnoseTls, common/tls_diagnosis.h).
   absl::Status Run(bool* registered);
   // Ends the stream: reads and writes fail and Run returns soon.
   void Cancel() { ctx_.TryCancel(); }

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "common/file_util.h"
+#include "common/tls_diagnosis.h"
 #include "glog/logging.h"
 
 namespace shardex {
@@ -30,8 +31,6 @@ Session::Options SessionOptionsFor(const WorkerOptions& options) {
   s.channel.target = options.coordinator;
   s.channel.tls = options.tls;
   s.channel.max_message_bytes = options.max_message_bytes;
-  s.channel.keepalive_interval = absl::Seconds(10);
-  s.channel.keepalive_timeout = absl::Seconds(5);
   s.token = options.token;
   s.register_timeout = options.register_timeout;
   s.host = options.host.empty() ? HostName() : options.host;
@@ -215,9 +214,12 @@ absl::Status Worker::Run() {
       absl::MutexLock lock(&mu_);
       if (Done()) break;
     }
-    // A refused token or a bad TLS file does not get better by retrying.
+    // A refused token, a bad TLS file or a TLS mistake (wrong CA, no client
+    // certificate, plaintext against TLS, ...) does not get better by
+    // retrying; an unreachable coordinator or a timeout may.
     if (st.code() == absl::StatusCode::kUnauthenticated ||
-        st.code() == absl::StatusCode::kInvalidArgument) {
+        st.code() == absl::StatusCode::kInvalidArgument ||
+        IsTlsMistake(st)) {
       LOG(ERROR) << "giving up: " << st.message();
       fatal = st;
       break;
