@@ -1,13 +1,7 @@
 #include "coordinator/cert_registry.h"
 
-#include <fcntl.h>
-#include <sqlite3.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "common/file_util.h"
 
 namespace shardex {
 
@@ -22,46 +16,6 @@ constexpr char kSchema[] =
     "  not_after INTEGER NOT NULL,"
     "  revoked_at INTEGER)";
 
-absl::Status SqliteError(sqlite3* db, absl::string_view what,
-                         const std::string& path) {
-  return absl::InternalError(
-      absl::StrCat(what, " in ", path, ": ", sqlite3_errmsg(db)));
-}
-
-// A prepared statement, finalized on scope exit.
-class Statement {
- public:
-  Statement(sqlite3* db, const char* sql) {
-    sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  bool ok() const { return stmt_ != nullptr; }
-  Statement& Text(int i, const std::string& v) {
-    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()),
-                      SQLITE_TRANSIENT);
-    return *this;
-  }
-  Statement& Int(int i, int64_t v) {
-    sqlite3_bind_int64(stmt_, i, v);
-    return *this;
-  }
-  int Step() { return sqlite3_step(stmt_); }
-  std::string ColumnText(int i) const {
-    const unsigned char* text = sqlite3_column_text(stmt_, i);
-    return text == nullptr ? "" : reinterpret_cast<const char*>(text);
-  }
-  int64_t ColumnInt(int i) const { return sqlite3_column_int64(stmt_, i); }
-  bool ColumnNull(int i) const {
-    return sqlite3_column_type(stmt_, i) == SQLITE_NULL;
-  }
-
- private:
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
 std::string NormalSerial(const std::string& serial_hex) {
   return absl::AsciiStrToUpper(serial_hex);
 }
@@ -70,32 +24,15 @@ std::string NormalSerial(const std::string& serial_hex) {
 
 absl::StatusOr<std::unique_ptr<CertRegistry>> CertRegistry::Open(
     const std::string& path) {
-  // Create the file 0600 before SQLite does (it would use 0644).
-  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return ErrnoError("cannot open", path);
-  close(fd);
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
-    absl::Status st = SqliteError(db, "cannot open the registry", path);
-    sqlite3_close_v2(db);
-    return st;
-  }
-  // The coordinator and the CLI may write at the same moment.
-  sqlite3_busy_timeout(db, 5000);
-  if (sqlite3_exec(db, kSchema, nullptr, nullptr, nullptr) != SQLITE_OK) {
-    absl::Status st = SqliteError(db, "cannot create the registry", path);
-    sqlite3_close_v2(db);
-    return st;
-  }
-  return std::unique_ptr<CertRegistry>(new CertRegistry(db, path));
+  absl::StatusOr<PrivateDb> db = OpenPrivateDb(path, kSchema);
+  if (!db.ok()) return db.status();
+  return std::unique_ptr<CertRegistry>(new CertRegistry(*std::move(db), path));
 }
 
-CertRegistry::CertRegistry(sqlite3* db, std::string path)
-    : path_(std::move(path)), db_(db) {}
+CertRegistry::CertRegistry(PrivateDb db, std::string path)
+    : path_(std::move(path)), owned_db_(std::move(db)), db_(owned_db_.get()) {}
 
-CertRegistry::~CertRegistry() { sqlite3_close_v2(db_); }
+CertRegistry::~CertRegistry() = default;
 
 absl::Status CertRegistry::Record(const IssuedCert& cert) {
   absl::MutexLock lock(&mu_);

@@ -20,8 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-
-struct sqlite3;
+#include "coordinator/pki_sqlite.h"
 
 namespace shardex {
 
@@ -52,11 +51,12 @@ class CertRegistry {
   absl::StatusOr<std::vector<IssuedCert>> List();
 
  private:
-  CertRegistry(sqlite3* db, std::string path);
+  CertRegistry(PrivateDb db, std::string path);
 
   const std::string path_;
   absl::Mutex mu_;
-  sqlite3* const db_ ABSL_PT_GUARDED_BY(mu_);
+  const PrivateDb owned_db_;
+  sqlite3* const db_ ABSL_PT_GUARDED_BY(mu_);  // owned_db_.get()
 };
 
 }  // namespace shardex
