@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/job_flags.h"
+#include "cli/pki_commands.h"
 #include "cli/shared_flags.h"
 #include "common/version.h"
 #include "glog/logging.h"
@@ -22,6 +23,7 @@ constexpr AddCommandFunction kSubcommands[] = {
     AddCoordinatorCommand, AddWorkerCommand,  AddSubmitCommand,
     AddStatusCommand,      AddWatchCommand,   AddCancelCommand,
     AddJobsCommand,        AddWorkersCommand, AddLocalCommand,
+    AddTokenCommand,       AddCertCommand,    AddLoginCommand,
 };
 
 // Parses `args`; on a parse error prints it (or the subcommand's own

@@ -100,6 +100,8 @@ std::vector<std::string> DefaultAdvertisedNames(const std::string& listen) {
   if (gethostname(hostname, sizeof(hostname) - 1) == 0 && hostname[0] != '\0') {
     names.push_back(hostname);
   }
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
   return names;
 }
 

@@ -106,8 +106,8 @@ absl::StatusOr<std::vector<JoinTokenRecord>> JoinTokenStore::List() {
   return records;
 }
 
-absl::StatusOr<CertRole> JoinTokenStore::Redeem(const JoinToken& token,
-                                                absl::Time now) {
+absl::StatusOr<CertRole> JoinTokenStore::Redeem(
+    const JoinToken& token, absl::string_view expected_role, absl::Time now) {
   absl::MutexLock lock(&mu_);
   Statement select(db_,
                    "SELECT role, secret_sha256, expires_at, uses, max_uses, "
@@ -136,7 +136,13 @@ absl::StatusOr<CertRole> JoinTokenStore::Redeem(const JoinToken& token,
                    absl::StrCat("has been used ", max_uses, " time",
                                 max_uses == 1 ? "" : "s", ", its limit"));
   }
-  ASSIGN_OR_RETURN(CertRole role, ParseCertRole(select.ColumnText(0)));
+  const std::string role_name = select.ColumnText(0);
+  if (!expected_role.empty() && expected_role != role_name) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("join token ", token.id, " is for a ", role_name,
+                     ", not a ", expected_role));
+  }
+  ASSIGN_OR_RETURN(CertRole role, ParseCertRole(role_name));
   // The guard in WHERE keeps the limit even if another process redeemed
   // the token since the SELECT.
   Statement use(db_,

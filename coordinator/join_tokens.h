@@ -52,8 +52,12 @@ class JoinTokenStore {
 
   // Checks the token's secret, expiry, revocation and uses, and uses it up
   // once. The token's role, or UNAUTHENTICATED saying why not (an unknown
-  // id and a wrong secret get the same answer).
-  absl::StatusOr<CertRole> Redeem(const JoinToken& token, absl::Time now);
+  // id and a wrong secret get the same answer). A non-empty
+  // `expected_role` that differs from the token's is PERMISSION_DENIED,
+  // and then the token is not used up.
+  absl::StatusOr<CertRole> Redeem(const JoinToken& token,
+                                  absl::string_view expected_role,
+                                  absl::Time now);
 
  private:
   JoinTokenStore(PrivateDb db, std::string path);

@@ -37,8 +37,8 @@ class JoinTokensTest : public ::testing::Test {
 
 TEST_F(JoinTokensTest, RedeemGivesTheRoleAndTheFileIsPrivate) {
   const JoinToken token = Create(CertRole::kWorker, absl::Hours(24), 0);
-  EXPECT_EQ(store_->Redeem(token, kNow).value(), CertRole::kWorker);
-  EXPECT_EQ(store_->Redeem(token, kNow).value(), CertRole::kWorker);
+  EXPECT_EQ(store_->Redeem(token, "", kNow).value(), CertRole::kWorker);
+  EXPECT_EQ(store_->Redeem(token, "", kNow).value(), CertRole::kWorker);
   struct stat st;
   ASSERT_EQ(stat(path_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
@@ -52,42 +52,42 @@ TEST_F(JoinTokensTest, TheSecretIsNotStored) {
 TEST_F(JoinTokensTest, WrongSecretAndUnknownIdGetTheSameAnswer) {
   JoinToken token = Create(CertRole::kWorker, absl::Hours(1), 0);
   token.secret[0] = token.secret[0] == '0' ? '1' : '0';
-  absl::Status wrong = store_->Redeem(token, kNow).status();
+  absl::Status wrong = store_->Redeem(token, "", kNow).status();
   EXPECT_EQ(wrong.code(), absl::StatusCode::kUnauthenticated);
   EXPECT_THAT(wrong.message(), HasSubstr("unknown id or wrong secret"));
   token.id = "00000000";
-  EXPECT_THAT(store_->Redeem(token, kNow).status().message(),
+  EXPECT_THAT(store_->Redeem(token, "", kNow).status().message(),
               HasSubstr("unknown id or wrong secret"));
 }
 
 TEST_F(JoinTokensTest, ExpiredTokenIsRefused) {
   const JoinToken token = Create(CertRole::kWorker, absl::Hours(1), 0);
-  absl::Status late = store_->Redeem(token, kNow + absl::Hours(1)).status();
+  absl::Status late = store_->Redeem(token, "", kNow + absl::Hours(1)).status();
   EXPECT_EQ(late.code(), absl::StatusCode::kUnauthenticated);
   EXPECT_THAT(late.message(), HasSubstr("expired"));
 }
 
 TEST_F(JoinTokensTest, OneUseTokenWorksOnce) {
   const JoinToken token = Create(CertRole::kClient, absl::Hours(1), 1);
-  EXPECT_EQ(store_->Redeem(token, kNow).value(), CertRole::kClient);
-  absl::Status again = store_->Redeem(token, kNow).status();
+  EXPECT_EQ(store_->Redeem(token, "", kNow).value(), CertRole::kClient);
+  absl::Status again = store_->Redeem(token, "", kNow).status();
   EXPECT_EQ(again.code(), absl::StatusCode::kUnauthenticated);
   EXPECT_THAT(again.message(), HasSubstr("used 1 time, its limit"));
 }
 
 TEST_F(JoinTokensTest, RevocationFromAnotherConnectionTakesEffectAtOnce) {
   const JoinToken token = Create(CertRole::kWorker, absl::Hours(1), 0);
-  ASSERT_TRUE(store_->Redeem(token, kNow).ok());
+  ASSERT_TRUE(store_->Redeem(token, "", kNow).ok());
   auto cli = JoinTokenStore::Open(path_).value();  // `shardex token revoke`
   ASSERT_TRUE(cli->Revoke(token.id, kNow).ok());
-  EXPECT_THAT(store_->Redeem(token, kNow).status().message(),
+  EXPECT_THAT(store_->Redeem(token, "", kNow).status().message(),
               HasSubstr("revoked"));
   EXPECT_EQ(cli->Revoke("12345678", kNow).code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(JoinTokensTest, ListShowsUsesAndState) {
   const JoinToken a = Create(CertRole::kWorker, absl::Hours(1), 2);
-  ASSERT_TRUE(store_->Redeem(a, kNow).ok());
+  ASSERT_TRUE(store_->Redeem(a, "", kNow).ok());
   ASSERT_TRUE(store_->Revoke(a.id, kNow).ok());
   const std::vector<JoinTokenRecord> list = store_->List().value();
   ASSERT_EQ(list.size(), 1u);
@@ -97,6 +97,14 @@ TEST_F(JoinTokensTest, ListShowsUsesAndState) {
   EXPECT_EQ(list[0].max_uses, 2);
   EXPECT_TRUE(list[0].revoked);
   EXPECT_EQ(list[0].expires_at, kNow + absl::Hours(1));
+}
+
+TEST_F(JoinTokensTest, RoleMismatchIsRefusedWithoutUsingTheToken) {
+  const JoinToken token = Create(CertRole::kClient, absl::Hours(1), 1);
+  absl::Status st = store_->Redeem(token, "worker", kNow).status();
+  EXPECT_EQ(st.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(st.message(), HasSubstr("is for a client, not a worker"));
+  EXPECT_EQ(store_->Redeem(token, "client", kNow).value(), CertRole::kClient);
 }
 
 TEST_F(JoinTokensTest, ServerRoleAndBadLimitsAreRefused) {
