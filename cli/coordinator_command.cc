@@ -130,6 +130,9 @@ void AddStateAndSecurityFlags(CLI::App* cmd, CoordinatorOptions& server) {
   cmd->add_flag_callback(
       "--no-builtin-ca", [&server] { server.builtin_ca = BuiltinCa::kOff; },
       "never use the built-in CA");
+  AddDurationOption(cmd, "--cert-ttl", &server.issued_cert_ttl,
+                    "lifetime of the worker and client certificates the "
+                    "built-in CA issues (renewed with a third left)");
   cmd->add_option("--advertise", server.advertise,
                   "host names and IP addresses workers and clients dial, for "
                   "the built-in CA's server certificate (default: the listen "

@@ -1,6 +1,7 @@
 // `shardex worker`: its flags and the long-running worker process.
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <optional>
@@ -13,6 +14,8 @@
 #include "cli/exit_codes.h"
 #include "cli/pki_commands.h"
 #include "cli/shared_flags.h"
+#include "common/file_util.h"
+#include "common/pki.h"
 #include "glog/logging.h"
 
 namespace shardex {
@@ -20,8 +23,16 @@ namespace shardex {
 namespace {
 
 // How often a worker with a built-in-CA certificate checks whether to
-// renew it (it renews with a third of its life left: 8 h of 24 h).
-constexpr absl::Duration kRenewCheckInterval = absl::Minutes(10);
+// renew it (it renews with a third of its life left: 8 h of 24 h): a tenth
+// of the certificate's life, within [1 s, 10 min].
+absl::Duration RenewCheckInterval(const ClientConfig& identity) {
+  absl::StatusOr<std::string> pem = ReadFile(identity.tls.cert);
+  absl::StatusOr<CertInfo> info =
+      pem.ok() ? InspectCertificate(*pem) : pem.status();
+  if (!info.ok()) return absl::Minutes(10);
+  return std::clamp((info->not_after - info->not_before) / 10, absl::Seconds(1),
+                    absl::Minutes(10));
+}
 
 struct WorkerFlags {
   WorkerOptions options;
@@ -77,7 +88,8 @@ std::thread StartRenewal(ClientConfig identity, absl::Notification* stop) {
       } else if (*renewed) {
         LOG(INFO) << "renewed the worker certificate " << identity.tls.cert;
       }
-    } while (!stop->WaitForNotificationWithTimeout(kRenewCheckInterval));
+    } while (!stop->WaitForNotificationWithTimeout(
+        RenewCheckInterval(identity)));
   });
 }
 

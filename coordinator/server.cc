@@ -41,6 +41,7 @@ absl::StatusOr<BuiltinPki> OpenBuiltinPki(const CoordinatorOptions& options,
   ca_options.advertise = options.advertise.empty()
                              ? DefaultAdvertisedNames(options.listen)
                              : options.advertise;
+  ca_options.issued_validity = options.issued_cert_ttl;
   absl::StatusOr<std::unique_ptr<CertificateAuthority>> ca =
       CertificateAuthority::Open(ca_options, clock);
   if (!ca.ok()) return ca.status();

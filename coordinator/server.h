@@ -55,6 +55,8 @@ struct CoordinatorOptions {
   // Names and addresses the server certificate must carry; empty:
   // DefaultAdvertisedNames(listen).
   std::vector<std::string> advertise;
+  // Lifetime of the worker and client certificates it issues.
+  absl::Duration issued_cert_ttl = absl::Hours(24);
   absl::Duration watch_interval = absl::Milliseconds(100);
   absl::Duration tick_interval = absl::Milliseconds(100);
   int max_message_bytes = 64 << 20;

@@ -72,12 +72,13 @@ class PkiTest : public ::testing::Test {
     const std::string port_file = root_ + "/port";
     Subprocess::Options opts;
     opts.stdout_file = opts.stderr_file = root_ + "/coordinator.log";
-    coordinator_ = Subprocess::Start(
-                       {ShardexBinary(), "coordinator", "--listen=127.0.0.1:0",
-                        "--port-file=" + port_file, "--state-dir=" + state_dir_,
-                        "--builtin-ca"},
-                       opts)
-                       .value();
+    std::vector<std::string> argv = {
+        ShardexBinary(),           "coordinator",
+        "--listen=127.0.0.1:0",    "--port-file=" + port_file,
+        "--state-dir=" + state_dir_, "--builtin-ca"};
+    argv.insert(argv.end(), coordinator_flags_.begin(),
+                coordinator_flags_.end());
+    coordinator_ = Subprocess::Start(argv, opts).value();
     const absl::Time deadline = absl::Now() + absl::Seconds(30);
     std::string port;
     while ((port = Strip(ReadFile(port_file).value_or(""))).empty()) {
@@ -160,6 +161,7 @@ class PkiTest : public ::testing::Test {
     return RunCli({"login", "--join", token, "--coordinator", address_});
   }
 
+  std::vector<std::string> coordinator_flags_;  // set before SetUp
   std::string root_;
   std::string state_dir_;
   std::string address_;
@@ -307,6 +309,44 @@ TEST_F(PkiTest, ClientCertificateCannotServeAsAWorker) {
   ASSERT_TRUE(exited.ok()) << WorkerLog(w);
   EXPECT_EQ(WEXITSTATUS(*exited), 2);
   EXPECT_THAT(WorkerLog(w), HasSubstr("needs a worker certificate"));
+}
+
+// Certificates of 9 s: renewed with 3 s left, so within seconds.
+class PkiRenewalTest : public PkiTest {
+ protected:
+  PkiRenewalTest() { coordinator_flags_ = {"--cert-ttl=9s"}; }
+};
+
+std::string SerialIn(const std::string& cert_file) {
+  absl::StatusOr<std::string> pem = ReadFile(cert_file);
+  if (!pem.ok()) return "";
+  absl::StatusOr<CertInfo> info = InspectCertificate(*pem);
+  return info.ok() ? info->serial_hex : "";
+}
+
+TEST_F(PkiRenewalTest, WorkerRenewsInTheBackgroundAndTheCliOnUse) {
+  ASSERT_EQ(Login(CreateToken("client")).exit_code, 0);
+  const std::string client_cert = root_ + "/config/shardex/cert.pem";
+  const std::string worker_cert = root_ + "/w/cert.pem";
+  StartWorker(root_ + "/w", CreateToken("worker"));
+  ASSERT_NO_FATAL_FAILURE(WaitForWorkers(1));
+  const std::string client_serial = SerialIn(client_cert);
+  const std::string worker_serial = SerialIn(worker_cert);
+
+  absl::SleepFor(absl::Seconds(8));  // less than a third of 9 s left
+  EXPECT_NE(SerialIn(worker_cert), worker_serial) << "worker did not renew";
+  CliRun jobs = RunCli({"jobs"});
+  EXPECT_EQ(jobs.exit_code, 0) << jobs.err;
+  EXPECT_NE(SerialIn(client_cert), client_serial) << "CLI did not renew";
+
+  // Past the first certificates' end: the renewed ones are what work.
+  absl::SleepFor(absl::Seconds(3));
+  workers_[0]->Stop(absl::Seconds(5));
+  StartWorker(root_ + "/w", "");
+  ASSERT_NO_FATAL_FAILURE(WaitForWorkers(1));
+  CliRun run = RunCli({"submit", "primes", "--to", "1000000"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(Strip(run.out), kPrimesTo1e6);
 }
 
 }  // namespace
