@@ -69,34 +69,30 @@ absl::StatusOr<std::string> WritePem(absl::string_view what, Write write) {
   return BioText(bio.get());
 }
 
-absl::StatusOr<KeyPtr> ParsePrivateKey(absl::string_view pem) {
+// Reads the first PEM object of a kind with OpenSSL's PEM_read_bio_*
+// `read`; INVALID_ARGUMENT "not a PEM <what>" if there is none.
+template <typename Ptr, typename Read>
+absl::StatusOr<Ptr> ParsePem(absl::string_view pem, Read read,
+                             absl::string_view what) {
   BioPtr bio = ReadBio(pem);
-  KeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
-  if (key == nullptr) {
+  Ptr object(read(bio.get(), nullptr, nullptr, nullptr));
+  if (object == nullptr) {
     ERR_clear_error();
-    return absl::InvalidArgumentError("not a PEM private key");
+    return absl::InvalidArgumentError(absl::StrCat("not a PEM ", what));
   }
-  return key;
+  return object;
+}
+
+absl::StatusOr<KeyPtr> ParsePrivateKey(absl::string_view pem) {
+  return ParsePem<KeyPtr>(pem, PEM_read_bio_PrivateKey, "private key");
 }
 
 absl::StatusOr<KeyPtr> ParsePublicKey(absl::string_view pem) {
-  BioPtr bio = ReadBio(pem);
-  KeyPtr key(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
-  if (key == nullptr) {
-    ERR_clear_error();
-    return absl::InvalidArgumentError("not a PEM public key");
-  }
-  return key;
+  return ParsePem<KeyPtr>(pem, PEM_read_bio_PUBKEY, "public key");
 }
 
 absl::StatusOr<CertPtr> ParseCertificate(absl::string_view pem) {
-  BioPtr bio = ReadBio(pem);
-  CertPtr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-  if (cert == nullptr) {
-    ERR_clear_error();
-    return absl::InvalidArgumentError("not a PEM certificate");
-  }
-  return cert;
+  return ParsePem<CertPtr>(pem, PEM_read_bio_X509, "certificate");
 }
 
 absl::Status AddNameEntry(X509_NAME* name, const char* field,
@@ -343,12 +339,12 @@ absl::StatusOr<std::string> NewCsrPem(absl::string_view key_pem,
 }
 
 absl::StatusOr<std::string> CsrPublicKeyPem(absl::string_view csr_pem) {
-  BioPtr bio = ReadBio(csr_pem);
-  CsrPtr csr(PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr));
-  EVP_PKEY* key = csr == nullptr ? nullptr : X509_REQ_get0_pubkey(csr.get());
+  ASSIGN_OR_RETURN(CsrPtr csr, ParsePem<CsrPtr>(csr_pem, PEM_read_bio_X509_REQ,
+                                                 "certificate request"));
+  EVP_PKEY* key = X509_REQ_get0_pubkey(csr.get());
   if (key == nullptr) {
     ERR_clear_error();
-    return absl::InvalidArgumentError("not a PEM certificate request");
+    return absl::InvalidArgumentError("the certificate request has no key");
   }
   if (X509_REQ_verify(csr.get(), key) != 1) {
     ERR_clear_error();

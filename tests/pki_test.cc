@@ -111,7 +111,8 @@ class PkiTest : public ::testing::Test {
 
   // `shardex worker`, enrolling with `join_token` unless it is empty.
   int StartWorker(const std::string& identity_dir,
-                  const std::string& join_token) {
+                  const std::string& join_token,
+                  std::vector<std::string> extra_flags = {}) {
     const int index = workers_.size();
     Subprocess::Options opts;
     opts.stdout_file = opts.stderr_file =
@@ -123,8 +124,18 @@ class PkiTest : public ::testing::Test {
       argv.push_back("--coordinator=" + address_);
       argv.push_back("--join=" + join_token);
     }
+    argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
     workers_.push_back(Subprocess::Start(argv, opts).value());
     return index;
+  }
+
+  // Worker `index` must stop by itself with exit code 2 and `reason` in
+  // its log, as it does for an authentication error.
+  void ExpectWorkerGivesUp(int index, const std::string& reason) {
+    absl::StatusOr<int> exited = workers_[index]->Wait(absl::Seconds(30));
+    ASSERT_TRUE(exited.ok()) << "still running:\n" << WorkerLog(index);
+    EXPECT_EQ(WEXITSTATUS(*exited), 2);
+    EXPECT_THAT(WorkerLog(index), HasSubstr(reason));
   }
 
   std::string WorkerLog(int index) {
@@ -242,10 +253,7 @@ TEST_F(PkiTest, RevokedTokenIsRefusedAtOnce) {
   CliRun revoke = RunCli({"token", "revoke", id, "--state-dir", state_dir_});
   ASSERT_EQ(revoke.exit_code, 0) << revoke.err;
   const int w = StartWorker(root_ + "/w", token);
-  absl::StatusOr<int> exited = workers_[w]->Wait(absl::Seconds(30));
-  ASSERT_TRUE(exited.ok());
-  EXPECT_EQ(WEXITSTATUS(*exited), 2);
-  EXPECT_THAT(WorkerLog(w), HasSubstr("was revoked"));
+  ExpectWorkerGivesUp(w, "was revoked");
   CliRun list = RunCli({"token", "list", "--state-dir", state_dir_});
   EXPECT_THAT(list.out, HasSubstr("revoked"));
 }
@@ -260,10 +268,7 @@ TEST_F(PkiTest, OneUseTokenCannotBeUsedTwice) {
 
 TEST_F(PkiTest, ATokenForClientsDoesNotMakeAWorker) {
   const int w = StartWorker(root_ + "/w", CreateToken("client"));
-  absl::StatusOr<int> exited = workers_[w]->Wait(absl::Seconds(30));
-  ASSERT_TRUE(exited.ok());
-  EXPECT_EQ(WEXITSTATUS(*exited), 2);
-  EXPECT_THAT(WorkerLog(w), HasSubstr("is for a client, not a worker"));
+  ExpectWorkerGivesUp(w, "is for a client, not a worker");
 }
 
 TEST_F(PkiTest, RevokedCertificatesAreRefusedAtTheNextCall) {
@@ -285,30 +290,18 @@ TEST_F(PkiTest, RevokedCertificatesAreRefusedAtTheNextCall) {
                     state_dir_}).exit_code, 0);
   workers_[0]->Stop(absl::Seconds(5));
   const int again = StartWorker(identity, "");
-  absl::StatusOr<int> exited = workers_[again]->Wait(absl::Seconds(30));
-  ASSERT_TRUE(exited.ok());
-  EXPECT_EQ(WEXITSTATUS(*exited), 2);
-  EXPECT_THAT(WorkerLog(again), HasSubstr("was revoked"));
+  ExpectWorkerGivesUp(again, "was revoked");
 }
 
 TEST_F(PkiTest, ClientCertificateCannotServeAsAWorker) {
   ASSERT_EQ(Login(CreateToken("client")).exit_code, 0);
   const std::string config = root_ + "/config/shardex";
-  const int w = workers_.size();
-  Subprocess::Options opts;
-  opts.stdout_file = opts.stderr_file =
-      absl::StrCat(root_, "/worker-", w, ".log");
-  workers_.push_back(
-      Subprocess::Start({ShardexBinary(), "worker", "--coordinator=" + address_,
-                         "--tls-ca=" + config + "/ca.pem",
-                         "--tls-cert=" + config + "/cert.pem",
-                         "--tls-key=" + config + "/key.pem"},
-                        opts)
-          .value());
-  absl::StatusOr<int> exited = workers_[w]->Wait(absl::Seconds(30));
-  ASSERT_TRUE(exited.ok()) << WorkerLog(w);
-  EXPECT_EQ(WEXITSTATUS(*exited), 2);
-  EXPECT_THAT(WorkerLog(w), HasSubstr("needs a worker certificate"));
+  const int w = StartWorker(root_ + "/unused", "",
+                            {"--coordinator=" + address_,
+                             "--tls-ca=" + config + "/ca.pem",
+                             "--tls-cert=" + config + "/cert.pem",
+                             "--tls-key=" + config + "/key.pem"});
+  ExpectWorkerGivesUp(w, "needs a worker certificate");
 }
 
 // Certificates of 9 s: renewed with 3 s left, so within seconds.
