@@ -116,14 +116,14 @@ CoordinatorServer::CoordinatorServer(const CoordinatorOptions& options,
 
 absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     const CoordinatorOptions& options, Clock* clock) {
-  absl::StatusOr<BuiltinPki> pki = OpenBuiltinPki(options, clock);
-  if (!pki.ok()) return pki.status();
+  // With the built-in CA, the credentials come once the state directory
+  // is ours (after the journal takes it), below.
+  const bool builtin_ca = UseBuiltinCa(options);
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-      pki->ca != nullptr ? BuiltinCaCredentials(*pki->ca)
-                         : ServerCredentialsFor(options.tls);
+      builtin_ca ? nullptr : ServerCredentialsFor(options.tls);
   if (!credentials.ok()) return credentials.status();
   if (!IsLoopbackAddress(options.listen) && options.tls.cert.empty() &&
-      pki->ca == nullptr) {
+      !builtin_ca) {
     if (!options.insecure) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--listen ", options.listen,
@@ -144,6 +144,9 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     if (!opened.ok()) return opened.status();
     journal = std::move(opened).value();
   }
+  absl::StatusOr<BuiltinPki> pki = OpenBuiltinPki(options, clock);
+  if (!pki.ok()) return pki.status();
+  if (builtin_ca) credentials = BuiltinCaCredentials(*pki->ca);
   std::string token_file = options.token_file;
   if (token_file.empty() && !options.state_dir.empty()) {
     token_file = absl::StrCat(options.state_dir, "/token");
