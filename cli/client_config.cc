@@ -87,9 +87,8 @@ absl::Status WriteClientConfig(const std::string& dir,
   return WriteKeyFile(
       absl::StrCat(dir, "/", kConfigFile),
       absl::StrCat("# written by shardex login / worker --join\n",
-                   "coordinator = ", config.coordinator, "\n",
-                   "tls_ca = ", config.tls.ca, "\n",
-                   "tls_cert = ", config.tls.cert, "\n",
+                   "coordinator = ", config.coordinator, "\n", "tls_ca = ",
+                   config.tls.ca, "\n", "tls_cert = ", config.tls.cert, "\n",
                    "tls_key = ", config.tls.key, "\n"));
 }
 

@@ -60,8 +60,8 @@ void SetDeadline(grpc::ClientContext* ctx, absl::Duration deadline) {
 absl::Status CallError(const grpc::Status& status, absl::string_view what,
                        const std::string& target) {
   absl::Status st = FromGrpcStatus(status);
-  return absl::Status(st.code(), absl::StrCat(what, " at ", target, ": ",
-                                              st.message()));
+  return absl::Status(st.code(),
+                      absl::StrCat(what, " at ", target, ": ", st.message()));
 }
 
 // Step 1 and 2: the coordinator's CA, if it is the one the token pins.
@@ -114,8 +114,8 @@ std::string HostName() {
 
 absl::StatusOr<ClientConfig> Enroll(const EnrollOptions& options) {
   ASSIGN_OR_RETURN(JoinToken token, ParseJoinToken(options.join_token));
-  ASSIGN_OR_RETURN(std::string ca_pem, FetchPinnedCa(options.coordinator,
-                                                     token, options.deadline));
+  ASSIGN_OR_RETURN(std::string ca_pem,
+                   FetchPinnedCa(options.coordinator, token, options.deadline));
   RETURN_IF_ERROR(MakeDirs(options.dir, 0700, "identity directory"));
   ASSIGN_OR_RETURN(std::string key_pem, NewPrivateKeyPem());
   const std::string name = options.name.empty() ? HostName() : options.name;
@@ -128,17 +128,17 @@ absl::StatusOr<ClientConfig> Enroll(const EnrollOptions& options) {
   grpc::ClientContext ctx;
   SetDeadline(&ctx, options.deadline);
   v1::EnrollResponse response;
-  grpc::Status st = VerifiedStub(options.coordinator, ca_pem)
-                        ->Join(&ctx, request, &response);
+  grpc::Status st =
+      VerifiedStub(options.coordinator, ca_pem)->Join(&ctx, request, &response);
   if (!st.ok()) return CallError(st, "joining", options.coordinator);
   if (response.ca_pem() != ca_pem) {
     return absl::UnauthenticatedError(
         "the coordinator answered with another CA than the pinned one");
   }
-  return StoreIdentity(options.dir,
-                       ClientConfig{options.coordinator,
-                                    IdentityFiles(options.dir)},
-                       key_pem, response);
+  return StoreIdentity(
+      options.dir,
+      ClientConfig{options.coordinator, IdentityFiles(options.dir)}, key_pem,
+      response);
 }
 
 absl::StatusOr<bool> RenewIfDue(const ClientConfig& config, absl::Time now,
@@ -162,8 +162,7 @@ absl::StatusOr<bool> RenewIfDue(const ClientConfig& config, absl::Time now,
   if (!st.ok()) {
     return CallError(st, "renewing the certificate", config.coordinator);
   }
-  const std::string dir =
-      config.tls.cert.substr(0, config.tls.cert.rfind('/'));
+  const std::string dir = config.tls.cert.substr(0, config.tls.cert.rfind('/'));
   RETURN_IF_ERROR(StoreIdentity(dir, config, new_key, response).status());
   return true;
 }

@@ -79,19 +79,21 @@ absl::Status CreateToken(const TokenCreate& flags) {
 }
 
 absl::Status ListTokens(const std::string& state_dir) {
-  ASSIGN_OR_RETURN(std::unique_ptr<JoinTokenStore> store, OpenTokens(state_dir));
+  ASSIGN_OR_RETURN(std::unique_ptr<JoinTokenStore> store,
+                   OpenTokens(state_dir));
   ASSIGN_OR_RETURN(std::vector<JoinTokenRecord> tokens, store->List());
   const absl::Time now = absl::Now();
   std::cout << absl::StrFormat("%-8s  %-6s  %-23s  %-7s  %s\n", "ID", "ROLE",
                                "EXPIRES", "USES", "STATE");
   for (const JoinTokenRecord& t : tokens) {
-    const std::string state = t.revoked                 ? "revoked"
-                              : now >= t.expires_at     ? "expired"
+    const std::string state = t.revoked             ? "revoked"
+                              : now >= t.expires_at ? "expired"
                               : t.max_uses > 0 && t.uses >= t.max_uses
                                   ? "used up"
                                   : "valid";
-    const std::string uses =
-        t.max_uses == 0 ? absl::StrCat(t.uses) : absl::StrCat(t.uses, "/", t.max_uses);
+    const std::string uses = t.max_uses == 0
+                                 ? absl::StrCat(t.uses)
+                                 : absl::StrCat(t.uses, "/", t.max_uses);
     std::cout << absl::StrFormat("%-8s  %-6s  %-23s  %-7s  %s\n", t.id, t.role,
                                  When(t.expires_at), uses, state);
   }
@@ -99,7 +101,8 @@ absl::Status ListTokens(const std::string& state_dir) {
 }
 
 absl::Status RevokeToken(const std::string& state_dir, const std::string& id) {
-  ASSIGN_OR_RETURN(std::unique_ptr<JoinTokenStore> store, OpenTokens(state_dir));
+  ASSIGN_OR_RETURN(std::unique_ptr<JoinTokenStore> store,
+                   OpenTokens(state_dir));
   RETURN_IF_ERROR(store->Revoke(id, absl::Now()));
   std::cerr << "join token " << id << " revoked\n";
   return absl::OkStatus();
@@ -112,21 +115,26 @@ absl::StatusOr<std::unique_ptr<CertRegistry>> OpenRegistry(
 }
 
 absl::Status ListCerts(const std::string& state_dir) {
-  ASSIGN_OR_RETURN(std::unique_ptr<CertRegistry> registry, OpenRegistry(state_dir));
+  ASSIGN_OR_RETURN(std::unique_ptr<CertRegistry> registry,
+                   OpenRegistry(state_dir));
   ASSIGN_OR_RETURN(std::vector<IssuedCert> certs, registry->List());
   const absl::Time now = absl::Now();
   std::cout << absl::StrFormat("%-32s  %-6s  %-23s  %-7s  %s\n", "SERIAL",
                                "ROLE", "EXPIRES", "STATE", "NAME");
   for (const IssuedCert& c : certs) {
-    const char* state = c.revoked ? "revoked" : now >= c.not_after ? "expired" : "valid";
+    const char* state = c.revoked            ? "revoked"
+                        : now >= c.not_after ? "expired"
+                                             : "valid";
     std::cout << absl::StrFormat("%-32s  %-6s  %-23s  %-7s  %s\n", c.serial_hex,
                                  c.role, When(c.not_after), state, c.name);
   }
   return absl::OkStatus();
 }
 
-absl::Status RevokeCert(const std::string& state_dir, const std::string& serial) {
-  ASSIGN_OR_RETURN(std::unique_ptr<CertRegistry> registry, OpenRegistry(state_dir));
+absl::Status RevokeCert(const std::string& state_dir,
+                        const std::string& serial) {
+  ASSIGN_OR_RETURN(std::unique_ptr<CertRegistry> registry,
+                   OpenRegistry(state_dir));
   RETURN_IF_ERROR(registry->Revoke(serial, absl::Now()));
   std::cerr << "certificate " << serial
             << " revoked; the coordinator refuses it from its next call\n";
@@ -207,8 +215,9 @@ Subcommand AddLoginCommand(CLI::App& app, const GlobalOptions&) {
   flags->enroll.coordinator = DefaultCoordinator();
   flags->enroll.dir = ClientIdentityDir();
   CLI::App* cmd = app.add_subcommand(
-      "login", "enrol this user with a coordinator's join token; later "
-               "commands then need no flags");
+      "login",
+      "enrol this user with a coordinator's join token; later "
+      "commands then need no flags");
   cmd->add_option("--join", flags->join,
                   "join token from `shardex token create --role client` "
                   "(\"-\": read it from stdin)")
@@ -228,13 +237,14 @@ Subcommand AddLoginCommand(CLI::App& app, const GlobalOptions&) {
               const char* user = getenv("USER");
               char host[256] = {};
               gethostname(host, sizeof(host) - 1);
-              enroll.name = absl::StrCat(user != nullptr ? user : "user", "@", host);
+              enroll.name =
+                  absl::StrCat(user != nullptr ? user : "user", "@", host);
             }
             absl::StatusOr<ClientConfig> config = Enroll(enroll);
             if (!config.ok()) return Fail(config.status());
-            std::cerr << "logged in to " << config->coordinator << " as client \""
-                      << enroll.name << "\"; settings in " << enroll.dir
-                      << "/config\n";
+            std::cerr << "logged in to " << config->coordinator
+                      << " as client \"" << enroll.name << "\"; settings in "
+                      << enroll.dir << "/config\n";
             return static_cast<int>(kExitOk);
           }};
 }

@@ -23,7 +23,8 @@ TEST(JoinTokenTest, RoundTrips) {
 }
 
 TEST(JoinTokenTest, FreshTokensDiffer) {
-  EXPECT_NE(NewJoinToken(kFingerprint).secret, NewJoinToken(kFingerprint).secret);
+  EXPECT_NE(NewJoinToken(kFingerprint).secret,
+            NewJoinToken(kFingerprint).secret);
   EXPECT_NE(NewJoinToken(kFingerprint).id, NewJoinToken(kFingerprint).id);
 }
 
@@ -37,7 +38,8 @@ TEST(JoinTokenTest, MalformedTokensAreRefusedWithoutEchoingTheSecret) {
         "SHDXJ1-" + kFingerprint + "-" + token.id + ".ABCDEF" +
             token.secret.substr(6)}) {
     absl::StatusOr<JoinToken> parsed = ParseJoinToken(bad);
-    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument)
+        << bad;
     EXPECT_THAT(parsed.status().message(), Not(HasSubstr(token.secret)));
   }
 }

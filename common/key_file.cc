@@ -48,9 +48,9 @@ absl::StatusOr<std::string> ReadKeyFile(const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return ErrnoError("cannot read", path);
   if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "private key ", path,
-        " is accessible to other users; run: chmod 600 ", path));
+    return absl::FailedPreconditionError(
+        absl::StrCat("private key ", path,
+                     " is accessible to other users; run: chmod 600 ", path));
   }
   return ReadFile(path);
 }

@@ -27,17 +27,21 @@ template <typename T, void (*Free)(T*)>
 struct OpenSslDeleter {
   void operator()(T* p) const { Free(p); }
 };
-using KeyPtr = std::unique_ptr<EVP_PKEY, OpenSslDeleter<EVP_PKEY, EVP_PKEY_free>>;
+using KeyPtr =
+    std::unique_ptr<EVP_PKEY, OpenSslDeleter<EVP_PKEY, EVP_PKEY_free>>;
 using CertPtr = std::unique_ptr<X509, OpenSslDeleter<X509, X509_free>>;
-using CsrPtr = std::unique_ptr<X509_REQ, OpenSslDeleter<X509_REQ, X509_REQ_free>>;
+using CsrPtr =
+    std::unique_ptr<X509_REQ, OpenSslDeleter<X509_REQ, X509_REQ_free>>;
 using BioPtr = std::unique_ptr<BIO, OpenSslDeleter<BIO, BIO_free_all>>;
 using BnPtr = std::unique_ptr<BIGNUM, OpenSslDeleter<BIGNUM, BN_free>>;
 using StorePtr =
     std::unique_ptr<X509_STORE, OpenSslDeleter<X509_STORE, X509_STORE_free>>;
-using StoreCtxPtr = std::unique_ptr<
-    X509_STORE_CTX, OpenSslDeleter<X509_STORE_CTX, X509_STORE_CTX_free>>;
+using StoreCtxPtr =
+    std::unique_ptr<X509_STORE_CTX,
+                    OpenSslDeleter<X509_STORE_CTX, X509_STORE_CTX_free>>;
 using NamesPtr =
-    std::unique_ptr<GENERAL_NAMES, OpenSslDeleter<GENERAL_NAMES, GENERAL_NAMES_free>>;
+    std::unique_ptr<GENERAL_NAMES,
+                    OpenSslDeleter<GENERAL_NAMES, GENERAL_NAMES_free>>;
 
 // An error for a failed OpenSSL call: `what` and the first queued reason.
 // Drains the thread's error queue so later calls start clean.
@@ -113,8 +117,8 @@ absl::Status AddExtension(X509* cert, X509V3_CTX* ctx, int nid,
                           const std::string& value) {
   X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, ctx, nid, value.c_str());
   if (ext == nullptr) {
-    return OpenSslError(absl::StrCat("certificate extension ", OBJ_nid2sn(nid),
-                                     "=", value));
+    return OpenSslError(
+        absl::StrCat("certificate extension ", OBJ_nid2sn(nid), "=", value));
   }
   const int added = X509_add_ext(cert, ext, -1);
   X509_EXTENSION_free(ext);
@@ -221,7 +225,8 @@ std::string Asn1StringText(const ASN1_STRING* s) {
 std::string NameField(const X509_NAME* name, int nid) {
   const int index = X509_NAME_get_index_by_NID(name, nid, -1);
   if (index < 0) return "";
-  return Asn1StringText(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, index)));
+  return Asn1StringText(
+      X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, index)));
 }
 
 void ReadSubjectAltNames(X509* cert, CertInfo* info) {
@@ -259,7 +264,8 @@ absl::string_view CertRoleName(CertRole role) {
 }
 
 absl::StatusOr<CertRole> ParseCertRole(absl::string_view name) {
-  for (CertRole role : {CertRole::kServer, CertRole::kWorker, CertRole::kClient}) {
+  for (CertRole role :
+       {CertRole::kServer, CertRole::kWorker, CertRole::kClient}) {
     if (name == CertRoleName(role)) return role;
   }
   return absl::InvalidArgumentError(
@@ -340,7 +346,7 @@ absl::StatusOr<std::string> NewCsrPem(absl::string_view key_pem,
 
 absl::StatusOr<std::string> CsrPublicKeyPem(absl::string_view csr_pem) {
   ASSIGN_OR_RETURN(CsrPtr csr, ParsePem<CsrPtr>(csr_pem, PEM_read_bio_X509_REQ,
-                                                 "certificate request"));
+                                                "certificate request"));
   EVP_PKEY* key = X509_REQ_get0_pubkey(csr.get());
   if (key == nullptr) {
     ERR_clear_error();
@@ -373,8 +379,7 @@ absl::StatusOr<CertInfo> InspectCertificate(absl::string_view cert_pem) {
   return info;
 }
 
-absl::StatusOr<std::string> CertificateFingerprint(
-    absl::string_view cert_pem) {
+absl::StatusOr<std::string> CertificateFingerprint(absl::string_view cert_pem) {
   ASSIGN_OR_RETURN(CertPtr cert, ParseCertificate(cert_pem));
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;

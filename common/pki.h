@@ -45,9 +45,9 @@ struct CertProfile {
 
 // What a peer (or the CA's bookkeeping) learns from a certificate.
 struct CertInfo {
-  std::string serial_hex;   // upper-case hex, no leading zeros
+  std::string serial_hex;  // upper-case hex, no leading zeros
   std::string common_name;
-  std::string role;         // subject OU; "" if none
+  std::string role;  // subject OU; "" if none
   std::vector<std::string> dns_names;
   std::vector<std::string> ip_addresses;  // textual form
   absl::Time not_before;

@@ -69,9 +69,9 @@ TEST(PkiTest, CsrCarriesTheRequestersKeyAndTheRoleComesFromTheCa) {
   const std::string csr = NewCsrPem(key, "worker-7").value();
   const std::string public_key = CsrPublicKeyPem(csr).value();
   EXPECT_EQ(public_key, PublicKeyPem(key).value());
-  const std::string cert =
-      IssueCertificatePem(ca.cert, ca.key, public_key, Profile(CertRole::kWorker))
-          .value();
+  const std::string cert = IssueCertificatePem(ca.cert, ca.key, public_key,
+                                               Profile(CertRole::kWorker))
+                               .value();
   const CertInfo info = InspectCertificate(cert).value();
   EXPECT_EQ(info.role, "worker");
   EXPECT_EQ(info.not_after, kNow + absl::Hours(24));
@@ -82,10 +82,16 @@ TEST(PkiTest, CsrCarriesTheRequestersKeyAndTheRoleComesFromTheCa) {
 TEST(PkiTest, SerialsAreRandomAndDistinct) {
   const TestCa ca = MakeCa();
   const std::string pub = PublicKeyPem(NewPrivateKeyPem().value()).value();
-  const CertInfo a = InspectCertificate(
-      IssueCertificatePem(ca.cert, ca.key, pub, Profile(CertRole::kClient)).value()).value();
-  const CertInfo b = InspectCertificate(
-      IssueCertificatePem(ca.cert, ca.key, pub, Profile(CertRole::kClient)).value()).value();
+  const CertInfo a =
+      InspectCertificate(
+          IssueCertificatePem(ca.cert, ca.key, pub, Profile(CertRole::kClient))
+              .value())
+          .value();
+  const CertInfo b =
+      InspectCertificate(
+          IssueCertificatePem(ca.cert, ca.key, pub, Profile(CertRole::kClient))
+              .value())
+          .value();
   EXPECT_NE(a.serial_hex, b.serial_hex);
   EXPECT_GE(a.serial_hex.size(), 30u);
 }
@@ -95,7 +101,8 @@ TEST(PkiTest, ExpiredOrForeignCertificatesDoNotVerify) {
   const TestCa other = MakeCa();
   const std::string pub = PublicKeyPem(NewPrivateKeyPem().value()).value();
   const std::string cert =
-      IssueCertificatePem(ca.cert, ca.key, pub, Profile(CertRole::kClient)).value();
+      IssueCertificatePem(ca.cert, ca.key, pub, Profile(CertRole::kClient))
+          .value();
   absl::Status late = VerifyCertificate(ca.cert, cert, kNow + absl::Hours(25));
   EXPECT_EQ(late.code(), absl::StatusCode::kUnauthenticated);
   EXPECT_THAT(late.message(), HasSubstr("expired"));

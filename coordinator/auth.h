@@ -12,8 +12,8 @@
 // Handlers call Check first and answer UNAUTHENTICATED when it fails (no
 // or wrong token, a revoked certificate, or one for the other role without
 // the token), so workers and the CLI stop with the reason instead of
-// retrying. The message never contains the token. Health checking, reflection and the
-// Enrollment service do not use it.
+// retrying. The message never contains the token. Health checking, reflection
+// and the Enrollment service do not use it.
 //
 // Thread-safety: immutable after construction; Check is safe from any
 // thread (CertRegistry has its own lock).

@@ -66,8 +66,8 @@ absl::StatusOr<std::pair<std::string, std::string>> LoadOrCreateCa(
     ASSIGN_OR_RETURN(std::string key, ReadKeyFile(key_path));
     ASSIGN_OR_RETURN(std::string cert, ReadFile(cert_path));
     if (!KeyMatchesCertificate(key, cert)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          cert_path, " is not the certificate of ", key_path));
+      return absl::FailedPreconditionError(
+          absl::StrCat(cert_path, " is not the certificate of ", key_path));
     }
     return std::make_pair(std::move(key), std::move(cert));
   }
@@ -105,8 +105,8 @@ std::vector<std::string> DefaultAdvertisedNames(const std::string& listen) {
   return names;
 }
 
-absl::StatusOr<std::unique_ptr<CertificateAuthority>> CertificateAuthority::Open(
-    const CaOptions& options, Clock* clock) {
+absl::StatusOr<std::unique_ptr<CertificateAuthority>>
+CertificateAuthority::Open(const CaOptions& options, Clock* clock) {
   RETURN_IF_ERROR(MakeDirs(options.dir, 0700, "CA directory"));
   ASSIGN_OR_RETURN(auto ca, LoadOrCreateCa(options, clock->Now()));
   ASSIGN_OR_RETURN(std::string fingerprint, CertificateFingerprint(ca.second));
@@ -173,8 +173,9 @@ absl::StatusOr<bool> CertificateAuthority::RenewServerCertificateIfNeeded() {
   profile.not_after = now + options_.server_validity;
   ASSIGN_OR_RETURN(std::string key, NewPrivateKeyPem());
   ASSIGN_OR_RETURN(std::string public_key, PublicKeyPem(key));
-  ASSIGN_OR_RETURN(std::string cert, IssueCertificatePem(ca_cert_pem_, ca_key_pem_,
-                                                         public_key, profile));
+  ASSIGN_OR_RETURN(
+      std::string cert,
+      IssueCertificatePem(ca_cert_pem_, ca_key_pem_, public_key, profile));
   // Key first: a reader between the two renames sees a mismatched pair
   // and retries; it never sees a certificate whose key is missing.
   RETURN_IF_ERROR(WriteKeyFile(server_key_path(), key));
@@ -198,11 +199,11 @@ absl::StatusOr<std::string> CertificateAuthority::Sign(
   profile.role = role;
   // Short-lived test certificates get a proportionally short backdate, so
   // a holder's "a third of the life left" stays close to the real third.
-  profile.not_before =
-      now - std::min(kBackdate, options_.issued_validity / 10);
+  profile.not_before = now - std::min(kBackdate, options_.issued_validity / 10);
   profile.not_after = now + options_.issued_validity;
-  ASSIGN_OR_RETURN(std::string cert, IssueCertificatePem(ca_cert_pem_, ca_key_pem_,
-                                                         public_key, profile));
+  ASSIGN_OR_RETURN(
+      std::string cert,
+      IssueCertificatePem(ca_cert_pem_, ca_key_pem_, public_key, profile));
   ASSIGN_OR_RETURN(CertInfo info, InspectCertificate(cert));
   IssuedCert record;
   record.serial_hex = info.serial_hex;

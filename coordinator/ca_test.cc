@@ -37,7 +37,9 @@ class CaTest : public ::testing::Test {
     EXPECT_TRUE(ca.ok()) << ca.status();
     return ca.ok() ? *std::move(ca) : nullptr;
   }
-  std::string ServerCert() { return ReadFile(options_.dir + "/server.crt").value(); }
+  std::string ServerCert() {
+    return ReadFile(options_.dir + "/server.crt").value();
+  }
 
   std::string root_;
   CaOptions options_;
@@ -115,7 +117,8 @@ TEST_F(CaTest, RevocationIsRecordedAndSeenByAnotherOpenOfTheRegistry) {
   const std::string key = NewPrivateKeyPem().value();
   const std::string serial =
       InspectCertificate(
-          ca->Sign(NewCsrPem(key, "c").value(), CertRole::kClient, "me").value())
+          ca->Sign(NewCsrPem(key, "c").value(), CertRole::kClient, "me")
+              .value())
           .value()
           .serial_hex;
   EXPECT_FALSE(ca->registry()->IsRevoked(serial).value());

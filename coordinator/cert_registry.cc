@@ -63,9 +63,9 @@ absl::Status CertRegistry::Revoke(const std::string& serial_hex,
     return SqliteError(db_, "cannot revoke a certificate", path_);
   }
   if (sqlite3_changes(db_) == 0) {
-    return absl::NotFoundError(absl::StrCat(
-        "this coordinator issued no certificate with serial ", serial_hex,
-        " (see: shardex cert list)"));
+    return absl::NotFoundError(
+        absl::StrCat("this coordinator issued no certificate with serial ",
+                     serial_hex, " (see: shardex cert list)"));
   }
   return absl::OkStatus();
 }

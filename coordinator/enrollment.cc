@@ -73,9 +73,9 @@ absl::StatusOr<v1::EnrollResponse> Enroller::Renew(
   ASSIGN_OR_RETURN(CertInfo info, InspectCertificate(peer_cert_pem));
   ASSIGN_OR_RETURN(bool revoked, ca_->registry()->IsRevoked(info.serial_hex));
   if (revoked) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "certificate ", info.serial_hex,
-        " was revoked; enrol again with a new join token"));
+    return absl::UnauthenticatedError(
+        absl::StrCat("certificate ", info.serial_hex,
+                     " was revoked; enrol again with a new join token"));
   }
   absl::StatusOr<CertRole> role = ParseCertRole(info.role);
   if (!role.ok() || *role == CertRole::kServer) {

@@ -36,8 +36,8 @@ class EnrollmentTest : public ::testing::Test {
     return r;
   }
   JoinToken OneUseToken(CertRole role) {
-    return tokens_->Create(ca_->fingerprint(), role, absl::Hours(1), 1,
-                           clock_.Now())
+    return tokens_
+        ->Create(ca_->fingerprint(), role, absl::Hours(1), 1, clock_.Now())
         .value();
   }
 
@@ -90,10 +90,10 @@ TEST_F(EnrollmentTest, RenewKeepsRoleAndNameAndRefusesRevokedOrMissing) {
   EXPECT_EQ(info.common_name, "host-a");
   EXPECT_TRUE(KeyMatchesCertificate(new_key, renewed));
 
-  ASSERT_TRUE(ca_->registry()
-                  ->Revoke(InspectCertificate(cert).value().serial_hex,
-                           clock_.Now())
-                  .ok());
+  ASSERT_TRUE(
+      ca_->registry()
+          ->Revoke(InspectCertificate(cert).value().serial_hex, clock_.Now())
+          .ok());
   absl::Status revoked = enroller_->Renew(cert, renew).status();
   EXPECT_EQ(revoked.code(), absl::StatusCode::kUnauthenticated);
   EXPECT_THAT(revoked.message(), HasSubstr("revoked"));

@@ -42,7 +42,8 @@ absl::StatusOr<JoinToken> JoinTokenStore::Create(
     const std::string& ca_fingerprint, CertRole role, absl::Duration ttl,
     int64_t max_uses, absl::Time now) {
   if (role == CertRole::kServer) {
-    return absl::InvalidArgumentError("a join token is for a worker or a client");
+    return absl::InvalidArgumentError(
+        "a join token is for a worker or a client");
   }
   if (ttl <= absl::ZeroDuration() || max_uses < 0) {
     return absl::InvalidArgumentError(
@@ -77,8 +78,8 @@ absl::Status JoinTokenStore::Revoke(const std::string& id, absl::Time now) {
     return SqliteError(db_, "cannot revoke the join token", path_);
   }
   if (sqlite3_changes(db_) == 0) {
-    return absl::NotFoundError(absl::StrCat(
-        "no join token with id ", id, " (see: shardex token list)"));
+    return absl::NotFoundError(absl::StrCat("no join token with id ", id,
+                                            " (see: shardex token list)"));
   }
   return absl::OkStatus();
 }
@@ -106,8 +107,9 @@ absl::StatusOr<std::vector<JoinTokenRecord>> JoinTokenStore::List() {
   return records;
 }
 
-absl::StatusOr<CertRole> JoinTokenStore::Redeem(
-    const JoinToken& token, absl::string_view expected_role, absl::Time now) {
+absl::StatusOr<CertRole> JoinTokenStore::Redeem(const JoinToken& token,
+                                                absl::string_view expected_role,
+                                                absl::Time now) {
   absl::MutexLock lock(&mu_);
   Statement select(db_,
                    "SELECT role, secret_sha256, expires_at, uses, max_uses, "
@@ -127,8 +129,8 @@ absl::StatusOr<CertRole> JoinTokenStore::Redeem(
   if (!select.ColumnNull(5)) return Refused(token.id, "was revoked");
   const absl::Time expires_at = absl::FromUnixSeconds(select.ColumnInt(2));
   if (now >= expires_at) {
-    return Refused(token.id, absl::StrCat("expired at ",
-                                          absl::FormatTime(expires_at)));
+    return Refused(token.id,
+                   absl::StrCat("expired at ", absl::FormatTime(expires_at)));
   }
   const int64_t max_uses = select.ColumnInt(4);
   if (max_uses > 0 && select.ColumnInt(3) >= max_uses) {
@@ -138,9 +140,9 @@ absl::StatusOr<CertRole> JoinTokenStore::Redeem(
   }
   const std::string role_name = select.ColumnText(0);
   if (!expected_role.empty() && expected_role != role_name) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("join token ", token.id, " is for a ", role_name,
-                     ", not a ", expected_role));
+    return absl::PermissionDeniedError(absl::StrCat("join token ", token.id,
+                                                    " is for a ", role_name,
+                                                    ", not a ", expected_role));
   }
   ASSIGN_OR_RETURN(CertRole role, ParseCertRole(role_name));
   // The guard in WHERE keeps the limit even if another process redeemed

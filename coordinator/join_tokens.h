@@ -30,8 +30,8 @@ struct JoinTokenRecord {
   std::string role;
   absl::Time created_at;
   absl::Time expires_at;
-  int64_t uses = 0;       // successful joins so far
-  int64_t max_uses = 0;   // 0: unlimited
+  int64_t uses = 0;      // successful joins so far
+  int64_t max_uses = 0;  // 0: unlimited
   bool revoked = false;
 };
 

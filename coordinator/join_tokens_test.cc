@@ -108,10 +108,13 @@ TEST_F(JoinTokensTest, RoleMismatchIsRefusedWithoutUsingTheToken) {
 }
 
 TEST_F(JoinTokensTest, ServerRoleAndBadLimitsAreRefused) {
-  EXPECT_FALSE(store_->Create(kFingerprint, CertRole::kServer, absl::Hours(1),
-                              0, kNow).ok());
-  EXPECT_FALSE(store_->Create(kFingerprint, CertRole::kWorker,
-                              absl::ZeroDuration(), 0, kNow).ok());
+  EXPECT_FALSE(
+      store_->Create(kFingerprint, CertRole::kServer, absl::Hours(1), 0, kNow)
+          .ok());
+  EXPECT_FALSE(store_
+                   ->Create(kFingerprint, CertRole::kWorker,
+                            absl::ZeroDuration(), 0, kNow)
+                   .ok());
 }
 
 }  // namespace

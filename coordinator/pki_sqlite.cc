@@ -10,9 +10,9 @@ namespace shardex {
 
 absl::Status SqliteError(sqlite3* db, absl::string_view what,
                          const std::string& path) {
-  return absl::InternalError(absl::StrCat(
-      what, " in ", path, ": ",
-      db != nullptr ? sqlite3_errmsg(db) : "out of memory"));
+  return absl::InternalError(
+      absl::StrCat(what, " in ", path, ": ",
+                   db != nullptr ? sqlite3_errmsg(db) : "out of memory"));
 }
 
 absl::StatusOr<PrivateDb> OpenPrivateDb(const std::string& path,
@@ -22,8 +22,8 @@ absl::StatusOr<PrivateDb> OpenPrivateDb(const std::string& path,
   if (fd < 0) return ErrnoError("cannot open", path);
   close(fd);
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE,
-                                 nullptr);
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr);
   PrivateDb db(raw);
   if (rc != SQLITE_OK) return SqliteError(db.get(), "cannot open", path);
   sqlite3_busy_timeout(db.get(), 5000);

@@ -6,6 +6,8 @@
 // Each test gets its own XDG directories (set in this process, inherited
 // by every child), so `login` writes its config there and nothing reads
 // the user's real ones.
+#include "common/pki.h"
+
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,7 +17,6 @@
 #include "absl/strings/str_split.h"
 #include "client/client.h"
 #include "common/file_util.h"
-#include "common/pki.h"
 #include "common/subprocess.h"
 #include "common/token.h"
 #include "gmock/gmock.h"
@@ -48,9 +49,9 @@ class PkiTest : public ::testing::Test {
     state_dir_ = root_ + "/state";
     setenv("XDG_CONFIG_HOME", (root_ + "/config").c_str(), 1);
     setenv("XDG_DATA_HOME", (root_ + "/data").c_str(), 1);
-    for (const char* var : {"SHARDEX_COORDINATOR", "SHARDEX_TOKEN_FILE",
-                            "SHARDEX_TLS_CA", "SHARDEX_TLS_CERT",
-                            "SHARDEX_TLS_KEY"}) {
+    for (const char* var :
+         {"SHARDEX_COORDINATOR", "SHARDEX_TOKEN_FILE", "SHARDEX_TLS_CA",
+          "SHARDEX_TLS_CERT", "SHARDEX_TLS_KEY"}) {
       unsetenv(var);
     }
     ASSERT_NO_FATAL_FAILURE(StartCoordinator());
@@ -72,10 +73,12 @@ class PkiTest : public ::testing::Test {
     const std::string port_file = root_ + "/port";
     Subprocess::Options opts;
     opts.stdout_file = opts.stderr_file = root_ + "/coordinator.log";
-    std::vector<std::string> argv = {
-        ShardexBinary(),           "coordinator",
-        "--listen=127.0.0.1:0",    "--port-file=" + port_file,
-        "--state-dir=" + state_dir_, "--builtin-ca"};
+    std::vector<std::string> argv = {ShardexBinary(),
+                                     "coordinator",
+                                     "--listen=127.0.0.1:0",
+                                     "--port-file=" + port_file,
+                                     "--state-dir=" + state_dir_,
+                                     "--builtin-ca"};
     argv.insert(argv.end(), coordinator_flags_.begin(),
                 coordinator_flags_.end());
     coordinator_ = Subprocess::Start(argv, opts).value();
@@ -101,8 +104,8 @@ class PkiTest : public ::testing::Test {
 
   std::string CreateToken(const std::string& role,
                           std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"token", "create", "--role", role,
-                                     "--state-dir", state_dir_};
+    std::vector<std::string> args = {"token", "create",      "--role",
+                                     role,    "--state-dir", state_dir_};
     args.insert(args.end(), extra.begin(), extra.end());
     CliRun run = RunCli(args);
     EXPECT_EQ(run.exit_code, 0) << run.err;
@@ -139,7 +142,8 @@ class PkiTest : public ::testing::Test {
   }
 
   std::string WorkerLog(int index) {
-    return ReadFile(absl::StrCat(root_, "/worker-", index, ".log")).value_or("");
+    return ReadFile(absl::StrCat(root_, "/worker-", index, ".log"))
+        .value_or("");
   }
 
   // Waits until the coordinator lists `n` workers.
@@ -194,9 +198,10 @@ TEST_F(PkiTest, WorkerJoinsRunsAJobAndLaterStartsNeedNoFlags) {
       InspectCertificate(ReadFile(identity + "/cert.pem").value()).value();
   EXPECT_EQ(cert.role, "worker");
 
-  CliRun run = RunCli({"submit", "--coordinator", address_, "--token-file",
-                       state_dir_ + "/token", "--tls-ca",
-                       state_dir_ + "/pki/ca.crt", "primes", "--to", "1000000"});
+  CliRun run =
+      RunCli({"submit", "--coordinator", address_, "--token-file",
+              state_dir_ + "/token", "--tls-ca", state_dir_ + "/pki/ca.crt",
+              "primes", "--to", "1000000"});
   EXPECT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(Strip(run.out), kPrimesTo1e6);
 
@@ -279,15 +284,19 @@ TEST_F(PkiTest, RevokedCertificatesAreRefusedAtTheNextCall) {
   ASSERT_EQ(RunCli({"jobs"}).exit_code, 0);
 
   // The client's certificate: refused from the next call on, no restart.
-  ASSERT_EQ(RunCli({"cert", "revoke", SerialOf("client"), "--state-dir",
-                    state_dir_}).exit_code, 0);
+  ASSERT_EQ(
+      RunCli({"cert", "revoke", SerialOf("client"), "--state-dir", state_dir_})
+          .exit_code,
+      0);
   CliRun jobs = RunCli({"jobs"});
   EXPECT_EQ(jobs.exit_code, 2) << jobs.err;
   EXPECT_THAT(jobs.err, HasSubstr("was revoked"));
 
   // The worker's: it cannot reconnect.
-  ASSERT_EQ(RunCli({"cert", "revoke", SerialOf("worker"), "--state-dir",
-                    state_dir_}).exit_code, 0);
+  ASSERT_EQ(
+      RunCli({"cert", "revoke", SerialOf("worker"), "--state-dir", state_dir_})
+          .exit_code,
+      0);
   workers_[0]->Stop(absl::Seconds(5));
   const int again = StartWorker(identity, "");
   ExpectWorkerGivesUp(again, "was revoked");
@@ -296,11 +305,11 @@ TEST_F(PkiTest, RevokedCertificatesAreRefusedAtTheNextCall) {
 TEST_F(PkiTest, ClientCertificateCannotServeAsAWorker) {
   ASSERT_EQ(Login(CreateToken("client")).exit_code, 0);
   const std::string config = root_ + "/config/shardex";
-  const int w = StartWorker(root_ + "/unused", "",
-                            {"--coordinator=" + address_,
-                             "--tls-ca=" + config + "/ca.pem",
-                             "--tls-cert=" + config + "/cert.pem",
-                             "--tls-key=" + config + "/key.pem"});
+  const int w = StartWorker(
+      root_ + "/unused", "",
+      {"--coordinator=" + address_, "--tls-ca=" + config + "/ca.pem",
+       "--tls-cert=" + config + "/cert.pem",
+       "--tls-key=" + config + "/key.pem"});
   ExpectWorkerGivesUp(w, "needs a worker certificate");
 }
 
