@@ -120,6 +120,24 @@ void AddStateAndSecurityFlags(CLI::App* cmd, CoordinatorOptions& server) {
                   "workers and clients (mutual TLS)");
   cmd->add_flag("--insecure", server.insecure,
                 "allow listening beyond loopback without TLS");
+  // The built-in PKI (docs/security.md, "Built-in PKI").
+  using BuiltinCa = CoordinatorOptions::BuiltinCa;
+  cmd->add_flag_callback(
+      "--builtin-ca", [&server] { server.builtin_ca = BuiltinCa::kOn; },
+      "serve TLS and join-token enrolment with the CA in <state-dir>/pki "
+      "even on loopback (beyond loopback it is the default unless "
+      "--tls-cert or --insecure)");
+  cmd->add_flag_callback(
+      "--no-builtin-ca", [&server] { server.builtin_ca = BuiltinCa::kOff; },
+      "never use the built-in CA");
+  AddDurationOption(cmd, "--cert-ttl", &server.issued_cert_ttl,
+                    "lifetime of the worker and client certificates the "
+                    "built-in CA issues (renewed with a third left)");
+  cmd->add_option("--advertise", server.advertise,
+                  "host names and IP addresses workers and clients dial, for "
+                  "the built-in CA's server certificate (default: the listen "
+                  "host, this host's name, localhost, 127.0.0.1, ::1)")
+      ->delimiter(',');
 }
 
 void AddSpeculationFlags(CLI::App* cmd, CoordinatorFlags& flags) {

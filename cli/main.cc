@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/job_flags.h"
+#include "cli/pki_commands.h"
 #include "cli/shared_flags.h"
 #include "common/grpc_logging.h"
 #include "common/version.h"
@@ -23,7 +24,8 @@ constexpr AddCommandFunction kSubcommands[] = {
     AddCoordinatorCommand, AddWorkerCommand,  AddSubmitCommand,
     AddStatusCommand,      AddWatchCommand,   AddCancelCommand,
     AddJobsCommand,        AddWorkersCommand, AddLocalCommand,
-    AddHealthCommand,
+    AddHealthCommand,      AddTokenCommand,   AddCertCommand,
+    AddLoginCommand,
 };
 
 // Parses `args`; on a parse error prints it (or the subcommand's own

@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "cli/exit_codes.h"
+#include "cli/enroll.h"
 #include "common/token.h"
 
 namespace shardex {
@@ -75,12 +76,21 @@ bool LoadToken(const std::string& flag, std::string* token) {
 
 void ClientFlags::Register(CLI::App* cmd) {
   options.coordinator = DefaultCoordinator();
-  cmd->add_option("--coordinator", options.coordinator,
-                  "coordinator address host:port (env SHARDEX_COORDINATOR)")
-      ->capture_default_str();
+  coordinator_flag =
+      cmd->add_option("--coordinator", options.coordinator,
+                      "coordinator address host:port (env "
+                      "SHARDEX_COORDINATOR, else `shardex login`'s)")
+          ->capture_default_str();
   AddAccessFlags(cmd, &token_file, &options.tls);
   AddDurationOption(cmd, "--rpc-timeout", &options.deadline,
                     "deadline of each call");
+}
+
+bool ClientFlags::LoadToken() {
+  if (!shardex::LoadToken(token_file, &options.token)) return false;
+  absl::Status st = ApplyLogin(coordinator_flag->count() > 0, &options);
+  if (!st.ok()) std::cerr << "shardex: " << st.message() << "\n";
+  return st.ok();
 }
 
 Subcommand AddQueryCommand(CLI::App& app, const std::string& name,

@@ -46,10 +46,13 @@ bool LoadToken(const std::string& flag, std::string* token);
 struct ClientFlags {
   ClientOptions options;  // filled by the parser
   std::string token_file;
+  CLI::Option* coordinator_flag = nullptr;
 
   void Register(CLI::App* cmd);
-  // After parsing: reads the token (see LoadToken).
-  bool LoadToken() { return shardex::LoadToken(token_file, &options.token); }
+  // After parsing: reads the token (see LoadToken), and fills what flags
+  // left open from `shardex login`'s config (cli/client_config.h has the
+  // lookup order), renewing its certificate when due.
+  bool LoadToken();
 };
 
 // The flags of a command that makes one call to a running coordinator and

@@ -1,23 +1,97 @@
 // `shardex worker`: its flags and the long-running worker process.
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <thread>
 
+#include "absl/synchronization/notification.h"
+#include "cli/client_config.h"
 #include "cli/commands.h"
+#include "cli/enroll.h"
 #include "cli/exit_codes.h"
+#include "cli/pki_commands.h"
 #include "cli/shared_flags.h"
+#include "common/file_util.h"
+#include "common/pki.h"
 #include "glog/logging.h"
 
 namespace shardex {
 
 namespace {
 
+// How often a worker with a built-in-CA certificate checks whether to
+// renew it (it renews with a third of its life left: 8 h of 24 h): a tenth
+// of the certificate's life, within [1 s, 10 min].
+absl::Duration RenewCheckInterval(const ClientConfig& identity) {
+  absl::StatusOr<std::string> pem = ReadFile(identity.tls.cert);
+  absl::StatusOr<CertInfo> info =
+      pem.ok() ? InspectCertificate(*pem) : pem.status();
+  if (!info.ok()) return absl::Minutes(10);
+  return std::clamp((info->not_after - info->not_before) / 10, absl::Seconds(1),
+                    absl::Minutes(10));
+}
+
 struct WorkerFlags {
   WorkerOptions options;
   std::string token_file;
+  std::string join;  // --join TOKEN: enrol first
+  std::string identity_dir = WorkerIdentityDir();
+  CLI::Option* coordinator_flag = nullptr;
+  // Set when the worker uses an identity from the built-in CA.
+  std::optional<ClientConfig> identity;
 };
+
+// --join: enrol with the coordinator and keep the identity. Otherwise an
+// identity from an earlier --join supplies the address (unless
+// --coordinator or $SHARDEX_COORDINATOR does) and the certificates (unless
+// --tls-* or $SHARDEX_TLS_* do).
+absl::Status ResolveIdentity(WorkerFlags* flags) {
+  WorkerOptions& worker = flags->options;
+  std::optional<ClientConfig> config;
+  if (!flags->join.empty()) {
+    EnrollOptions enroll;
+    enroll.coordinator = worker.coordinator;
+    enroll.join_token = ReadJoinFlag(flags->join);
+    enroll.role = "worker";
+    enroll.name = worker.host;
+    enroll.dir = flags->identity_dir;
+    absl::StatusOr<ClientConfig> joined = Enroll(enroll);
+    if (!joined.ok()) return joined.status();
+    LOG(INFO) << "joined " << joined->coordinator << "; identity in "
+              << flags->identity_dir;
+    config = *std::move(joined);
+  } else {
+    absl::StatusOr<std::optional<ClientConfig>> read =
+        ReadClientConfig(flags->identity_dir);
+    if (!read.ok()) return read.status();
+    config = *std::move(read);
+  }
+  if (ApplyConfig(config, flags->coordinator_flag->count() > 0,
+                  &worker.coordinator, &worker.tls)) {
+    flags->identity = config;
+  }
+  return absl::OkStatus();
+}
+
+// Renews the worker's certificate in the background; a renewed one is used
+// from the next (re)connection on. Stops when `stop` is notified.
+std::thread StartRenewal(ClientConfig identity, absl::Notification* stop) {
+  return std::thread([identity = std::move(identity), stop] {
+    do {
+      absl::StatusOr<bool> renewed =
+          RenewIfDue(identity, absl::Now(), absl::Seconds(10));
+      if (!renewed.ok()) {
+        LOG(WARNING) << "certificate renewal: " << renewed.status().message();
+      } else if (*renewed) {
+        LOG(INFO) << "renewed the worker certificate " << identity.tls.cert;
+      }
+    } while (!stop->WaitForNotificationWithTimeout(
+        RenewCheckInterval(identity)));
+  });
+}
 
 }  // namespace
 
@@ -26,10 +100,19 @@ Subcommand AddWorkerCommand(CLI::App& app, const GlobalOptions&) {
   WorkerOptions& worker = flags->options;
   worker.coordinator = DefaultCoordinator();
   CLI::App* cmd = app.add_subcommand("worker", "run a worker");
-  cmd->add_option("--coordinator", worker.coordinator,
-                  "coordinator address host:port")
-      ->capture_default_str();
+  flags->coordinator_flag =
+      cmd->add_option("--coordinator", worker.coordinator,
+                      "coordinator address host:port")
+          ->capture_default_str();
   AddAccessFlags(cmd, &flags->token_file, &worker.tls);
+  cmd->add_option("--join", flags->join,
+                  "enrol with a join token from `shardex token create --role "
+                  "worker` (\"-\": read it from stdin); later runs need no "
+                  "flags");
+  cmd->add_option("--identity-dir", flags->identity_dir,
+                  "where --join keeps this worker's key, certificates and "
+                  "coordinator address")
+      ->capture_default_str();
   cmd->add_option("--threads", worker.threads,
                   "shards run at once (default: every core)")
       ->check(CLI::Range(1, 4096));
@@ -48,7 +131,23 @@ Subcommand AddWorkerCommand(CLI::App& app, const GlobalOptions&) {
             if (!LoadToken(flags->token_file, &flags->options.token)) {
               return static_cast<int>(kExitUsage);
             }
-            return RunWorker(flags->options);
+            if (absl::Status st = ResolveIdentity(flags.get()); !st.ok()) {
+              return Fail(st);
+            }
+            if (!flags->identity.has_value()) return RunWorker(flags->options);
+            // As RunWorker does, before any thread starts: only its signal
+            // thread may take SIGINT/SIGTERM.
+            sigset_t set;
+            sigemptyset(&set);
+            sigaddset(&set, SIGINT);
+            sigaddset(&set, SIGTERM);
+            pthread_sigmask(SIG_BLOCK, &set, nullptr);
+            absl::Notification stop;
+            std::thread renewal = StartRenewal(*flags->identity, &stop);
+            const int code = RunWorker(flags->options);
+            stop.Notify();
+            renewal.join();
+            return code;
           }};
 }
 

@@ -8,22 +8,107 @@
 #include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "grpcpp/security/tls_certificate_provider.h"
+#include "grpcpp/security/tls_credentials_options.h"
 
 namespace shardex {
+
+// ------------------------------------------------------- built-in PKI
+// Everything the built-in CA changes about serving is in this block.
+namespace {
+
+// How often the TLS stack re-reads the server certificate's files, and
+// how often RenewLoop asks the CA whether to re-issue them.
+constexpr unsigned kCertReloadSeconds = 60;
+constexpr absl::Duration kRenewCheckInterval = absl::Hours(1);
+
+bool UseBuiltinCa(const CoordinatorOptions& options) {
+  using BuiltinCa = CoordinatorOptions::BuiltinCa;
+  if (!options.tls.cert.empty() || options.state_dir.empty() ||
+      options.builtin_ca == BuiltinCa::kOff) {
+    return false;
+  }
+  return options.builtin_ca == BuiltinCa::kOn ||
+         (!IsLoopbackAddress(options.listen) && !options.insecure);
+}
+
+absl::StatusOr<BuiltinPki> OpenBuiltinPki(const CoordinatorOptions& options,
+                                          Clock* clock) {
+  BuiltinPki pki;
+  if (!UseBuiltinCa(options)) return pki;
+  CaOptions ca_options;
+  ca_options.dir = absl::StrCat(options.state_dir, "/pki");
+  ca_options.advertise = options.advertise.empty()
+                             ? DefaultAdvertisedNames(options.listen)
+                             : options.advertise;
+  ca_options.issued_validity = options.issued_cert_ttl;
+  absl::StatusOr<std::unique_ptr<CertificateAuthority>> ca =
+      CertificateAuthority::Open(ca_options, clock);
+  if (!ca.ok()) return ca.status();
+  absl::StatusOr<std::unique_ptr<JoinTokenStore>> tokens =
+      JoinTokenStore::Open(absl::StrCat(ca_options.dir, "/join_tokens.db"));
+  if (!tokens.ok()) return tokens.status();
+  LOG(INFO) << "TLS with the built-in CA (fingerprint " << (*ca)->fingerprint()
+            << "); make join tokens with: shardex token create --role "
+               "worker|client";
+  pki.ca = *std::move(ca);
+  pki.join_tokens = *std::move(tokens);
+  return pki;
+}
+
+// TLS from the CA's files, re-read when they change (so a renewed server
+// certificate is served without a restart). Client certificates are
+// requested, verified if presented, but not required: Enrollment callers
+// have none yet, and Authenticator decides per call.
+std::shared_ptr<grpc::ServerCredentials> BuiltinCaCredentials(
+    const CertificateAuthority& ca) {
+  auto files = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      ca.server_key_path(), ca.server_cert_path(), ca.ca_cert_path(),
+      kCertReloadSeconds);
+  grpc::experimental::TlsServerCredentialsOptions tls(files);
+  tls.watch_root_certs();
+  tls.watch_identity_key_cert_pairs();
+  tls.set_cert_request_type(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+  return grpc::experimental::TlsServerCredentials(tls);
+}
+
+Authenticator MakeAuthenticator(const std::string& token, CertRole role,
+                                CertificateAuthority* ca) {
+  if (ca == nullptr) return Authenticator(token);
+  return Authenticator(token, role, ca->registry());
+}
+
+}  // namespace
+
+void CoordinatorServer::RenewLoop() {
+  while (!stopping_.WaitForNotificationWithTimeout(kRenewCheckInterval)) {
+    if (absl::StatusOr<bool> renewed = ca_->RenewServerCertificateIfNeeded();
+        !renewed.ok()) {
+      LOG(ERROR) << "renewing the server certificate: " << renewed.status();
+    }
+  }
+}
+// ---------------------------------------------------------------------
 
 CoordinatorServer::CoordinatorServer(const CoordinatorOptions& options,
                                      Clock* clock,
                                      std::unique_ptr<Journal> journal,
-                                     std::string token, std::string token_file)
+                                     std::string token, std::string token_file,
+                                     BuiltinPki pki)
     : options_(options),
       token_(std::move(token)),
       token_file_(std::move(token_file)),
-      auth_(token_),
+      ca_(std::move(pki.ca)),
+      join_tokens_(std::move(pki.join_tokens)),
+      client_auth_(MakeAuthenticator(token_, CertRole::kClient, ca_.get())),
+      worker_auth_(MakeAuthenticator(token_, CertRole::kWorker, ca_.get())),
+      enroller_(ca_.get(), join_tokens_.get()),
+      enrollment_(&enroller_),
       journal_(std::move(journal)),
       scheduler_(options.scheduler, clock, journal_.get()),
       hub_(&scheduler_, options.watch_interval),
-      service_(&scheduler_, &hub_, &auth_),
-      gateway_(&scheduler_, &auth_) {
+      service_(&scheduler_, &hub_, &client_auth_),
+      gateway_(&scheduler_, &worker_auth_) {
   scheduler_.SetJobListener([this](uint64_t job_id, bool terminal) {
     hub_.OnJobChanged(job_id, terminal);
   });
@@ -31,16 +116,21 @@ CoordinatorServer::CoordinatorServer(const CoordinatorOptions& options,
 
 absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     const CoordinatorOptions& options, Clock* clock) {
+  // With the built-in CA, the credentials come once the state directory
+  // is ours (after the journal takes it), below.
+  const bool builtin_ca = UseBuiltinCa(options);
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-      ServerCredentialsFor(options.tls);
+      builtin_ca ? nullptr : ServerCredentialsFor(options.tls);
   if (!credentials.ok()) return credentials.status();
-  if (!IsLoopbackAddress(options.listen) && options.tls.cert.empty()) {
+  if (!IsLoopbackAddress(options.listen) && options.tls.cert.empty() &&
+      !builtin_ca) {
     if (!options.insecure) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--listen ", options.listen,
           " is reachable from other hosts, and without TLS anyone on the "
-          "network could read the token and the jobs: give --tls-cert and "
-          "--tls-key (docs/security.md), or --insecure to accept that"));
+          "network could read the token and the jobs: give a --state-dir "
+          "(for the built-in CA), or --tls-cert and --tls-key "
+          "(docs/security.md), or --insecure to accept that"));
     }
     LOG(WARNING) << "INSECURE: listening on " << options.listen
                  << " without TLS (--insecure): the token and all traffic "
@@ -54,6 +144,9 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     if (!opened.ok()) return opened.status();
     journal = std::move(opened).value();
   }
+  absl::StatusOr<BuiltinPki> pki = OpenBuiltinPki(options, clock);
+  if (!pki.ok()) return pki.status();
+  if (builtin_ca) credentials = BuiltinCaCredentials(*pki->ca);
   std::string token_file = options.token_file;
   if (token_file.empty() && !options.state_dir.empty()) {
     token_file = absl::StrCat(options.state_dir, "/token");
@@ -73,7 +166,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   }
   std::unique_ptr<CoordinatorServer> s(new CoordinatorServer(
       options, clock, std::move(journal), std::move(token),
-      std::move(token_file)));
+      std::move(token_file), *std::move(pki)));
   if (absl::Status st = s->scheduler_.Recover(); !st.ok()) {
     return absl::Status(st.code(),
                         absl::StrCat("cannot load the state in ",
@@ -101,6 +194,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   builder.RegisterService(&s->service_);
   builder.RegisterService(&s->gateway_);
+  if (s->ca_ != nullptr) builder.RegisterService(&s->enrollment_);
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || s->port_ == 0) {
     return absl::UnavailableError(
@@ -115,6 +209,9 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     health->SetServingStatus(service, true);
   }
   s->ticker_ = std::thread([raw = s.get()] { raw->TickLoop(); });
+  if (s->ca_ != nullptr) {
+    s->renewer_ = std::thread([raw = s.get()] { raw->RenewLoop(); });
+  }
   return s;
 }
 
@@ -135,6 +232,7 @@ void CoordinatorServer::Shutdown() {
   }
   stopping_.Notify();
   if (ticker_.joinable()) ticker_.join();
+  if (renewer_.joinable()) renewer_.join();
   if (server_ != nullptr) {
     server_->GetHealthCheckService()->SetServingStatus(false);
     server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
@@ -18,6 +19,9 @@
 #include "common/clock.h"
 #include "common/tls.h"
 #include "coordinator/auth.h"
+#include "coordinator/ca.h"
+#include "coordinator/enrollment.h"
+#include "coordinator/join_tokens.h"
 #include "coordinator/journal.h"
 #include "coordinator/scheduler.h"
 #include "coordinator/service.h"
@@ -47,11 +51,28 @@ struct CoordinatorOptions {
   // needs `insecure`, and logs a warning at every start.
   TlsFiles tls;
   bool insecure = false;
+  // The built-in CA (coordinator/ca.h, in <state_dir>/pki) serves TLS and
+  // the Enrollment service when no tls.cert is given, a state_dir is, and
+  // `builtin_ca` is kOn, or kAuto with `listen` beyond loopback and no
+  // `insecure`. Workers and clients then join with join tokens.
+  enum class BuiltinCa { kAuto, kOn, kOff };
+  BuiltinCa builtin_ca = BuiltinCa::kAuto;
+  // Names and addresses the server certificate must carry; empty:
+  // DefaultAdvertisedNames(listen).
+  std::vector<std::string> advertise;
+  // Lifetime of the worker and client certificates it issues.
+  absl::Duration issued_cert_ttl = absl::Hours(24);
   absl::Duration watch_interval = absl::Milliseconds(100);
   absl::Duration tick_interval = absl::Milliseconds(100);
   int max_message_bytes = 64 << 20;
   // Memory gRPC may use for buffers across all calls.
   size_t grpc_memory_bytes = size_t{1} << 30;
+};
+
+// The built-in CA's parts, opened together (see CoordinatorOptions).
+struct BuiltinPki {
+  std::unique_ptr<CertificateAuthority> ca;
+  std::unique_ptr<JoinTokenStore> join_tokens;
 };
 
 class CoordinatorServer {
@@ -69,6 +90,8 @@ class CoordinatorServer {
   // Where the token is kept; empty when it is in memory only.
   const std::string& token_file() const { return token_file_; }
   Scheduler* scheduler() { return &scheduler_; }
+  // The built-in CA, or null when TLS is off or uses the user's own files.
+  CertificateAuthority* ca() { return ca_.get(); }
 
   // Blocks until Shutdown is called from another thread.
   void Wait();
@@ -79,13 +102,23 @@ class CoordinatorServer {
  private:
   CoordinatorServer(const CoordinatorOptions& options, Clock* clock,
                     std::unique_ptr<Journal> journal, std::string token,
-                    std::string token_file);
+                    std::string token_file, BuiltinPki pki);
   void TickLoop();
+  // Built-in CA only: re-issues the server certificate when due (the
+  // server's TLS watches its files), hourly until Shutdown.
+  void RenewLoop();
 
   const CoordinatorOptions options_;
   const std::string token_;
   const std::string token_file_;
-  const Authenticator auth_;
+  // Null without the built-in CA.
+  const std::unique_ptr<CertificateAuthority> ca_;
+  const std::unique_ptr<JoinTokenStore> join_tokens_;
+  // Token, or a certificate of the service's role from ca_.
+  const Authenticator client_auth_;
+  const Authenticator worker_auth_;
+  Enroller enroller_;
+  EnrollmentService enrollment_;
   std::unique_ptr<Journal> journal_;  // may be null
   Scheduler scheduler_;
   WatchHub hub_;
@@ -97,6 +130,7 @@ class CoordinatorServer {
   absl::Notification stopping_;
   absl::Notification stopped_;
   std::thread ticker_;
+  std::thread renewer_;
 };
 
 }  // namespace shardex

@@ -332,7 +332,8 @@ TEST(SecurityTest, MutualTlsRefusesAWorkerWithoutAClientCertificate) {
 
 TEST(SecurityTest, NonLoopbackWithoutTlsNeedsInsecure) {
   // Refused before anything is bound: no socket beyond loopback is opened.
-  CliRun run = RunCli({"coordinator", "--listen=0.0.0.0:0",
+  // (By default the built-in CA would serve TLS here: tests/pki_test.cc.)
+  CliRun run = RunCli({"coordinator", "--listen=0.0.0.0:0", "--no-builtin-ca",
                        "--state-dir=" + TestDir("open-listen")});
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_NE(run.err.find("--insecure"), std::string::npos) << run.err;
