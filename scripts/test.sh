@@ -4,7 +4,8 @@
 # (--config=asan, docs/build.md); checks the lock annotations with clang's
 # -Wthread-safety (scripts/thread_safety.sh); and on CI runs the fuzz
 # targets for a short while (scripts/fuzz.sh). Prints a line per run and, last,
-# "N passed, N failed" over both, counted from the gtest XML reports. Exits
+# "N passed, N failed, N skipped" over both, counted from the gtest XML
+# reports (a skip is never a pass). Exits
 # non-zero if anything failed or did not build in either run.
 # Arguments go to both `bazel test` commands.
 set -uo pipefail
