@@ -5,6 +5,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/grpc_status.h"
 #include "coordinator/stream_writer.h"
 #include "glog/logging.h"
@@ -35,10 +37,12 @@ class SessionReactor
     : public grpc::ServerBidiReactor<v1::WorkerMessage,
                                      v1::CoordinatorMessage> {
  public:
-  // `allowed`: the caller's token check; a failure ends the session at once.
-  SessionReactor(Scheduler* scheduler, std::string peer,
-                 const absl::Status& allowed)
-      : scheduler_(scheduler), peer_(std::move(peer)) {
+  // `allowed`: the caller's access check; a failure ends the session at
+  // once. `auth` checks again while the session lasts (a revoked worker
+  // certificate ends it).
+  SessionReactor(Scheduler* scheduler, const Authenticator* auth,
+                 grpc::CallbackServerContext* ctx, const absl::Status& allowed)
+      : scheduler_(scheduler), auth_(auth), ctx_(ctx), peer_(ctx->peer()) {
     writer_ = std::make_shared<Writer>(
         [this](const v1::CoordinatorMessage* m) { StartWrite(m); },
         [this](const grpc::Status& s) { Finish(s); });
@@ -65,7 +69,8 @@ class SessionReactor
       End(grpc::Status::OK);
       return;
     }
-    absl::Status st = Handle();
+    absl::Status st = StillAllowed();
+    if (st.ok()) st = Handle();
     if (!st.ok()) {
       LOG(WARNING) << "worker session from " << peer_ << " ended: " << st;
       End(ToGrpcStatus(st));
@@ -83,6 +88,17 @@ class SessionReactor
   }
 
  private:
+  // The session's access, checked again at most once per kRecheckEvery (a
+  // worker sends a heartbeat or results at least once a second), so a
+  // certificate revoked with `shardex cert revoke` ends an open session
+  // within about a second, not at its next reconnect.
+  absl::Status StillAllowed() {
+    const absl::Time now = absl::Now();
+    if (now - last_check_ < kRecheckEvery) return absl::OkStatus();
+    last_check_ = now;
+    return auth_->Check(*ctx_);
+  }
+
   absl::Status Handle() {
     if (worker_id_ == 0) {
       if (!in_.has_register_()) {
@@ -122,8 +138,13 @@ class SessionReactor
     writer_->Finish(status, /*drop_queued=*/true);
   }
 
+  static constexpr absl::Duration kRecheckEvery = absl::Seconds(1);
+
   Scheduler* const scheduler_;
+  const Authenticator* const auth_;
+  grpc::CallbackServerContext* const ctx_;
   const std::string peer_;
+  absl::Time last_check_ = absl::Now();  // checked when the session opened
   std::shared_ptr<Writer> writer_;
   std::shared_ptr<StreamLink> link_;  // the scheduler's handle on writer_
   v1::WorkerMessage in_;
@@ -135,7 +156,7 @@ class SessionReactor
 
 grpc::ServerBidiReactor<v1::WorkerMessage, v1::CoordinatorMessage>*
 WorkerGatewayService::Session(grpc::CallbackServerContext* ctx) {
-  return new SessionReactor(scheduler_, ctx->peer(), auth_->Check(*ctx));
+  return new SessionReactor(scheduler_, auth_, ctx, auth_->Check(*ctx));
 }
 
 }  // namespace shardex

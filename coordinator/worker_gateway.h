@@ -17,7 +17,8 @@ namespace shardex {
 class WorkerGatewayService final
     : public shardex::v1::WorkerGateway::CallbackService {
  public:
-  // Sessions whose token `auth` rejects end at once, UNAUTHENTICATED.
+  // Sessions whose access `auth` rejects end at once, UNAUTHENTICATED; an
+  // open session whose certificate is revoked ends within about a second.
   WorkerGatewayService(Scheduler* scheduler, const Authenticator* auth)
       : scheduler_(scheduler), auth_(auth) {}
 

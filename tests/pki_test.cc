@@ -302,6 +302,22 @@ TEST_F(PkiTest, RevokedCertificatesAreRefusedAtTheNextCall) {
   ExpectWorkerGivesUp(again, "was revoked");
 }
 
+// Revoking the certificate of a worker that is connected ends its open
+// session (the coordinator checks a session's access again about once a
+// second), not only its next reconnect: the worker stops with exit 2.
+TEST_F(PkiTest, RevokingAConnectedWorkersCertificateEndsItsSession) {
+  StartWorker(root_ + "/w", CreateToken("worker"));
+  ASSERT_NO_FATAL_FAILURE(WaitForWorkers(1));
+  ASSERT_EQ(
+      RunCli({"cert", "revoke", SerialOf("worker"), "--state-dir", state_dir_})
+          .exit_code,
+      0);
+  ExpectWorkerGivesUp(0, "was revoked");
+  auto workers = OperatorClient()->ListWorkers();
+  ASSERT_TRUE(workers.ok()) << workers.status();
+  EXPECT_TRUE(workers->empty()) << "the revoked worker is still listed";
+}
+
 TEST_F(PkiTest, ClientCertificateCannotServeAsAWorker) {
   ASSERT_EQ(Login(CreateToken("client")).exit_code, 0);
   const std::string config = root_ + "/config/shardex";
