@@ -13,6 +13,13 @@
 // for 10 s, the submitting host's link down for 10 s under `submit` and
 // `watch`. After each test no namespace, link or process is left.
 //
+// MultiHostBuiltinCaTest does the same with the built-in CA instead: a
+// coordinator on host a with no --tls-* and no --insecure, join tokens
+// made there with `shardex token create`, workers on b and c enrolled with
+// `worker --join`, host c with `login --join` and then no flags; and the
+// refusals across hosts: an expired token, a token with the wrong CA
+// fingerprint, a revoked worker certificate.
+//
 // Without root, `ip`, `unshare` or the right to make namespaces, every test
 // is skipped with the reason.
 #include <signal.h>
@@ -96,6 +103,20 @@ class MultiHostTest : public ::testing::Test {
     auto hosts = NetnsHosts::Create(3, dir);
     ASSERT_TRUE(hosts.ok()) << hosts.status();
     hosts_ = std::move(hosts).value();
+    if (builtin_ca_) {
+      // The built-in CA: no certificates or token files made here; hosts
+      // enrol with join tokens created on host a. Host c logs in first, so
+      // it lists the workers.
+      ASSERT_NO_FATAL_FAILURE(StartCoordinator());
+      query_host_ = kC;
+      CliRun login = Login(kC, CreateToken("client"));
+      ASSERT_EQ(login.exit_code, 0) << login.err;
+      for (int h : {kB, kC}) {
+        ASSERT_NO_FATAL_FAILURE(StartWorker(h, CreateToken("worker")));
+      }
+      ASSERT_NO_FATAL_FAILURE(WaitForWorkers(2));
+      return;
+    }
     ASSERT_NO_FATAL_FAILURE(MakeCertificates(dir + "/pki"));
     ASSERT_NO_FATAL_FAILURE(StartCoordinator());
     for (int h : {kA, kB, kC}) ASSERT_NO_FATAL_FAILURE(StartWorker(h));
@@ -107,6 +128,7 @@ class MultiHostTest : public ::testing::Test {
     if (HasFailure()) {
       std::cerr << "--- coordinator (host a)\n" << coordinator_->Log() << "\n";
       for (size_t h = 0; h < workers_.size(); ++h) {
+        if (workers_[h] == nullptr) continue;
         std::cerr << "--- worker on host " << hosts_->name(h) << "\n"
                   << workers_[h]->Log() << "\n";
       }
@@ -152,26 +174,37 @@ class MultiHostTest : public ::testing::Test {
     return absl::StrCat(hosts_->ip(kA), ":", kPort);
   }
 
-  // What a worker or client on `host` needs to reach the coordinator.
+  // What a worker or client on `host` needs to reach the coordinator:
+  // nothing once enrolled with the built-in CA.
   std::vector<std::string> AccessFlags(int host) const {
+    if (builtin_ca_) return {};
     const std::string d = Config(host);
     return {"--coordinator=" + Address(), "--token-file=" + d + "/token",
             "--tls-ca=" + d + "/ca.pem", "--tls-cert=" + d + "/client.pem",
             "--tls-key=" + d + "/client.key"};
   }
 
+  std::string CoordinatorState() const {
+    return hosts_->state_dir(kA) + "/coordinator";
+  }
+
+  // With the built-in CA: no --tls-* and no --insecure, so a coordinator
+  // listening beyond loopback makes its own CA (its address is in the
+  // server certificate by default: no --advertise).
   void StartCoordinator() {
-    const std::string state = hosts_->state_dir(kA) + "/coordinator";
+    const std::string state = CoordinatorState();
     const std::string port_file = hosts_->state_dir(kA) + "/port";
     const std::string d = Config(kA);
-    auto p = hosts_->Start(
-        kA,
-        {ShardexBinary(), "coordinator", "--listen=" + Address(),
-         "--state-dir=" + state, "--port-file=" + port_file,
-         "--tls-cert=" + d + "/server.pem", "--tls-key=" + d + "/server.key",
-         "--tls-ca=" + d + "/ca.pem", "--allow-commands",
-         "--heartbeat-timeout=3s"},
-        "coordinator");
+    std::vector<std::string> argv = {
+        ShardexBinary(),        "coordinator",     "--listen=" + Address(),
+        "--state-dir=" + state, "--port-file=" + port_file};
+    if (!builtin_ca_) {
+      argv.insert(argv.end(), {"--tls-cert=" + d + "/server.pem",
+                               "--tls-key=" + d + "/server.key",
+                               "--tls-ca=" + d + "/ca.pem"});
+    }
+    argv.insert(argv.end(), {"--allow-commands", "--heartbeat-timeout=3s"});
+    auto p = hosts_->Start(kA, argv, "coordinator");
     ASSERT_TRUE(p.ok()) << p.status();
     coordinator_ = std::move(p).value();
     const absl::Time deadline = absl::Now() + absl::Seconds(30);
@@ -180,6 +213,7 @@ class MultiHostTest : public ::testing::Test {
           << "the coordinator did not start:\n" << coordinator_->Log();
       absl::SleepFor(absl::Milliseconds(20));
     }
+    if (builtin_ca_) return;
     // The token travels to every host, as an operator would copy it.
     auto token = ReadFile(state + "/token");
     ASSERT_TRUE(token.ok()) << token.status();
@@ -191,11 +225,15 @@ class MultiHostTest : public ::testing::Test {
   }
 
   // A worker on `host` with 1 thread and 2 process slots; its scratch
-  // directory is in the host-local directory.
-  void StartWorker(int host) {
+  // directory is in the host-local directory. With `join`, it enrols with
+  // that join token first.
+  void StartWorker(int host, const std::string& join = "") {
     mkdir((hosts_->local_backing_dir(host) + "/scratch").c_str(), 0755);
     std::vector<std::string> argv = {ShardexBinary(), "worker"};
     for (const std::string& f : AccessFlags(host)) argv.push_back(f);
+    if (!join.empty()) {
+      argv.insert(argv.end(), {"--join=" + join, "--coordinator=" + Address()});
+    }
     argv.insert(argv.end(),
                 {"--name=host-" + hosts_->name(host), "--threads=1",
                  "--processes=2", "--scratch-dir=" + hosts_->local_dir() + "/scratch"});
@@ -225,10 +263,34 @@ class MultiHostTest : public ::testing::Test {
     return p.ok() ? std::move(p).value() : nullptr;
   }
 
+  // `shardex ARGS...` on host a, as the operator, on the coordinator's
+  // state directory (token and cert commands).
+  CliRun Operator(std::vector<std::string> args) {
+    args.insert(args.begin(), ShardexBinary());
+    args.insert(args.end(), {"--state-dir", CoordinatorState()});
+    return hosts_->Run(kA, args, absl::Seconds(30));
+  }
+
+  // A join token for `role`, created on host a.
+  std::string CreateToken(const std::string& role,
+                          const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {"token", "create", "--role", role};
+    args.insert(args.end(), extra.begin(), extra.end());
+    CliRun run = Operator(args);
+    EXPECT_EQ(run.exit_code, 0) << run.err;
+    return Trim(run.out);
+  }
+
+  CliRun Login(int host, const std::string& token) {
+    return hosts_->Run(host, {ShardexBinary(), "login", "--join", token,
+                              "--coordinator", Address()},
+                       absl::Seconds(30));
+  }
+
   // The workers the coordinator lists, asked from host a (its link stays
-  // up).
+  // up), or with the built-in CA from host c (the host logged in).
   absl::StatusOr<std::vector<v1::WorkerInfo>> Workers() {
-    CliRun run = Cli(kA, "workers", {"--json"}, absl::Seconds(30));
+    CliRun run = Cli(query_host_, "workers", {"--json"}, absl::Seconds(30));
     if (run.exit_code != 0) {
       return absl::UnavailableError(absl::StrCat("workers: ", run.err));
     }
@@ -296,6 +358,30 @@ class MultiHostTest : public ::testing::Test {
     EXPECT_EQ(Trim(run.out), answer) << run.err;
   }
 
+  // Host b's worker killed with SIGKILL while it runs a shard of a SumJob
+  // of [0, n) in `shards` shards: the answer is still exact.
+  void ExpectExactAnswerWithBKilled(int n, int shards) {
+    const uint64_t job = SubmitDetached(SumJob(n, shards, 2));
+    ASSERT_NE(job, 0u);
+    ASSERT_NO_FATAL_FAILURE(WaitUntilRunningOn(kB));
+    workers_[kB]->Kill();
+    ExpectWatchAnswer(job, absl::StrCat(SumBelow(n)));
+  }
+
+  // The workers of `hosts` are listed, each from its host's address.
+  void ExpectWorkersFromTheirAddresses(const std::vector<int>& hosts) {
+    auto workers = Workers();
+    ASSERT_TRUE(workers.ok()) << workers.status();
+    for (int h : hosts) {
+      const v1::WorkerInfo* w = Find(*workers, hosts_->name(h));
+      ASSERT_NE(w, nullptr) << "host " << hosts_->name(h);
+      EXPECT_NE(w->peer().find(hosts_->ip(h) + ":"), std::string::npos)
+          << w->peer();
+    }
+  }
+
+  bool builtin_ca_ = false;  // set before SetUp
+  int query_host_ = kA;
   std::unique_ptr<NetnsHosts> hosts_;
   std::unique_ptr<HostProcess> coordinator_;
   std::vector<std::unique_ptr<HostProcess>> workers_;  // by host
@@ -326,14 +412,7 @@ TEST_F(MultiHostTest, HostsHaveTheirOwnAddressesHomesAndLocalDirectories) {
   // Outside the hosts the local path is an empty mount point.
   EXPECT_FALSE(ReadFile(hosts_->local_dir() + "/name").ok());
   // Workers connect from their own addresses.
-  auto workers = Workers();
-  ASSERT_TRUE(workers.ok()) << workers.status();
-  for (int h = 0; h < hosts_->size(); ++h) {
-    const v1::WorkerInfo* w = Find(*workers, hosts_->name(h));
-    ASSERT_NE(w, nullptr) << "host " << hosts_->name(h);
-    EXPECT_NE(w->peer().find(hosts_->ip(h) + ":"), std::string::npos)
-        << w->peer();
-  }
+  ExpectWorkersFromTheirAddresses({kA, kB, kC});
 }
 
 TEST_F(MultiHostTest, ExactAnswersAcrossHosts) {
@@ -391,11 +470,7 @@ TEST_F(MultiHostTest, ExactAnswersAcrossHosts) {
 }
 
 TEST_F(MultiHostTest, KilledWorkerHostStillGivesTheExactAnswer) {
-  const uint64_t job = SubmitDetached(SumJob(60, 30, 2));
-  ASSERT_NE(job, 0u);
-  ASSERT_NO_FATAL_FAILURE(WaitUntilRunningOn(kB));
-  workers_[kB]->Kill();
-  ExpectWatchAnswer(job, absl::StrCat(SumBelow(60)));
+  ExpectExactAnswerWithBKilled(60, 30);
 }
 
 TEST_F(MultiHostTest, WorkerHostLinkDownThenUpGivesTheExactAnswer) {
@@ -460,6 +535,96 @@ TEST_F(MultiHostTest, SubmittingHostLinkDownThenUpSubmitAndWatchFinish) {
         << run.err;
     EXPECT_EQ(Trim(run.out), answer) << run.err;
   }
+}
+
+// The built-in CA across hosts: the coordinator on host a makes its own CA
+// (no --tls-*, no --insecure), workers on b and c enrol with
+// `worker --join`, host c with `login --join`, and then nothing needs a
+// flag. Join tokens are created on host a with `shardex token create`.
+class MultiHostBuiltinCaTest : public MultiHostTest {
+ protected:
+  MultiHostBuiltinCaTest() { builtin_ca_ = true; }
+
+  // A fresh `worker --join` on `host`, in an identity directory of its
+  // own; it must stop by itself within 60 s. Its exit code and output.
+  CliRun JoinWorker(int host, const std::string& token) {
+    return hosts_->Run(
+        host,
+        {ShardexBinary(), "worker", "--join=" + token,
+         "--coordinator=" + Address(), "--threads=1",
+         "--identity-dir=" + hosts_->home(host) + "/another-worker"},
+        absl::Seconds(60));
+  }
+};
+
+TEST_F(MultiHostBuiltinCaTest, JoinedHostsGiveExactAnswersWithNoFlags) {
+  CliRun primes = Cli(kC, "submit", {"primes", "--to", "1e9"});
+  EXPECT_EQ(primes.exit_code, 0) << primes.err;
+  EXPECT_EQ(Trim(primes.out), "50847534");
+  CliRun sum = Cli(kC, "submit", SumJob(100, 7, 0));
+  EXPECT_EQ(sum.exit_code, 0) << sum.err;
+  EXPECT_EQ(Trim(sum.out), absl::StrCat(SumBelow(100)));
+  ASSERT_NO_FATAL_FAILURE(ExpectWorkersFromTheirAddresses({kB, kC}));
+  // kill -9 of host b's worker mid-job: still the exact answer.
+  ExpectExactAnswerWithBKilled(40, 20);
+}
+
+TEST_F(MultiHostBuiltinCaTest, ExpiredTokenCannotJoin) {
+  const std::string token = CreateToken("worker", {"--ttl", "1s"});
+  ASSERT_FALSE(token.empty());
+  absl::SleepFor(absl::Seconds(2));
+  CliRun join = JoinWorker(kB, token);
+  EXPECT_NE(join.exit_code, 0) << join.err;
+  EXPECT_NE(join.exit_code, -1) << "still running after 60 s";
+  EXPECT_NE((join.out + join.err).find("expired"), std::string::npos)
+      << join.out << join.err;
+}
+
+TEST_F(MultiHostBuiltinCaTest, WrongFingerprintIsRefusedByTheJoiningHost) {
+  std::string token = CreateToken("client");
+  ASSERT_GE(token.size(), 7u + 64u) << token;
+  const std::string real = token.substr(7, 64);
+  const std::string other(64, real[0] == '0' ? '1' : '0');
+  token.replace(7, 64, other);
+  CliRun login = Login(kB, token);
+  EXPECT_EQ(login.exit_code, 2) << login.err;
+  EXPECT_NE(login.err.find(real), std::string::npos) << login.err;
+  EXPECT_NE(login.err.find(other), std::string::npos) << login.err;
+  CliRun join = JoinWorker(kB, token);
+  EXPECT_EQ(join.exit_code, 2) << join.err;
+  EXPECT_NE((join.out + join.err).find(real), std::string::npos)
+      << join.out << join.err;
+  EXPECT_NE((join.out + join.err).find(other), std::string::npos)
+      << join.out << join.err;
+}
+
+TEST_F(MultiHostBuiltinCaTest, RevokedWorkerCannotReconnect) {
+  // Host b's worker certificate, by its name, in `cert list` on host a.
+  CliRun list = Operator({"cert", "list"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  std::string serial;
+  for (absl::string_view line : absl::StrSplit(list.out, '\n')) {
+    std::vector<std::string> cols =
+        absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (cols.size() >= 5 && cols[1] == "worker" && cols.back() == "host-b") {
+      serial = cols[0];
+    }
+  }
+  ASSERT_FALSE(serial.empty()) << "no worker certificate of host-b:\n"
+                               << list.out;
+  CliRun revoke = Operator({"cert", "revoke", serial});
+  ASSERT_EQ(revoke.exit_code, 0) << revoke.err;
+
+  workers_[kB]->Kill();
+  ASSERT_NO_FATAL_FAILURE(StartWorker(kB));  // no --join: its identity
+  CliRun again = workers_[kB]->Finish(absl::Seconds(60));
+  EXPECT_EQ(again.exit_code, 2) << again.out << again.err;
+  EXPECT_NE((again.out + again.err).find("was revoked"), std::string::npos)
+      << again.out << again.err;
+  // Host c's worker is unaffected.
+  WaitForWorkerList("only host c's worker", [](const auto& list) {
+    return list.size() == 1 && Find(list, "c") != nullptr;
+  });
 }
 
 // A run that crashed left a namespace with a process in it: the next
