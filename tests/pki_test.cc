@@ -12,6 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <optional>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -329,17 +332,25 @@ TEST_F(PkiTest, ClientCertificateCannotServeAsAWorker) {
   ExpectWorkerGivesUp(w, "needs a worker certificate");
 }
 
-// Certificates of 9 s: renewed with 3 s left, so within seconds.
+// Certificates of 15 s (plus a 1.5 s backdate): renewed with a third of
+// their life, 5.5 s, left. The test times its steps from the certificates'
+// own end, so a slow machine (ASan) cannot push the CLI past expiry.
 class PkiRenewalTest : public PkiTest {
  protected:
-  PkiRenewalTest() { coordinator_flags_ = {"--cert-ttl=9s"}; }
+  PkiRenewalTest() { coordinator_flags_ = {"--cert-ttl=15s"}; }
 };
 
-std::string SerialIn(const std::string& cert_file) {
+std::optional<CertInfo> CertIn(const std::string& cert_file) {
   absl::StatusOr<std::string> pem = ReadFile(cert_file);
-  if (!pem.ok()) return "";
+  if (!pem.ok()) return std::nullopt;
   absl::StatusOr<CertInfo> info = InspectCertificate(*pem);
-  return info.ok() ? info->serial_hex : "";
+  if (!info.ok()) return std::nullopt;
+  return *std::move(info);
+}
+
+std::string SerialIn(const std::string& cert_file) {
+  std::optional<CertInfo> info = CertIn(cert_file);
+  return info ? info->serial_hex : "";
 }
 
 TEST_F(PkiRenewalTest, WorkerRenewsInTheBackgroundAndTheCliOnUse) {
@@ -348,17 +359,28 @@ TEST_F(PkiRenewalTest, WorkerRenewsInTheBackgroundAndTheCliOnUse) {
   const std::string worker_cert = root_ + "/w/cert.pem";
   StartWorker(root_ + "/w", CreateToken("worker"));
   ASSERT_NO_FATAL_FAILURE(WaitForWorkers(1));
-  const std::string client_serial = SerialIn(client_cert);
-  const std::string worker_serial = SerialIn(worker_cert);
+  const std::optional<CertInfo> client = CertIn(client_cert);
+  const std::optional<CertInfo> worker = CertIn(worker_cert);
+  ASSERT_TRUE(client && worker);
 
-  absl::SleepFor(absl::Seconds(8));  // less than a third of 9 s left
-  EXPECT_NE(SerialIn(worker_cert), worker_serial) << "worker did not renew";
+  // The CLI renews on use once less than a third is left: use it with 4 s
+  // of the first certificate left.
+  absl::SleepFor(client->not_after - absl::Seconds(4) - absl::Now());
   CliRun jobs = RunCli({"jobs"});
   EXPECT_EQ(jobs.exit_code, 0) << jobs.err;
-  EXPECT_NE(SerialIn(client_cert), client_serial) << "CLI did not renew";
+  EXPECT_NE(SerialIn(client_cert), client->serial_hex) << "CLI did not renew";
+
+  // The worker renews on its own before its first certificate ends.
+  while (absl::Now() < worker->not_after &&
+         SerialIn(worker_cert) == worker->serial_hex) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_NE(SerialIn(worker_cert), worker->serial_hex)
+      << "worker did not renew before its certificate ended";
 
   // Past the first certificates' end: the renewed ones are what work.
-  absl::SleepFor(absl::Seconds(3));
+  absl::SleepFor(std::max(client->not_after, worker->not_after) +
+                 absl::Seconds(1) - absl::Now());
   workers_[0]->Stop(absl::Seconds(5));
   StartWorker(root_ + "/w", "");
   ASSERT_NO_FATAL_FAILURE(WaitForWorkers(1));
