@@ -51,6 +51,11 @@ struct KernelParam {
   // The value names files (or '\n'-separated files): the CLI makes relative
   // paths absolute before submitting, since workers run elsewhere.
   bool is_path = false;
+  // With is_path: the kernel WRITES this file (mandelbrot's out) rather than
+  // reading it. Without a shared filesystem, an input path is staged (read
+  // on the submitting host and uploaded) and an output path is written on
+  // the submitting host from the coordinator's copy (docs/staging.md).
+  bool is_output = false;
 };
 
 struct KernelInfo {

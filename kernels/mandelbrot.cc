@@ -70,6 +70,7 @@ std::vector<KernelParam> MandelbrotParams() {
   KernelParam out{"out", "PNG file to write, on the coordinator's host", "",
                   /*required=*/true};
   out.is_path = true;
+  out.is_output = true;
   return {
       {"width", "image width in pixels, 1 to 16384", "", true},
       {"height", "image height in pixels, 1 to 16384", "", true},

@@ -227,6 +227,7 @@ TEST(MandelbrotKernelTest, DomainIsTheRowsInShardsOfBoundedWork) {
   ASSERT_NE(info, nullptr);
   for (const KernelParam& p : info->params) {
     EXPECT_EQ(p.is_path, p.name == "out") << p.name;
+    EXPECT_EQ(p.is_output, p.name == "out") << p.name;
   }
 }
 
