@@ -53,6 +53,11 @@ std::vector<std::string> FakeStore::reads() const {
   return reads_;
 }
 
+int FakeStore::list_calls() const {
+  absl::MutexLock lock(&mu_);
+  return list_calls_;
+}
+
 grpc::Status FakeStore::StatBlobs(grpc::ServerContext*,
                                   const v1::StatBlobsRequest* req,
                                   v1::StatBlobsResponse* resp) {
@@ -99,6 +104,7 @@ grpc::Status FakeStore::ListOutputs(grpc::ServerContext*,
                                     const v1::ListOutputsRequest* req,
                                     v1::ListOutputsResponse* resp) {
   absl::MutexLock lock(&mu_);
+  ++list_calls_;
   auto it = outputs_.find(req->job_id());
   if (it == outputs_.end()) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND,

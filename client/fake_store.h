@@ -47,6 +47,7 @@ class FakeStore final : public shardex::v1::Store::Service {
   // Called (on the gRPC thread) as each ReadOutput starts, with the name.
   void OnRead(std::function<void(const std::string&)> hook);
   std::vector<std::string> reads() const;
+  int list_calls() const;  // ListOutputs calls so far
 
   grpc::Status StatBlobs(grpc::ServerContext*,
                          const shardex::v1::StatBlobsRequest* req,
@@ -73,6 +74,7 @@ class FakeStore final : public shardex::v1::Store::Service {
   std::string broken_ ABSL_GUARDED_BY(mu_);
   std::function<void(const std::string&)> on_read_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> reads_ ABSL_GUARDED_BY(mu_);
+  int list_calls_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace shardex
