@@ -72,7 +72,8 @@ int RunFetch(const ClientOptions& options, uint64_t job_id,
   if (!complete.ok()) return Fail(complete.status());
   if (fetcher.fetched() == 0) {
     return Fail(absl::NotFoundError(absl::StrCat(
-        "job ", job_id, " has no outputs on the coordinator (it was "
+        "job ", job_id,
+        " has no outputs on the coordinator (it was "
         "submitted without --output or a kernel output file, or with "
         "--shared-fs, or it has not written any yet)")));
   }

@@ -71,8 +71,8 @@ void JobOutputs::OnUpdate(absl::Time now) {
   absl::Status st = fetcher_.FetchNew();
   if (st.ok()) return;
   poll_failed_ = true;
-  std::cerr << "shardex: downloading the outputs of job " << job_id_
-            << ": " << st.message() << " (trying again when it ends)\n";
+  std::cerr << "shardex: downloading the outputs of job " << job_id_ << ": "
+            << st.message() << " (trying again when it ends)\n";
 }
 
 absl::Status JobOutputs::Finish(v1::JobState state) {
@@ -83,9 +83,11 @@ absl::Status JobOutputs::Finish(v1::JobState state) {
     if (*complete) return absl::OkStatus();
     absl::SleepFor(kFinishWait);
   }
-  return absl::UnavailableError(absl::StrCat(
-      "job ", job_id_, " succeeded but the coordinator has not listed all of "
-      "its outputs yet", FetchHint(job_id_, "")));
+  return absl::UnavailableError(
+      absl::StrCat("job ", job_id_,
+                   " succeeded but the coordinator has not listed all of "
+                   "its outputs yet",
+                   FetchHint(job_id_, "")));
 }
 
 }  // namespace shardex

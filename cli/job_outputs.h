@@ -50,8 +50,7 @@ class JobOutputs {
   absl::Status Finish(shardex::v1::JobState state);
 
  private:
-  JobOutputs(CoordinatorClient& client, uint64_t job_id,
-             OutputTargets targets);
+  JobOutputs(CoordinatorClient& client, uint64_t job_id, OutputTargets targets);
 
   const uint64_t job_id_;
   StoreClient store_;

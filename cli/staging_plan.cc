@@ -45,9 +45,9 @@ std::string Basename(std::string path) {
 }
 
 bool Under(const std::string& path, const std::string& root) {
-  return path == root || (path.size() > root.size() &&
-                          path.compare(0, root.size(), root) == 0 &&
-                          path[root.size()] == '/');
+  return path == root ||
+         (path.size() > root.size() &&
+          path.compare(0, root.size(), root) == 0 && path[root.size()] == '/');
 }
 
 // Hashes the regular file at `path` (stat'ed as `st`) into a StagedFile.
@@ -71,23 +71,24 @@ absl::Status StageInput(const std::string& path, v1::JobSpec* spec) {
       "--shared-fs if every host sees the same files)";
   struct stat st;
   if (stat(path.c_str(), &st) != 0) {
-    return WithHint(ErrnoError(absl::StrCat("the submitting host (",
-                                            HostName(), ") cannot read"),
+    return WithHint(ErrnoError(absl::StrCat("the submitting host (", HostName(),
+                                            ") cannot read"),
                                path),
                     hint);
   }
   if (!S_ISREG(st.st_mode)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "input ", path, " is not a regular file; name files, not "
-        "directories or devices"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("input ", path,
+                     " is not a regular file; name files, not "
+                     "directories or devices"));
   }
   absl::StatusOr<v1::StagedFile> f = Describe(path, st, "");
   if (!f.ok()) {
-    return WithHint(absl::Status(f.status().code(),
-                                 absl::StrCat("the submitting host (",
-                                              HostName(), ") ",
-                                              f.status().message())),
-                    hint);
+    return WithHint(
+        absl::Status(f.status().code(),
+                     absl::StrCat("the submitting host (", HostName(), ") ",
+                                  f.status().message())),
+        hint);
   }
   *spec->add_staged() = *std::move(f);
   return absl::OkStatus();
@@ -107,9 +108,7 @@ class UploadWalker {
   absl::Status Walk() {
     root_ = RealPath(given_);
     if (root_.empty()) {
-      return WithHint(ErrnoError("--upload: the submitting host cannot read",
-                                 given_),
-                      "");
+      return ErrnoError("--upload: the submitting host cannot read", given_);
     }
     std::string name = Basename(given_);
     if (name == "." || name == ".." || name.empty()) name = Basename(root_);
@@ -144,9 +143,9 @@ class UploadWalker {
                        const struct stat& dir_st) {
     const auto key = std::make_pair(dir_st.st_dev, dir_st.st_ino);
     if (!on_path_.insert(key).second) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--upload ", given_, ": ", dir,
-          " leads back to a directory above it (a symlink loop)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--upload ", given_, ": ", dir,
+                       " leads back to a directory above it (a symlink loop)"));
     }
     std::vector<std::string> entries;
     DIR* d = opendir(dir.c_str());
@@ -189,7 +188,7 @@ class UploadWalker {
 
   const std::string given_;
   v1::JobSpec* const spec_;
-  std::string root_;  // real path of given_
+  std::string root_;                           // real path of given_
   std::set<std::pair<dev_t, ino_t>> on_path_;  // directories being walked
 };
 
@@ -258,7 +257,8 @@ absl::Status PlanStaging(const std::vector<std::string>& uploads,
   if (!uploads.empty() && !spec->has_command()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--upload applies to command jobs only (a program after --), not to "
-        "kernel ", spec->kernel()));
+        "kernel ",
+        spec->kernel()));
   }
   spec->clear_staged();
   for (const std::string& path : InputPaths(*spec)) {

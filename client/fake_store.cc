@@ -11,8 +11,7 @@ void FakeStore::SetStored(const std::string& sha256, uint64_t size) {
   b.set_size(size);
 }
 
-void FakeStore::SetPartial(const std::string& sha256,
-                           uint64_t received_bytes) {
+void FakeStore::SetPartial(const std::string& sha256, uint64_t received_bytes) {
   absl::MutexLock lock(&mu_);
   blobs_[sha256].set_received_bytes(received_bytes);
 }
@@ -20,6 +19,11 @@ void FakeStore::SetPartial(const std::string& sha256,
 void FakeStore::FailUploads(grpc::Status status) {
   absl::MutexLock lock(&mu_);
   upload_error_ = std::move(status);
+}
+
+void FakeStore::BreakNextUploadAfter(uint64_t bytes) {
+  absl::MutexLock lock(&mu_);
+  break_after_ = bytes;
 }
 
 std::vector<FakeStore::Upload> FakeStore::uploads() const {
@@ -72,9 +76,9 @@ grpc::Status FakeStore::StatBlobs(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status FakeStore::UploadBlob(
-    grpc::ServerContext*, grpc::ServerReader<v1::UploadChunk>* reader,
-    v1::UploadBlobResponse* resp) {
+grpc::Status FakeStore::UploadBlob(grpc::ServerContext*,
+                                   grpc::ServerReader<v1::UploadChunk>* reader,
+                                   v1::UploadBlobResponse* resp) {
   Upload up;
   v1::UploadChunk chunk;
   bool first = true;
@@ -89,6 +93,13 @@ grpc::Status FakeStore::UploadBlob(
     }
     up.data += chunk.data();
     up.chunk_bytes.push_back(chunk.data().size());
+    absl::MutexLock lock(&mu_);
+    if (break_after_ > 0 && up.data.size() >= break_after_) {
+      break_after_ = 0;
+      blobs_[up.sha256].set_received_bytes(up.offset + up.data.size());
+      uploads_.push_back(up);
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "link broke");
+    }
   }
   resp->set_size(up.size);
   absl::MutexLock lock(&mu_);

@@ -36,6 +36,9 @@ class FakeStore final : public shardex::v1::Store::Service {
   void SetPartial(const std::string& sha256, uint64_t received_bytes);
   // Every UploadBlob fails with this (after reading the first message).
   void FailUploads(grpc::Status status);
+  // The next UploadBlob fails UNAVAILABLE once it has `bytes` of data,
+  // keeping them as the blob's partial copy (received_bytes).
+  void BreakNextUploadAfter(uint64_t bytes);
   std::vector<Upload> uploads() const;
   std::vector<std::vector<std::string>> stat_requests() const;
 
@@ -52,10 +55,9 @@ class FakeStore final : public shardex::v1::Store::Service {
   grpc::Status StatBlobs(grpc::ServerContext*,
                          const shardex::v1::StatBlobsRequest* req,
                          shardex::v1::StatBlobsResponse* resp) override;
-  grpc::Status UploadBlob(
-      grpc::ServerContext*,
-      grpc::ServerReader<shardex::v1::UploadChunk>* reader,
-      shardex::v1::UploadBlobResponse* resp) override;
+  grpc::Status UploadBlob(grpc::ServerContext*,
+                          grpc::ServerReader<shardex::v1::UploadChunk>* reader,
+                          shardex::v1::UploadBlobResponse* resp) override;
   grpc::Status ListOutputs(grpc::ServerContext*,
                            const shardex::v1::ListOutputsRequest* req,
                            shardex::v1::ListOutputsResponse* resp) override;
@@ -68,9 +70,10 @@ class FakeStore final : public shardex::v1::Store::Service {
   std::map<std::string, shardex::v1::BlobStat> blobs_ ABSL_GUARDED_BY(mu_);
   grpc::Status upload_error_ ABSL_GUARDED_BY(mu_);
   std::vector<Upload> uploads_ ABSL_GUARDED_BY(mu_);
+  uint64_t break_after_ ABSL_GUARDED_BY(mu_) = 0;  // 0: no break
   std::vector<std::vector<std::string>> stat_requests_ ABSL_GUARDED_BY(mu_);
-  std::map<uint64_t, std::vector<std::pair<std::string, std::string>>>
-      outputs_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, std::vector<std::pair<std::string, std::string>>> outputs_
+      ABSL_GUARDED_BY(mu_);
   std::string broken_ ABSL_GUARDED_BY(mu_);
   std::function<void(const std::string&)> on_read_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> reads_ ABSL_GUARDED_BY(mu_);

@@ -5,10 +5,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 
 namespace shardex {
 
 namespace {
+
+// A broken upload stream is resumed this many times in all, waiting
+// kUploadRetryWait longer before each.
+constexpr int kUploadAttempts = 5;
+constexpr absl::Duration kUploadRetryWait = absl::Milliseconds(200);
 
 // One blob to send, from the first staged file with its content.
 struct Blob {
@@ -52,6 +59,39 @@ class UploadBar {
   bool drawn_ = false;
 };
 
+bool IsTransient(const absl::Status& st) {
+  return st.code() == absl::StatusCode::kUnavailable ||
+         st.code() == absl::StatusCode::kDeadlineExceeded;
+}
+
+// Sends `blob` from where `stat` says the coordinator's copy ends. A stream
+// that breaks (a coordinator restart, a network blip) is resumed from the
+// coordinator's new received_bytes, up to kUploadAttempts times.
+absl::Status UploadOne(StoreClient& store, const Blob& blob, v1::BlobStat stat,
+                       FILE* err, UploadBar& bar) {
+  for (int attempt = 1;; ++attempt) {
+    uint64_t offset = stat.received_bytes();
+    if (offset > blob.size) offset = 0;  // not this content's partial copy
+    if (offset > 0) {
+      bar.Clear();
+      absl::FPrintF(err, "shardex: resuming upload of '%s' at %d of %d bytes\n",
+                    blob.path, offset, blob.size);
+      std::fflush(err);
+    }
+    bar.Show(blob, offset);
+    absl::Status st =
+        store.Upload(blob.path, blob.sha256, blob.size, offset,
+                     [&](uint64_t sent) { bar.Show(blob, sent); });
+    if (st.ok() || !IsTransient(st) || attempt >= kUploadAttempts) return st;
+    absl::SleepFor(kUploadRetryWait * attempt);
+    absl::StatusOr<std::vector<v1::BlobStat>> again =
+        store.StatBlobs({blob.sha256});  // retried like every unary call
+    if (!again.ok()) return again.status();
+    stat = (*again)[0];
+    if (stat.stored()) return absl::OkStatus();
+  }
+}
+
 }  // namespace
 
 std::string FormatStageSummary(const StageReport& r) {
@@ -73,32 +113,17 @@ absl::StatusOr<StageReport> UploadStaged(StoreClient& store,
   UploadBar bar(err, progress_bar);
   for (size_t i = 0; i < blobs.size(); ++i) {
     const Blob& blob = blobs[i];
-    const v1::BlobStat& stat = (*stats)[i];
     report.files++;
     report.bytes += blob.size;
-    if (stat.stored()) {
+    if ((*stats)[i].stored()) {
       report.already_stored++;
       continue;
     }
-    uint64_t offset = stat.received_bytes();
-    if (offset > blob.size) offset = 0;  // not this content's partial copy
-    if (offset > 0) {
-      bar.Clear();
-      absl::FPrintF(err, "shardex: resuming upload of '%s' at %d of %d bytes\n",
-                    blob.path, offset, blob.size);
-      std::fflush(err);
-    }
-    bar.Show(blob, offset);
-    absl::Status st =
-        store.Upload(blob.path, blob.sha256, blob.size, offset,
-                     [&](uint64_t sent) { bar.Show(blob, sent); });
-    if (!st.ok()) {
-      bar.Clear();
-      return st;
-    }
+    absl::Status st = UploadOne(store, blob, (*stats)[i], err, bar);
+    bar.Clear();
+    if (!st.ok()) return st;
     report.uploaded++;
   }
-  bar.Clear();
   absl::FPrintF(err, "%s\n", FormatStageSummary(report));
   std::fflush(err);
   return report;

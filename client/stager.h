@@ -7,9 +7,10 @@
 // On `err` it prints, for each resumed upload,
 //   shardex: resuming upload of 'PATH' at N of SIZE bytes
 // a progress line redrawn in place when `progress_bar` (a terminal), and at
-// the end one summary line (FormatStageSummary). The first error (a quota
-// the coordinator names, an unreadable file) stops it; the caller submits
-// nothing then.
+// the end one summary line (FormatStageSummary). An upload stream that
+// breaks (UNAVAILABLE) is resumed, after a fresh StatBlobs, a few times.
+// Any other error (a quota the coordinator names, an unreadable file) stops
+// it; the caller submits nothing then.
 //
 // Thread-safety: one call at a time per `err`.
 #ifndef SHARDEX_CLIENT_STAGER_H_
@@ -29,7 +30,7 @@ namespace shardex {
 // files == uploaded + already_stored.
 struct StageReport {
   uint64_t files = 0;
-  uint64_t bytes = 0;  // of those files, whole
+  uint64_t bytes = 0;     // of those files, whole
   uint64_t uploaded = 0;  // sent now, whole or resumed
   uint64_t already_stored = 0;
 };

@@ -3,8 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <utility>
 
@@ -34,7 +34,8 @@ absl::StatusOr<std::string> ReadAt(int fd, const std::string& path,
   return buf;
 }
 
-absl::Status WriteAll(int fd, const std::string& path, const std::string& data) {
+absl::Status WriteAll(int fd, const std::string& path,
+                      const std::string& data) {
   size_t done = 0;
   while (done < data.size()) {
     const ssize_t n = write(fd, data.data() + done, data.size() - done);
@@ -79,9 +80,9 @@ absl::StatusOr<std::vector<v1::BlobStat>> StoreClient::StatBlobs(
   });
   if (!st.ok()) return st;
   if (resp.blobs_size() != req.sha256_size()) {
-    return absl::InternalError(absl::StrCat(
-        "the coordinator answered StatBlobs for ", resp.blobs_size(), " of ",
-        req.sha256_size(), " blobs"));
+    return absl::InternalError(
+        absl::StrCat("the coordinator answered StatBlobs for ",
+                     resp.blobs_size(), " of ", req.sha256_size(), " blobs"));
   }
   return std::vector<v1::BlobStat>(resp.blobs().begin(), resp.blobs().end());
 }
@@ -112,9 +113,9 @@ absl::Status StoreClient::Upload(const std::string& path,
       break;
     }
     if (data->size() != len) {
-      local = absl::FailedPreconditionError(absl::StrCat(
-          path, " changed while it was being uploaded: it had ", size,
-          " bytes and now ends at ", sent + data->size()));
+      local = absl::FailedPreconditionError(
+          absl::StrCat(path, " changed while it was being uploaded: it had ",
+                       size, " bytes and now ends at ", sent + data->size()));
       break;
     }
     chunk.set_data(*std::move(data));
@@ -133,9 +134,9 @@ absl::Status StoreClient::Upload(const std::string& path,
   const grpc::Status st = writer->Finish();
   if (!st.ok()) return client_.Explain(st);
   if (sent < size) {
-    return absl::UnavailableError(absl::StrCat(
-        "the coordinator ended the upload of ", path, " at ", sent, " of ",
-        size, " bytes"));
+    return absl::UnavailableError(
+        absl::StrCat("the coordinator ended the upload of ", path, " at ", sent,
+                     " of ", size, " bytes"));
   }
   return absl::OkStatus();
 }
@@ -157,8 +158,8 @@ absl::Status StoreClient::ReadOutput(uint64_t job_id, const std::string& name,
                                      const std::string& dest) {
   if (stub_ == nullptr) return client_.channel_error();
   const std::string temp = PartialDownloadPath(dest);
-  UniqueFd fd(open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                   0644));
+  UniqueFd fd(
+      open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!fd.valid()) return ErrnoError("cannot create", temp);
   grpc::ClientContext ctx;  // no deadline: see the header
   AddTokenMetadata(client_.options().token, &ctx);
@@ -176,7 +177,8 @@ absl::Status StoreClient::ReadOutput(uint64_t job_id, const std::string& name,
   const grpc::Status finished = reader->Finish();
   if (st.ok() && !finished.ok()) st = client_.Explain(finished);
   // A full disk may show only now: sync before the name goes live.
-  if (st.ok() && fdatasync(fd.get()) != 0) st = ErrnoError("cannot write", temp);
+  if (st.ok() && fdatasync(fd.get()) != 0)
+    st = ErrnoError("cannot write", temp);
   fd.Reset();
   if (st.ok() && rename(temp.c_str(), dest.c_str()) != 0) {
     st = ErrnoError(absl::StrCat("cannot rename ", temp, " to"), dest);

@@ -1,5 +1,7 @@
 // StoreClient, UploadStaged and OutputFetcher against an in-process
 // FakeStore.
+#include "client/store_client.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -14,7 +16,6 @@
 #include "client/fake_store.h"
 #include "client/output_fetcher.h"
 #include "client/stager.h"
-#include "client/store_client.h"
 #include "common/blob_id.h"
 #include "common/file_util.h"
 #include "grpcpp/server_builder.h"
@@ -31,7 +32,8 @@ bool Exists(const std::string& path) {
 // Deterministic bytes that differ per file and position.
 std::string Bytes(uint64_t n, char seed) {
   std::string s(n, '\0');
-  for (uint64_t i = 0; i < n; ++i) s[i] = static_cast<char>(seed + i * 7 + i / 251);
+  for (uint64_t i = 0; i < n; ++i)
+    s[i] = static_cast<char>(seed + i * 7 + i / 251);
   return s;
 }
 
@@ -95,7 +97,7 @@ TEST_F(StoreClientTest, SkipsStoredResumesPartialAndSendsExactBytes) {
   const std::string big = Bytes(3 * kBlobBlockBytes + 5, 'a');
   const std::string kept = Bytes(100, 'k');
   const std::string half = Bytes(2 * kBlobBlockBytes + 9, 'h');
-  const std::string big_path = Stage("big", big);
+  Stage("big", big);
   Stage("big-again", big);  // same content: one blob
   Stage("kept", kept);
   const std::string half_path = Stage("half", half);
@@ -129,7 +131,26 @@ TEST_F(StoreClientTest, SkipsStoredResumesPartialAndSendsExactBytes) {
                               "' at ", kBlobBlockBytes, " of ", half.size(),
                               " bytes\nshardex: staged 3 files (", total,
                               " bytes): 2 uploaded, 1 already stored\n"));
-  (void)big_path;
+}
+
+TEST_F(StoreClientTest, BrokenUploadResumesFromTheCoordinatorsCopy) {
+  const std::string data = Bytes(3 * kBlobBlockBytes, 'r');
+  const std::string path = Stage("r", data);
+  fake_.BreakNextUploadAfter(kBlobBlockBytes);
+  std::string err;
+  absl::StatusOr<StageReport> r = Upload(&err);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const std::vector<FakeStore::Upload> ups = fake_.uploads();
+  ASSERT_EQ(ups.size(), 2u);
+  EXPECT_EQ(ups[0].offset, 0u);
+  EXPECT_EQ(ups[1].offset, kBlobBlockBytes);
+  EXPECT_TRUE(ups[0].data + ups[1].data == data);
+  EXPECT_NE(
+      err.find(absl::StrCat("shardex: resuming upload of '", path, "' at ",
+                            kBlobBlockBytes, " of ", data.size(), " bytes\n")),
+      std::string::npos)
+      << err;
+  EXPECT_EQ(r->uploaded, 1u);
 }
 
 TEST_F(StoreClientTest, EmptyFileIsOneMessage) {
