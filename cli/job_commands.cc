@@ -68,14 +68,8 @@ int WaitForJob(CoordinatorClient& client, uint64_t job_id,
   progress.Clear();
   if (!final_status.ok()) return Fail(final_status.status());
   const v1::JobStatus& s = *final_status;
-  absl::Status downloaded =
+  const absl::Status downloaded =
       outputs != nullptr ? outputs->Finish(s.state()) : absl::OkStatus();
-  if (!downloaded.ok()) {
-    std::cerr << "shardex: downloading the outputs of job " << job_id << ": "
-              << downloaded.message() << "\n";
-    return s.state() == v1::JOB_SUCCEEDED ? int{kExitJobFailed}
-                                          : ExitCodeForJob(s);
-  }
   if (wait.json) {
     std::cout << ToJson(s) << "\n";
   } else if (s.state() == v1::JOB_SUCCEEDED) {
@@ -87,6 +81,13 @@ int WaitForJob(CoordinatorClient& client, uint64_t job_id,
   std::cout.flush();
   if (!wait.json || s.state() != v1::JOB_SUCCEEDED) {
     std::cerr << FormatOutcome(s) << "\n";
+  }
+  if (!downloaded.ok()) {
+    // The answer stands; the files on this host are incomplete.
+    std::cerr << "shardex: downloading the outputs of job " << job_id << ": "
+              << downloaded.message() << "; get them again with `shardex "
+              << "fetch " << job_id << " DIR`\n";
+    if (s.state() == v1::JOB_SUCCEEDED) return ExitCodeFor(downloaded);
   }
   return ExitCodeForJob(s);
 }

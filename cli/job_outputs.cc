@@ -25,11 +25,6 @@ std::string Dirname(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-std::string FetchHint(uint64_t job_id, const std::string& dir) {
-  return absl::StrCat("; get the outputs again with `shardex fetch ", job_id,
-                      " ", dir.empty() ? "DIR" : dir, "`");
-}
-
 }  // namespace
 
 absl::Status PrepareLocalOutputs(const v1::JobSpec& spec) {
@@ -86,8 +81,7 @@ absl::Status JobOutputs::Finish(v1::JobState state) {
   return absl::UnavailableError(
       absl::StrCat("job ", job_id_,
                    " succeeded but the coordinator has not listed all of "
-                   "its outputs yet",
-                   FetchHint(job_id_, "")));
+                   "its outputs yet"));
 }
 
 }  // namespace shardex

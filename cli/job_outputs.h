@@ -46,7 +46,8 @@ class JobOutputs {
 
   // After the job ended with `state`: when it succeeded, everything, with
   // `_SUCCESS` last (waiting briefly for the coordinator to list it);
-  // otherwise the parts that exist. Errors say how to fetch again.
+  // otherwise the parts that exist. UNAVAILABLE when the coordinator has
+  // not listed `_SUCCESS` (or a kernel output file) within ~10 s.
   absl::Status Finish(shardex::v1::JobState state);
 
  private:
