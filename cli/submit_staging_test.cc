@@ -1,7 +1,7 @@
-// RunSubmit's staging and output steps end to end against an in-process
-// fake coordinator (Coordinator + Store services): what it uploads, what it
-// submits, where the outputs land, and that a refused upload submits
-// nothing.
+// RunSubmit's staging and output steps, and RunFetch, end to end against an
+// in-process fake coordinator (Coordinator + Store services): what submit
+// uploads, what it submits, where the outputs land, that a refused upload
+// submits nothing, and what `shardex fetch` writes.
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -41,6 +41,21 @@ class FakeCoordinator final : public v1::Coordinator::Service {
     resp->mutable_status()->set_state(v1::JOB_QUEUED);
     return grpc::Status::OK;
   }
+  // What GetJob answers for job 1; other jobs are unknown.
+  void SetJob(v1::JobStatus status) {
+    absl::MutexLock lock(&mu_);
+    job_ = std::move(status);
+  }
+  grpc::Status GetJob(grpc::ServerContext*, const v1::GetJobRequest* req,
+                      v1::JobStatus* resp) override {
+    absl::MutexLock lock(&mu_);
+    if (req->job_id() != 1) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                          absl::StrCat("no job ", req->job_id()));
+    }
+    *resp = job_;
+    return grpc::Status::OK;
+  }
   grpc::Status WatchJob(grpc::ServerContext*, const v1::WatchJobRequest*,
                         grpc::ServerWriter<v1::JobStatus>* writer) override {
     v1::JobStatus s;
@@ -54,6 +69,7 @@ class FakeCoordinator final : public v1::Coordinator::Service {
  private:
   mutable absl::Mutex mu_;
   std::vector<v1::JobSpec> submitted_ ABSL_GUARDED_BY(mu_);
+  v1::JobStatus job_ ABSL_GUARDED_BY(mu_);
 };
 
 bool Exists(const std::string& path) {
@@ -162,6 +178,46 @@ TEST_F(SubmitStagingTest, SharedFsStagesNothing) {
   EXPECT_FALSE(Exists(dir_ + "/out"));  // the coordinator's to make
   ASSERT_EQ(coordinator_.submitted().size(), 1u);
   EXPECT_EQ(coordinator_.submitted()[0].staged_size(), 0);
+}
+
+TEST_F(SubmitStagingTest, FetchWritesEveryOutputWithSuccessLast) {
+  v1::JobStatus job;
+  job.set_job_id(1);
+  job.set_state(v1::JOB_SUCCEEDED);
+  job.mutable_spec()->set_kernel("mandelbrot");
+  (*job.mutable_spec()->mutable_args())["out"] = "/elsewhere/m.png";
+  job.mutable_spec()->set_output_dir("/elsewhere/out");
+  coordinator_.SetJob(job);
+  store_.AddOutput(1, "_SUCCESS", "");
+  store_.AddOutput(1, "param-out", "PNG");
+  store_.AddOutput(1, "part-00000", "p0");
+  store_.AddOutput(1, "result", "r");
+  ::testing::internal::CaptureStderr();
+  const int rc = RunFetch(cmd_.client, 1, dir_ + "/again");
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(rc, kExitOk) << err;
+  EXPECT_EQ(*ReadFile(dir_ + "/again/m.png"), "PNG");  // the path's basename
+  EXPECT_EQ(*ReadFile(dir_ + "/again/part-00000"), "p0");
+  EXPECT_EQ(*ReadFile(dir_ + "/again/result"), "r");
+  EXPECT_TRUE(Exists(dir_ + "/again/_SUCCESS"));
+  EXPECT_EQ(store_.reads().back(), "_SUCCESS");
+  EXPECT_THAT(err, HasSubstr("shardex: fetched 4 files of job 1"));
+}
+
+TEST_F(SubmitStagingTest, FetchOfAJobWithoutOutputsOrUnknownFails) {
+  v1::JobStatus job;
+  job.set_job_id(1);
+  job.set_state(v1::JOB_SUCCEEDED);
+  job.mutable_spec()->set_output_dir("/elsewhere/out");
+  coordinator_.SetJob(job);
+  store_.AddOutput(1, "unrelated", "");  // job known, nothing of its own
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(RunFetch(cmd_.client, 1, dir_ + "/none"), kExitUsage);
+  EXPECT_THAT(::testing::internal::GetCapturedStderr(),
+              HasSubstr("job 1 has no outputs on the coordinator"));
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(RunFetch(cmd_.client, 9, dir_ + "/none"), kExitUsage);
+  EXPECT_THAT(::testing::internal::GetCapturedStderr(), HasSubstr("no job 9"));
 }
 
 }  // namespace

@@ -35,7 +35,10 @@ std::string OutputFetcher::Destination(const std::string& name) const {
     auto it = targets_.params.find(name.substr(sizeof(kParamPrefix) - 1));
     if (it != targets_.params.end()) return it->second;
   }
-  if (targets_.dir.empty()) return "";
+  // Names the contract does not list are not this client's to write.
+  const bool known = IsPartOrResult(name) || name == kSuccess ||
+                     absl::StartsWith(name, kParamPrefix);
+  if (targets_.dir.empty() || !known) return "";
   return absl::StrCat(targets_.dir, "/", name);
 }
 

@@ -7,7 +7,8 @@
 //
 // Names the coordinator uses: "part-NNNNN", "result", "_SUCCESS" (go to
 // OutputTargets::dir) and "param-<name>" (a kernel's output file parameter,
-// goes to OutputTargets::params[name], else dir/param-<name>).
+// goes to OutputTargets::params[name], else dir/param-<name>). Other names
+// are left alone.
 //
 // Thread-safety: one thread at a time (the CLI's watch callback, then the
 // end of the job).
