@@ -81,6 +81,8 @@ int RunWorker(const WorkerOptions& options);
 struct SubmitCommand {
   ClientOptions client;
   JobRequest job;
+  // --upload FILE|DIR, absolute (cli/staging_plan.h); command jobs only.
+  std::vector<std::string> uploads;
   bool detach = false;  // print the job id and return at once
   WaitOptions wait;
 };
@@ -90,6 +92,11 @@ int RunStatus(const ClientOptions& client, uint64_t job_id, bool json);
 int RunWatch(const ClientOptions& client, uint64_t job_id,
              const WaitOptions& wait);
 int RunCancel(const ClientOptions& client, uint64_t job_id, bool json);
+// cli/fetch_command.cc: a job's outputs from the coordinator's store into
+// `dir` on this host.
+Subcommand AddFetchCommand(CLI::App& app, const GlobalOptions& global);
+int RunFetch(const ClientOptions& client, uint64_t job_id,
+             const std::string& dir);
 int RunJobs(const ClientOptions& client, bool json);
 int RunWorkers(const ClientOptions& client, bool json);
 

@@ -10,8 +10,12 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/job_flags.h"
+#include "cli/job_outputs.h"
 #include "cli/output.h"
 #include "cli/shared_flags.h"
+#include "cli/staging_plan.h"
+#include "client/stager.h"
+#include "client/store_client.h"
 #include "command/command_job.h"
 #include "common/job_state.h"
 #include "glog/logging.h"
@@ -48,18 +52,24 @@ std::string SelfExe() {
 }
 
 // Follows a job to its end: progress on a terminal, then the result on
-// stdout (the value alone, or JSON) and a summary on stderr.
+// stdout (the value alone, or JSON) and a summary on stderr. With
+// `outputs`, downloads the job's outputs to this host as it goes.
 int WaitForJob(CoordinatorClient& client, uint64_t job_id,
-               const WaitOptions& wait) {
+               const WaitOptions& wait, JobOutputs* outputs = nullptr) {
   const bool show = wait.progress && isatty(STDERR_FILENO);
   ProgressLine progress(stderr);
   absl::StatusOr<v1::JobStatus> final_status =
       client.Watch(job_id, [&](const v1::JobStatus& s) {
         if (show && !IsTerminal(s.state())) progress.Update(s, absl::Now());
+        if (outputs != nullptr && !IsTerminal(s.state())) {
+          outputs->OnUpdate(absl::Now());
+        }
       });
   progress.Clear();
   if (!final_status.ok()) return Fail(final_status.status());
   const v1::JobStatus& s = *final_status;
+  const absl::Status downloaded =
+      outputs != nullptr ? outputs->Finish(s.state()) : absl::OkStatus();
   if (wait.json) {
     std::cout << ToJson(s) << "\n";
   } else if (s.state() == v1::JOB_SUCCEEDED) {
@@ -72,6 +82,13 @@ int WaitForJob(CoordinatorClient& client, uint64_t job_id,
   if (!wait.json || s.state() != v1::JOB_SUCCEEDED) {
     std::cerr << FormatOutcome(s) << "\n";
   }
+  if (!downloaded.ok()) {
+    // The answer stands; the files on this host are incomplete.
+    std::cerr << "shardex: downloading the outputs of job " << job_id << ": "
+              << downloaded.message() << "; get them again with `shardex "
+              << "fetch " << job_id << " DIR`\n";
+    if (s.state() == v1::JOB_SUCCEEDED) return ExitCodeFor(downloaded);
+  }
   return ExitCodeForJob(s);
 }
 
@@ -83,6 +100,9 @@ class JobArguments {
       : cmd_(cmd), global_(global) {
     flags_.Register(cmd);
   }
+
+  // After Build: the --upload paths, absolute.
+  std::vector<std::string> Uploads() const { return flags_.Uploads(); }
 
   // After a successful parse: the job, or false with a usage error printed.
   bool Build(JobRequest* job) {
@@ -140,6 +160,7 @@ Subcommand AddSubmitCommand(CLI::App& app, const GlobalOptions& global) {
   return {cmd,
           [flags] {
             if (!flags->job->Build(&flags->cmd.job)) return int{kExitUsage};
+            flags->cmd.uploads = flags->job->Uploads();
             if (!flags->client.LoadToken()) return int{kExitUsage};
             flags->cmd.client = flags->client.options;
             return RunSubmit(flags->cmd);
@@ -178,6 +199,13 @@ Subcommand AddLocalCommand(CLI::App& app, const GlobalOptions& global) {
   return {cmd,
           [flags, &global] {
             if (!flags->job->Build(&flags->cmd.job)) return int{kExitUsage};
+            if (!flags->job->Uploads().empty()) {
+              return UsageError(
+                  "--upload does not go with `shardex local`: its workers "
+                  "run on this host, so name the files by their paths");
+            }
+            // Its workers share this host, and so its files.
+            flags->cmd.job.set_shared_fs(true);
             flags->cmd.cluster.self_exe = SelfExe();
             // The private cluster stays quiet unless asked; errors still
             // show.
@@ -192,18 +220,45 @@ Subcommand AddLocalCommand(CLI::App& app, const GlobalOptions& global) {
 }
 
 int RunSubmit(const SubmitCommand& cmd) {
+  v1::JobSpec job = cmd.job;
+  if (job.shared_fs() && !cmd.uploads.empty()) {
+    return UsageError(
+        "--upload does not go with --shared-fs (or SHARDEX_SHARED_FS=1): "
+        "with a shared filesystem, name the files by their paths");
+  }
+  // This host's files and output paths first, before any call.
+  if (!job.shared_fs()) {
+    if (absl::Status st = PlanStaging(cmd.uploads, &job); !st.ok()) {
+      return Fail(st);
+    }
+    if (absl::Status st = PrepareLocalOutputs(job); !st.ok()) return Fail(st);
+  }
   CoordinatorClient client(cmd.client);
-  absl::StatusOr<v1::JobStatus> status = client.Submit(cmd.job);
+  if (job.staged_size() > 0) {
+    StoreClient store(client);
+    absl::StatusOr<StageReport> staged = UploadStaged(
+        store, job, stderr, cmd.wait.progress && isatty(STDERR_FILENO));
+    if (!staged.ok()) return Fail(staged.status());
+  }
+  absl::StatusOr<v1::JobStatus> status = client.Submit(job);
   if (!status.ok()) return Fail(status.status());
+  const uint64_t job_id = status->job_id();
+  std::unique_ptr<JobOutputs> outputs = JobOutputs::For(client, job_id, job);
   if (cmd.detach) {
     if (cmd.wait.json) {
       std::cout << ToJson(*status) << "\n";
     } else {
-      std::cout << status->job_id() << "\n";
+      std::cout << job_id << "\n";
+    }
+    if (outputs != nullptr) {
+      std::cerr << "shardex: get the outputs of job " << job_id
+                << " with `shardex fetch " << job_id << " "
+                << (job.output_dir().empty() ? "DIR" : job.output_dir())
+                << "`\n";
     }
     return kExitOk;
   }
-  return WaitForJob(client, status->job_id(), cmd.wait);
+  return WaitForJob(client, job_id, cmd.wait, outputs.get());
 }
 
 int RunWatch(const ClientOptions& options, uint64_t job_id,

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -55,6 +56,12 @@ absl::StatusOr<std::vector<std::string>> ExpandInputs(
 
 }  // namespace
 
+std::vector<std::string> JobFlags::Uploads() const {
+  std::vector<std::string> out;
+  for (const std::string& u : uploads_) out.push_back(AbsolutePath(u));
+  return out;
+}
+
 std::vector<std::string> SplitAtDoubleDash(std::vector<std::string>& argv) {
   for (size_t i = 0; i < argv.size(); ++i) {
     if (argv[i] != "--") continue;
@@ -102,7 +109,12 @@ void JobFlags::Register(CLI::App* cmd) {
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
   cmd->add_option("--output", output_dir_,
                   "write part-NNNNN per shard and the result to this new "
-                  "directory (on the coordinator's host)");
+                  "directory (on this host; with --shared-fs on the "
+                  "coordinator's)");
+  cmd->add_flag("--shared-fs", shared_fs_,
+                "every host sees the same files at the same paths: pass "
+                "paths as they are, upload nothing (env "
+                "SHARDEX_SHARED_FS=1)");
   // Command jobs: the program itself follows `--` (SplitAtDoubleDash).
   // Every flag here is recorded in command_only_, so that Build rejects it
   // on a kernel job instead of dropping it.
@@ -137,6 +149,11 @@ void JobFlags::Register(CLI::App* cmd) {
                                "largest file a shard may write"));
   command_only(cmd->add_option("--max-open-files", max_open_files_,
                                "open file descriptors per shard"));
+  command_only(cmd->add_option(
+      "--upload", uploads_,
+      "copy FILE, or DIR with everything under it, into each shard's "
+      "working directory (repeatable)"))
+      ->allow_extra_args(false);
   command_only(cmd->add_option("--no-retry-exit", no_retry_exit_,
                                "exit code meaning retrying will not help: "
                                "the job fails at once (repeatable)"))
@@ -284,6 +301,9 @@ absl::StatusOr<v1::JobSpec> JobFlags::Build(
   }
   v1::JobSpec spec;
   spec.set_shards(shards_);
+  const char* env_shared = std::getenv("SHARDEX_SHARED_FS");
+  spec.set_shared_fs(shared_fs_ || (env_shared != nullptr &&
+                                    std::string(env_shared) == "1"));
   if (!output_dir_.empty()) spec.set_output_dir(AbsolutePath(output_dir_));
   if (!kernel.empty()) {
     if (absl::Status st = CheckNoCommandFlags(kernel); !st.ok()) return st;

@@ -1,7 +1,7 @@
 // JobFlags: the flags that describe a job, shared by `submit` and `local`:
 // a kernel subcommand with the kernel's own flags and positional arguments,
 // or a command after `--` with its shard source, reduce mode and limits,
-// plus --shards and --output. Registers them on a CLI11 command and turns
+// plus --shards, --output, --upload and --shared-fs. Registers them on a CLI11 command and turns
 // what was parsed into a JobSpec; a command-job flag given with a kernel is
 // an error naming that flag, never silently dropped.
 //
@@ -29,8 +29,13 @@ class JobFlags {
 
   // After parsing: the job, or INVALID_ARGUMENT with one clear line.
   // `extras` are arguments the parser did not recognise.
+  // spec.shared_fs is set by --shared-fs or SHARDEX_SHARED_FS=1.
   absl::StatusOr<shardex::v1::JobSpec> Build(
       const std::vector<std::string>& extras) const;
+
+  // After Build: the --upload paths, absolute, in the order given
+  // (cli/staging_plan.h walks them).
+  std::vector<std::string> Uploads() const;
 
  private:
   absl::StatusOr<shardex::v1::CommandSpec> BuildCommand() const;
@@ -43,6 +48,7 @@ class JobFlags {
   CLI::App* cmd_ = nullptr;
   uint64_t shards_ = 0;
   std::string output_dir_;
+  bool shared_fs_ = false;
 
   // Command jobs. Their flags are in command_only_ (owned by cmd_), which
   // Build uses to reject any of them on a kernel job.
@@ -59,6 +65,7 @@ class JobFlags {
   uint64_t max_cpu_seconds_ = 0;
   uint64_t max_open_files_ = 0;
   std::vector<int> no_retry_exit_;
+  std::vector<std::string> uploads_;
 
   // Kernel arguments as typed, by "kernel/param".
   std::map<std::string, std::string> values_;

@@ -8,7 +8,9 @@ namespace shardex {
 namespace {
 
 // Parses `shardex submit <args>` and builds the job.
-absl::StatusOr<v1::JobSpec> Parse(std::vector<std::string> args) {
+// `uploads`, when given, gets JobFlags::Uploads().
+absl::StatusOr<v1::JobSpec> Parse(std::vector<std::string> args,
+                                  std::vector<std::string>* uploads = nullptr) {
   CLI::App app;
   CLI::App* submit = app.add_subcommand("submit");
   submit->fallthrough();
@@ -26,6 +28,7 @@ absl::StatusOr<v1::JobSpec> Parse(std::vector<std::string> args) {
   } catch (const CLI::ParseError& e) {
     return absl::InvalidArgumentError(e.what());
   }
+  if (uploads != nullptr) *uploads = flags.Uploads();
   return flags.Build(submit->remaining());
 }
 
@@ -149,6 +152,32 @@ TEST(JobFlagsTest, CommandLimitsAreRefusedOnKernelJobs) {
     // And on a command job each one is taken.
     EXPECT_TRUE(Parse({flag, value, "--", "true"}).ok()) << flag;
   }
+}
+
+TEST(JobFlagsTest, UploadIsRepeatableAbsoluteAndForCommandsOnly) {
+  std::vector<std::string> uploads;
+  auto spec = Parse({"--upload", "simulate", "--upload", "/data/model", "--",
+                     "./simulate"},
+                    &uploads);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(uploads,
+            (std::vector<std::string>{Cwd() + "/simulate", "/data/model"}));
+  auto kernel = Parse({"--upload", "x", "primes", "--to", "10"});
+  EXPECT_EQ(std::string(kernel.status().message()),
+            "--upload applies to command jobs only (a program after --), not "
+            "to kernel primes");
+}
+
+TEST(JobFlagsTest, SharedFsFromFlagOrEnvironment) {
+  unsetenv("SHARDEX_SHARED_FS");
+  EXPECT_FALSE(Parse({"--", "true"})->shared_fs());
+  EXPECT_TRUE(Parse({"--shared-fs", "--", "true"})->shared_fs());
+  EXPECT_TRUE(Parse({"--shared-fs", "primes", "--to", "9"})->shared_fs());
+  setenv("SHARDEX_SHARED_FS", "1", 1);
+  EXPECT_TRUE(Parse({"--", "true"})->shared_fs());
+  setenv("SHARDEX_SHARED_FS", "0", 1);
+  EXPECT_FALSE(Parse({"--", "true"})->shared_fs());
+  unsetenv("SHARDEX_SHARED_FS");
 }
 
 TEST(JobFlagsTest, ParseBytes) {

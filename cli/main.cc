@@ -23,7 +23,8 @@ namespace {
 constexpr AddCommandFunction kSubcommands[] = {
     AddCoordinatorCommand, AddWorkerCommand,  AddSubmitCommand,
     AddStatusCommand,      AddWatchCommand,   AddCancelCommand,
-    AddJobsCommand,        AddWorkersCommand, AddLocalCommand,
+    AddJobsCommand,        AddWorkersCommand, AddFetchCommand,
+    AddLocalCommand,
     AddHealthCommand,      AddTokenCommand,   AddCertCommand,
     AddLoginCommand,
 };

@@ -75,11 +75,21 @@ class CoordinatorClient {
   // does not know). Needs no token.
   absl::Status CheckHealth(const std::string& service);
 
- private:
-  // Runs `call` (one RPC with a fresh context carrying the deadline),
-  // retrying as described above.
+  // For the clients of the coordinator's other services on the same
+  // channel (client/store_client.h). Runs `call` (one RPC with a fresh
+  // context carrying the deadline and the token), retrying as described
+  // above.
   absl::Status Call(
       const std::function<grpc::Status(grpc::ClientContext*)>& call);
+  // `st` as an error a person can act on: names the coordinator, the
+  // token's flags, or (before the first contact) the TLS mistake.
+  absl::Status Explain(const grpc::Status& st);
+  // Null when the TLS set-up failed; then channel_error() says why.
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+  const absl::Status& channel_error() const { return channel_error_; }
+  const ClientOptions& options() const { return options_; }
+
+ private:
   // One WatchJob stream: OK with `*last` terminal, or why it ended.
   grpc::Status WatchOnce(
       uint64_t job_id,
@@ -89,10 +99,6 @@ class CoordinatorClient {
   absl::StatusOr<shardex::v1::JobStatus> PollJob(
       uint64_t job_id,
       const std::function<void(const shardex::v1::JobStatus&)>& on_status);
-  // `st` as an error a person can act on: names the coordinator, the
-  // token's flags, or (before the first contact) the TLS mistake.
-  absl::Status Explain(const grpc::Status& st);
-
   // Constant after construction.
   const ClientOptions options_;
   absl::Status channel_error_;                            // TLS set-up failed

@@ -1,0 +1,131 @@
+#include "cli/job_outputs.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "client/fake_store.h"
+#include "common/file_util.h"
+#include "gmock/gmock.h"
+#include "grpcpp/server_builder.h"
+#include "gtest/gtest.h"
+
+namespace shardex {
+namespace {
+
+using ::testing::HasSubstr;
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+class JobOutputsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port_);
+    builder.RegisterService(&fake_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    ClientOptions o;
+    o.coordinator = absl::StrCat("127.0.0.1:", port_);
+    o.retry_for = absl::Seconds(2);
+    client_ = std::make_unique<CoordinatorClient>(o);
+    std::string tmpl = TempDir() + "/job_outputs_test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+    RemoveTree(dir_).IgnoreError();
+  }
+
+  static v1::JobSpec Mandelbrot(const std::string& out) {
+    v1::JobSpec spec;
+    spec.set_kernel("mandelbrot");
+    (*spec.mutable_args())["out"] = out;
+    return spec;
+  }
+
+  FakeStore fake_;
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<CoordinatorClient> client_;
+  std::string dir_;
+};
+
+TEST_F(JobOutputsTest, PrepareCreatesTheOutputDirectoryHere) {
+  v1::JobSpec spec;
+  spec.set_output_dir(dir_ + "/out/deeper");
+  ASSERT_TRUE(PrepareLocalOutputs(spec).ok());
+  EXPECT_TRUE(Exists(dir_ + "/out/deeper"));
+  ASSERT_TRUE(WriteFileAtomically(dir_ + "/out/deeper/x", "1").ok());
+  absl::Status st = PrepareLocalOutputs(spec);
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("--output"));
+}
+
+TEST_F(JobOutputsTest, KernelOutputFileNeedsItsDirectoryHere) {
+  EXPECT_TRUE(PrepareLocalOutputs(Mandelbrot(dir_ + "/m.png")).ok());
+  absl::Status st = PrepareLocalOutputs(Mandelbrot(dir_ + "/no/m.png"));
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(st.message()),
+              HasSubstr("--out " + dir_ + "/no/m.png: directory " + dir_ +
+                        "/no does not exist on this host"));
+}
+
+TEST_F(JobOutputsTest, NothingForSharedFsOrJobsWithoutOutputs) {
+  v1::JobSpec shared;
+  shared.set_output_dir(dir_);
+  shared.set_shared_fs(true);
+  EXPECT_EQ(JobOutputs::For(*client_, 1, shared), nullptr);
+  v1::JobSpec primes;
+  primes.set_kernel("primes");
+  EXPECT_EQ(JobOutputs::For(*client_, 1, primes), nullptr);
+  shared.set_shared_fs(false);
+  EXPECT_NE(JobOutputs::For(*client_, 1, shared), nullptr);
+}
+
+TEST_F(JobOutputsTest, PollsAtMostEveryIntervalWhileWatching) {
+  fake_.AddOutput(5, "part-00000", "a");
+  v1::JobSpec spec;
+  spec.set_output_dir(dir_);
+  std::unique_ptr<JobOutputs> outputs = JobOutputs::For(*client_, 5, spec);
+  const absl::Time t0 = absl::FromUnixSeconds(1000);
+  outputs->OnUpdate(t0);
+  EXPECT_EQ(fake_.list_calls(), 1);
+  EXPECT_TRUE(Exists(dir_ + "/part-00000"));
+  outputs->OnUpdate(t0 + absl::Milliseconds(100));
+  EXPECT_EQ(fake_.list_calls(), 1);
+  outputs->OnUpdate(t0 + JobOutputs::kPollInterval);
+  EXPECT_EQ(fake_.list_calls(), 2);
+}
+
+TEST_F(JobOutputsTest, KernelOutputFileLandsAtTheUsersPathOnSuccess) {
+  fake_.AddOutput(6, "param-out", "PNG bytes");
+  const std::string out = dir_ + "/m.png";
+  std::unique_ptr<JobOutputs> outputs =
+      JobOutputs::For(*client_, 6, Mandelbrot(out));
+  ASSERT_NE(outputs, nullptr);
+  ASSERT_TRUE(outputs->Finish(v1::JOB_SUCCEEDED).ok());
+  EXPECT_EQ(*ReadFile(out), "PNG bytes");
+}
+
+TEST_F(JobOutputsTest, FailedJobGetsItsPartsButNoSuccess) {
+  fake_.AddOutput(8, "part-00000", "a");
+  fake_.AddOutput(8, "_SUCCESS", "");
+  v1::JobSpec spec;
+  spec.set_output_dir(dir_);
+  std::unique_ptr<JobOutputs> outputs = JobOutputs::For(*client_, 8, spec);
+  ASSERT_TRUE(outputs->Finish(v1::JOB_FAILED).ok());
+  EXPECT_TRUE(Exists(dir_ + "/part-00000"));
+  EXPECT_FALSE(Exists(dir_ + "/_SUCCESS"));
+}
+
+}  // namespace
+}  // namespace shardex
