@@ -45,8 +45,8 @@ absl::Status PreadAll(int fd, uint64_t offset, size_t len, char* buf,
 absl::Status PwriteAll(int fd, uint64_t offset, std::string_view data,
                        const std::string& path) {
   while (!data.empty()) {
-    const ssize_t n = pwrite(fd, data.data(), data.size(),
-                             static_cast<off_t>(offset));
+    const ssize_t n =
+        pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return ErrnoError("writing", path);
     data.remove_prefix(static_cast<size_t>(n));
@@ -55,7 +55,25 @@ absl::Status PwriteAll(int fd, uint64_t offset, std::string_view data,
   return absl::OkStatus();
 }
 
-// The record's bytes for `present`, and back.
+// Data files are read-only: only the cache writes them, through a
+// descriptor opened while it briefly allows itself to.
+constexpr mode_t kDataMode = 0444;
+
+absl::StatusOr<UniqueFd> OpenForWriting(const std::string& path) {
+  if (chmod(path.c_str(), kDataMode | S_IWUSR) != 0) {
+    return ErrnoError("chmod", path);
+  }
+  UniqueFd fd(open(path.c_str(), O_RDWR | O_CLOEXEC));
+  const int open_errno = errno;
+  chmod(path.c_str(), kDataMode);
+  if (!fd.valid()) {
+    errno = open_errno;
+    return ErrnoError("opening", path);
+  }
+  return fd;
+}
+
+// The record's bytes for `present`.
 std::string EncodeRecord(const std::vector<bool>& present) {
   std::string out(present.size(), '\0');
   for (size_t i = 0; i < present.size(); ++i) out[i] = present[i] ? 1 : 0;
@@ -71,9 +89,9 @@ absl::StatusOr<std::unique_ptr<BlobCache>> BlobCache::Open(
   UniqueFd lock(open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   if (!lock.valid()) return ErrnoError("opening", lock_path);
   if (flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "blob cache ", options.dir, " is in use by another worker (",
-        strerror(errno), ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("blob cache ", options.dir,
+                     " is in use by another worker (", strerror(errno), ")"));
   }
   std::unique_ptr<BlobCache> cache(
       new BlobCache(std::move(options), fetcher, std::move(lock)));
@@ -165,11 +183,14 @@ absl::StatusOr<std::shared_ptr<BlobCache::Entry>> BlobCache::FindOrCreate(
   RETURN_IF_ERROR(WriteFileAtomically(
       RecordPath(blob.sha256),
       EncodeRecord(std::vector<bool>(BlobBlocks(blob.size), false))));
-  UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  unlink(path.c_str());  // a leftover, perhaps read-only
+  UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!fd.valid()) return ErrnoError("creating", path);
   if (ftruncate(fd.get(), static_cast<off_t>(blob.size)) != 0) {
     return ErrnoError("sizing", path);
   }
+  // Jobs read the data file in place: a command must not write into it.
+  if (fchmod(fd.get(), kDataMode) != 0) return ErrnoError("chmod", path);
   auto entry = std::make_shared<Entry>();
   entry->size = blob.size;
   entry->present.assign(BlobBlocks(blob.size), false);
@@ -192,7 +213,14 @@ void BlobCache::UnpinJob(uint64_t job_id) {
   auto it = pins_by_job_.find(job_id);
   if (it == pins_by_job_.end()) return;
   for (const std::string& sha : it->second) {
-    if (--pins_[sha] == 0) pins_.erase(sha);
+    if (--pins_[sha] > 0) continue;
+    pins_.erase(sha);
+    // A blob the job never read costs no space but would stay forever.
+    auto blob = blobs_.find(sha);
+    if (blob != blobs_.end() && blob->second->present_bytes == 0 &&
+        blob->second->users == 0) {
+      Remove(blob);
+    }
   }
   pins_by_job_.erase(it);
 }
@@ -211,42 +239,43 @@ void BlobCache::Release(const std::shared_ptr<Entry>& entry) {
 }
 
 absl::Status BlobCache::EnsureRange(const BlobRef& blob, uint64_t offset,
-                                    uint64_t length) {
+                                    uint64_t length, const StopFlag* cancel) {
   if (length == 0 || offset >= blob.size) return absl::OkStatus();
   const uint64_t last_byte = std::min(blob.size, offset + length) - 1;
   ASSIGN_OR_RETURN(std::shared_ptr<Entry> entry, Use(blob));
   absl::Status st = EnsureBlocks(blob, entry.get(), offset / kBlobBlockBytes,
-                                 last_byte / kBlobBlockBytes);
+                                 last_byte / kBlobBlockBytes, cancel);
   Release(entry);
   EvictIfOver();
   return st;
 }
 
-absl::Status BlobCache::EnsureWhole(const BlobRef& blob) {
+absl::Status BlobCache::EnsureWhole(const BlobRef& blob,
+                                    const StopFlag* cancel) {
   if (blob.size == 0) {  // no blocks, but the (empty) file must exist
     ASSIGN_OR_RETURN(std::shared_ptr<Entry> entry, Use(blob));
     Release(entry);
     return absl::OkStatus();
   }
-  return EnsureRange(blob, 0, blob.size);
+  return EnsureRange(blob, 0, blob.size, cancel);
 }
 
 absl::Status BlobCache::EnsureLineRange(const BlobRef& blob, uint64_t begin,
-                                        uint64_t end) {
+                                        uint64_t end, const StopFlag* cancel) {
   end = std::min(end, blob.size);
   if (end == 0 || begin > end) return absl::OkStatus();  // reads nothing
   ASSIGN_OR_RETURN(std::shared_ptr<Entry> entry, Use(blob));
   const uint64_t first = (begin > 0 ? begin - 1 : 0) / kBlobBlockBytes;
   uint64_t last = std::min(end, blob.size - 1) / kBlobBlockBytes;
   const uint64_t blocks = BlobBlocks(blob.size);
-  absl::Status st = EnsureBlocks(blob, entry.get(), first, last);
+  absl::Status st = EnsureBlocks(blob, entry.get(), first, last, cancel);
   // The line that ends the shard may go on past `last`.
   for (uint64_t from = end - 1; st.ok(); from = last * kBlobBlockBytes) {
     absl::StatusOr<bool> found = NewlineIn(blob, from, last);
     if (!found.ok()) st = found.status();
     if (!st.ok() || *found || last + 1 >= blocks) break;
     ++last;
-    st = EnsureBlocks(blob, entry.get(), last, last);
+    st = EnsureBlocks(blob, entry.get(), last, last, cancel);
   }
   Release(entry);
   EvictIfOver();
@@ -267,7 +296,8 @@ absl::StatusOr<bool> BlobCache::NewlineIn(const BlobRef& blob, uint64_t from,
 }
 
 absl::Status BlobCache::EnsureBlocks(const BlobRef& blob, Entry* entry,
-                                     uint64_t first, uint64_t last) {
+                                     uint64_t first, uint64_t last,
+                                     const StopFlag* cancel) {
   absl::MutexLock fetch_lock(&entry->fetch_mu);
   // Runs of missing blocks, as [begin, end) pairs.
   std::vector<std::pair<uint64_t, uint64_t>> runs;
@@ -285,11 +315,10 @@ absl::Status BlobCache::EnsureBlocks(const BlobRef& blob, Entry* entry,
   }
   if (runs.empty()) return absl::OkStatus();
   const std::string path = DataPath(blob.sha256);
-  UniqueFd fd(open(path.c_str(), O_RDWR | O_CLOEXEC));
-  if (!fd.valid()) return ErrnoError("opening", path);
+  ASSIGN_OR_RETURN(UniqueFd fd, OpenForWriting(path));
   absl::Status st;
   for (const auto& [begin, end] : runs) {
-    st = FetchRun(blob, entry, fd.get(), begin, end - begin);
+    st = FetchRun(blob, entry, fd.get(), begin, end - begin, cancel);
     if (!st.ok()) break;
   }
   // Whatever arrived is kept, even if a later block failed.
@@ -299,22 +328,27 @@ absl::Status BlobCache::EnsureBlocks(const BlobRef& blob, Entry* entry,
 }
 
 absl::Status BlobCache::FetchRun(const BlobRef& blob, Entry* entry, int fd,
-                                 uint64_t first, uint64_t count) {
+                                 uint64_t first, uint64_t count,
+                                 const StopFlag* cancel) {
   uint64_t next = first;
   const std::string path = DataPath(blob.sha256);
   absl::Status st = fetcher_->Fetch(
       blob.sha256, blob.size, first, count,
       [&](uint64_t index, std::string_view data,
           std::string_view sha256) -> absl::Status {
+        if (cancel != nullptr && cancel->load()) {
+          return absl::CancelledError("cancelled");
+        }
         if (index != next || index >= first + count) {
-          return absl::DataLossError(absl::StrCat(
-              "blob ", blob.sha256, ": got block ", index, ", expected ", next));
+          return absl::DataLossError(absl::StrCat("blob ", blob.sha256,
+                                                  ": got block ", index,
+                                                  ", expected ", next));
         }
         if (data.size() != BlockLength(blob.size, index) ||
             Sha256Raw(data) != sha256) {
-          return absl::DataLossError(absl::StrCat(
-              "blob ", blob.sha256, ": block ", index,
-              " does not match its recorded SHA-256"));
+          return absl::DataLossError(
+              absl::StrCat("blob ", blob.sha256, ": block ", index,
+                           " does not match its recorded SHA-256"));
         }
         RETURN_IF_ERROR(PwriteAll(fd, index * kBlobBlockBytes, data, path));
         ++next;
@@ -366,14 +400,18 @@ void BlobCache::EvictIfOver() {
                    << " (--cache-bytes), but every blob is in use";
       return;
     }
-    // Under the lock: a new Add of the same blob must not find its files
-    // half gone.
-    unlink(RecordPath(victim->first).c_str());
-    unlink(DataPath(victim->first).c_str());
-    stats_.bytes_present -= victim->second->present_bytes;
     ++stats_.blobs_evicted;
-    blobs_.erase(victim);
+    Remove(victim);
   }
+}
+
+void BlobCache::Remove(BlobMap::iterator it) {
+  // Under the lock: a new Add of the same blob must not find its files half
+  // gone.
+  unlink(RecordPath(it->first).c_str());
+  unlink(DataPath(it->first).c_str());
+  stats_.bytes_present -= it->second->present_bytes;
+  blobs_.erase(it);
 }
 
 BlobCache::Stats BlobCache::stats() const {

@@ -4,9 +4,9 @@
 //
 // On disk, under `dir` (SCRATCH/cache):
 //   <sha256>         the data file: sparse, created at the blob's full size,
-//                    so kernels and commands read it like the original (a
-//                    block not yet fetched reads as zeros -- callers Ensure
-//                    what they read first);
+//                    read-only, so kernels and commands read it like the
+//                    original (a block not yet fetched reads as zeros --
+//                    callers Ensure what they read first);
 //   <sha256>.blocks  which blocks are present, one byte per block ('\1'),
 //                    replaced atomically after the data it describes has
 //                    been synced, so it survives a worker restart and never
@@ -29,6 +29,7 @@
 #ifndef SHARDEX_WORKER_BLOB_CACHE_H_
 #define SHARDEX_WORKER_BLOB_CACHE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -53,17 +54,20 @@ struct BlobRef {
 
 class BlobCache {
  public:
+  // A shard's cancel flag (kernels/shard_runner.h's CancelFlag).
+  using StopFlag = std::atomic<bool>;
+
   struct Options {
-    std::string dir;                           // SCRATCH/cache
+    std::string dir;                          // SCRATCH/cache
     uint64_t max_bytes = uint64_t{10} << 30;  // --cache-bytes
   };
 
   struct Stats {
-    uint64_t bytes_fetched = 0;    // block bytes received and stored
+    uint64_t bytes_fetched = 0;  // block bytes received and stored
     uint64_t blocks_fetched = 0;
     uint64_t blocks_from_cache = 0;  // wanted blocks that were present
     uint64_t blobs_evicted = 0;
-    uint64_t bytes_present = 0;    // blocks on disk now
+    uint64_t bytes_present = 0;  // blocks on disk now
   };
 
   // Creates `dir` if needed, locks it and loads the records of the blobs
@@ -89,15 +93,21 @@ class BlobCache {
 
   // Makes the blocks holding bytes [offset, offset + length) present,
   // fetching only the missing ones (one Fetch per run of missing blocks).
+  // Setting `*cancel` stops a fetch within a block (CANCELLED); the blocks
+  // already stored stay.
   absl::Status EnsureRange(const BlobRef& blob, uint64_t offset,
-                           uint64_t length) ABSL_LOCKS_EXCLUDED(mu_);
+                           uint64_t length, const StopFlag* cancel = nullptr)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Makes present all a line-aligned shard [begin, end) of the file reads
   // (kernels/input_split.h): the blocks holding bytes begin-1 (if
   // begin > 0) through end, then further blocks until a '\n' at or after
   // end-1 is present or the file ends.
   absl::Status EnsureLineRange(const BlobRef& blob, uint64_t begin,
-                               uint64_t end) ABSL_LOCKS_EXCLUDED(mu_);
-  absl::Status EnsureWhole(const BlobRef& blob) ABSL_LOCKS_EXCLUDED(mu_);
+                               uint64_t end, const StopFlag* cancel = nullptr)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status EnsureWhole(const BlobRef& blob,
+                           const StopFlag* cancel = nullptr)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   Stats stats() const ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -114,7 +124,9 @@ class BlobCache {
   };
 
   BlobCache(Options options, BlobFetcher* fetcher, UniqueFd lock)
-      : options_(std::move(options)), fetcher_(fetcher), lock_(std::move(lock)) {}
+      : options_(std::move(options)),
+        fetcher_(fetcher),
+        lock_(std::move(lock)) {}
 
   absl::Status Load() ABSL_LOCKS_EXCLUDED(mu_);
   std::string RecordPath(const std::string& sha256) const;
@@ -127,10 +139,11 @@ class BlobCache {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Blocks [first, last] present, fetching what is missing.
   absl::Status EnsureBlocks(const BlobRef& blob, Entry* entry, uint64_t first,
-                            uint64_t last) ABSL_LOCKS_EXCLUDED(mu_);
+                            uint64_t last, const StopFlag* cancel)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Fetches blocks [first, first + count) into `fd` (with fetch_mu held).
   absl::Status FetchRun(const BlobRef& blob, Entry* entry, int fd,
-                        uint64_t first, uint64_t count)
+                        uint64_t first, uint64_t count, const StopFlag* cancel)
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status WriteRecord(const std::string& sha256, Entry* entry)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -139,6 +152,9 @@ class BlobCache {
   absl::StatusOr<bool> NewlineIn(const BlobRef& blob, uint64_t from,
                                  uint64_t block) const;
   void EvictIfOver() ABSL_LOCKS_EXCLUDED(mu_);
+  using BlobMap = std::map<std::string, std::shared_ptr<Entry>>;
+  // Deletes the blob's files and entry.
+  void Remove(BlobMap::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Constant after construction.
   const Options options_;
@@ -147,7 +163,7 @@ class BlobCache {
 
   mutable absl::Mutex mu_;
   // State below is protected by mu_.
-  std::map<std::string, std::shared_ptr<Entry>> blobs_ ABSL_GUARDED_BY(mu_);
+  BlobMap blobs_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, std::vector<std::string>> pins_by_job_
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, int> pins_ ABSL_GUARDED_BY(mu_);

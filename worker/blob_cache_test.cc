@@ -74,8 +74,7 @@ TEST_F(BlobCacheTest, LineRangeFetchesOnlyTheBlocksTheShardReads) {
   const BlobRef blob = fetcher_.Put(content);
   // Reads byte 2.5 MiB - 1 (block 2) through 3.2 MiB (block 3); lines end
   // every 100 bytes, so block 3 holds the last line's '\n'.
-  ASSERT_TRUE(
-      cache_->EnsureLineRange(blob, 5 * kB / 2, 16 * kB / 5).ok());
+  ASSERT_TRUE(cache_->EnsureLineRange(blob, 5 * kB / 2, 16 * kB / 5).ok());
   EXPECT_THAT(fetcher_.fetched(), ElementsAre(2, 3));
   EXPECT_EQ(fetcher_.calls(), 1);  // one run, one fetch
   EXPECT_EQ(Cached(blob, 2 * kB, 2 * kB), content.substr(2 * kB, 2 * kB));
@@ -83,8 +82,7 @@ TEST_F(BlobCacheTest, LineRangeFetchesOnlyTheBlocksTheShardReads) {
 
   // The same range again: served from the cache.
   fetcher_.ResetCounts();
-  ASSERT_TRUE(
-      cache_->EnsureLineRange(blob, 5 * kB / 2, 16 * kB / 5).ok());
+  ASSERT_TRUE(cache_->EnsureLineRange(blob, 5 * kB / 2, 16 * kB / 5).ok());
   EXPECT_EQ(fetcher_.calls(), 0);
   EXPECT_EQ(cache_->stats().blocks_from_cache, 2u);
 }
@@ -146,6 +144,14 @@ TEST_F(BlobCacheTest, AFetchErrorFailsTheEnsure) {
   EXPECT_THAT(std::string(st.message()), HasSubstr(blob.sha256));
 }
 
+TEST_F(BlobCacheTest, ACancelStopsTheFetch) {
+  const BlobRef blob = fetcher_.Put(Lines(2));
+  const BlobCache::StopFlag cancel(true);
+  EXPECT_EQ(cache_->EnsureWhole(blob, &cancel).code(),
+            absl::StatusCode::kCancelled);
+  EXPECT_EQ(cache_->stats().blocks_fetched, 0u);
+}
+
 TEST_F(BlobCacheTest, BlocksSurviveARestart) {
   const std::string content = Lines(3);
   const BlobRef blob = fetcher_.Put(content);
@@ -203,11 +209,15 @@ TEST_F(BlobCacheTest, AddCreatesAFullSizeFileAndRefusesAnotherSize) {
   struct stat st;
   ASSERT_EQ(stat(path->c_str(), &st), 0);
   EXPECT_EQ(static_cast<uint64_t>(st.st_size), blob.size);
+  EXPECT_EQ(st.st_mode & 0222, 0u);  // jobs read it in place, never write
   EXPECT_EQ(fetcher_.calls(), 0);
   EXPECT_EQ(cache_->Add(1, {blob.sha256, blob.size + 1}).status().code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(cache_->Add(1, {"../etc/passwd", 1}).status().code(),
             absl::StatusCode::kInvalidArgument);
+  // Never read by its job: gone when the job ends.
+  cache_->UnpinJob(1);
+  EXPECT_FALSE(Exists(*path));
 }
 
 TEST_F(BlobCacheTest, ConcurrentShardsFetchEachBlockOnce) {

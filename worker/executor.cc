@@ -316,7 +316,7 @@ void ShardExecutor::Execute(const v1::ShardTask& task, const JobEntry& job,
   std::vector<ProcessSpec::Link> links;
   absl::Status staged = absl::OkStatus();
   if (job.staged != nullptr) {
-    staged = options_.stager->BeforeShard(*job.staged, task, &links);
+    staged = options_.stager->BeforeShard(*job.staged, task, cancel, &links);
   }
   if (!staged.ok()) {
     payload = staged;

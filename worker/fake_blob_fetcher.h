@@ -112,8 +112,7 @@ class FakeBlobFetcher : public BlobFetcher {
   absl::Status fail_ ABSL_GUARDED_BY(mu_);
   int calls_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<uint64_t> fetched_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::vector<uint64_t>> fetched_of_
-      ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::vector<uint64_t>> fetched_of_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace shardex

@@ -49,7 +49,8 @@ absl::Status GrpcBlobFetcher::Fetch(const std::string& sha256,
   AddTokenMetadata(token_, &ctx);
   ctx.set_deadline(absl::ToChronoTime(
       absl::Now() + kBaseDeadline +
-      kPerBlock * static_cast<int64_t>(std::min<uint64_t>(block_count, 1 << 20))));
+      kPerBlock *
+          static_cast<int64_t>(std::min<uint64_t>(block_count, 1 << 20))));
   v1::ReadBlobRequest request;
   request.set_sha256(sha256);
   request.set_offset(first_block * kBlobBlockBytes);
@@ -83,9 +84,9 @@ absl::Status GrpcBlobFetcher::Fetch(const std::string& sha256,
     DropChannel();
     absl::Status err = FromGrpcStatus(finished);
     return absl::Status(
-        err.code(), absl::StrCat("reading blob ", sha256,
-                                 " from the coordinator ", options_.target,
-                                 ": ", err.message()));
+        err.code(),
+        absl::StrCat("reading blob ", sha256, " from the coordinator ",
+                     options_.target, ": ", err.message()));
   }
   return absl::OkStatus();
 }

@@ -98,8 +98,7 @@ absl::StatusOr<std::shared_ptr<const StagedJob>> JobStager::Prepare(
   return job;
 }
 
-absl::Status JobStager::Localize(const v1::JobDefinition& def,
-                                 StagedJob* job) {
+absl::Status JobStager::Localize(const v1::JobDefinition& def, StagedJob* job) {
   absl::flat_hash_map<std::string, const v1::StagedFile*> by_path;
   for (const v1::StagedFile& f : def.staged()) {
     if (!f.upload_name().empty()) {
@@ -140,8 +139,7 @@ absl::Status JobStager::Localize(const v1::JobDefinition& def,
     job->inputs.push_back(ref);
   }
   if (!command->lines().empty()) {
-    ASSIGN_OR_RETURN(*command->mutable_lines(),
-                     local(command->lines(), &ref));
+    ASSIGN_OR_RETURN(*command->mutable_lines(), local(command->lines(), &ref));
     job->lines = ref;
   }
   if (!def.has_command()) job->local.clear_command();
@@ -162,6 +160,7 @@ absl::Status JobStager::CheckOpenable(
 
 absl::Status JobStager::BeforeShard(const StagedJob& job,
                                     const v1::ShardTask& task,
+                                    const std::atomic<bool>& cancel,
                                     std::vector<ProcessSpec::Link>* links) {
   const v1::CommandSpec& command = job.local.command();
   if (!job.staged) {
@@ -175,17 +174,19 @@ absl::Status JobStager::BeforeShard(const StagedJob& job,
     if (!command.lines().empty()) paths.push_back(command.lines());
     return CheckOpenable(paths);
   }
-  if (absl::Status st = EnsureShardInput(job, task); !st.ok()) {
-    return absl::Status(
-        st.code(), absl::StrCat("fetching the shard's input from the "
-                                "coordinator: ", st.message()));
+  if (absl::Status st = EnsureShardInput(job, task, cancel); !st.ok()) {
+    return absl::Status(st.code(),
+                        absl::StrCat("fetching the shard's input from the "
+                                     "coordinator: ",
+                                     st.message()));
   }
   if (job.uploads.empty() || !job.local.has_command()) {
     return absl::OkStatus();
   }
-  if (absl::Status st = EnsureUploads(job); !st.ok()) {
+  if (absl::Status st = EnsureUploads(job, cancel); !st.ok()) {
     return absl::Status(st.code(), absl::StrCat("staging the job's --upload "
-                                                "files: ", st.message()));
+                                                "files: ",
+                                                st.message()));
   }
   for (ProcessSpec::Link& link :
        TopLevelLinks(job.uploads, JobDir(job.job_id) + "/upload")) {
@@ -195,28 +196,30 @@ absl::Status JobStager::BeforeShard(const StagedJob& job,
 }
 
 absl::Status JobStager::EnsureShardInput(const StagedJob& job,
-                                         const v1::ShardTask& task) {
+                                         const v1::ShardTask& task,
+                                         const std::atomic<bool>& cancel) {
   if (!job.kernel_files.empty()) {
     std::vector<uint64_t> sizes;
     for (const BlobRef& f : job.kernel_files) sizes.push_back(f.size);
     for (const FileRange& r :
          ShardFileRanges(sizes, task.begin(), task.end())) {
-      RETURN_IF_ERROR(
-          cache_->EnsureLineRange(job.kernel_files[r.index], r.begin, r.end));
+      RETURN_IF_ERROR(cache_->EnsureLineRange(job.kernel_files[r.index],
+                                              r.begin, r.end, &cancel));
     }
   }
   if (job.lines.has_value()) {
-    RETURN_IF_ERROR(cache_->EnsureLineRange(*job.lines, task.begin(),
-                                            task.end()));
+    RETURN_IF_ERROR(
+        cache_->EnsureLineRange(*job.lines, task.begin(), task.end(), &cancel));
   }
   const uint64_t shard = task.ref().shard();
   if (shard < job.inputs.size()) {
-    RETURN_IF_ERROR(cache_->EnsureWhole(job.inputs[shard]));
+    RETURN_IF_ERROR(cache_->EnsureWhole(job.inputs[shard], &cancel));
   }
   return absl::OkStatus();
 }
 
-absl::Status JobStager::EnsureUploads(const StagedJob& job) {
+absl::Status JobStager::EnsureUploads(const StagedJob& job,
+                                      const std::atomic<bool>& cancel) {
   std::shared_ptr<JobFiles> files;
   {
     absl::MutexLock lock(&mu_);
@@ -231,8 +234,8 @@ absl::Status JobStager::EnsureUploads(const StagedJob& job) {
     if (files->materialized) return absl::OkStatus();
     files->busy = true;
   }
-  absl::Status st =
-      MaterializeUploads(job.uploads, JobDir(job.job_id) + "/upload", cache_);
+  absl::Status st = MaterializeUploads(
+      job.uploads, JobDir(job.job_id) + "/upload", cache_, cancel);
   bool remove;
   {
     absl::MutexLock lock(&mu_);

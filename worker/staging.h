@@ -24,6 +24,7 @@
 #ifndef SHARDEX_WORKER_STAGING_H_
 #define SHARDEX_WORKER_STAGING_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -45,8 +46,8 @@ namespace shardex {
 // A job as this worker runs it.
 struct StagedJob {
   uint64_t job_id = 0;
-  shardex::v1::JobDefinition local;  // paths replaced when staged
-  bool staged = false;               // files come from the cache
+  shardex::v1::JobDefinition local;   // paths replaced when staged
+  bool staged = false;                // files come from the cache
   std::vector<BlobRef> kernel_files;  // the kernel's input stream, in order
   std::vector<BlobRef> inputs;        // command.inputs
   std::optional<BlobRef> lines;       // command.lines
@@ -83,8 +84,10 @@ class JobStager {
   // Errors fail the attempt (the coordinator retries it elsewhere or
   // later): a fetch failure keeps its code, the message says what failed.
   // Adds the working-directory links of the job's uploads to `links`.
+  // Setting `*cancel` stops a fetch in progress (CANCELLED).
   absl::Status BeforeShard(const StagedJob& job,
                            const shardex::v1::ShardTask& task,
+                           const std::atomic<bool>& cancel,
                            std::vector<ProcessSpec::Link>* links)
       ABSL_LOCKS_EXCLUDED(mu_);
   void Forget(uint64_t job_id) ABSL_LOCKS_EXCLUDED(mu_);
@@ -102,13 +105,15 @@ class JobStager {
     bool forgotten = false;  // Forget came; remove the dir when not busy
   };
 
-  absl::Status Localize(const shardex::v1::JobDefinition& def,
-                        StagedJob* job);
+  absl::Status Localize(const shardex::v1::JobDefinition& def, StagedJob* job);
   // shared_fs: fails naming this host if one of `paths` cannot be opened.
   absl::Status CheckOpenable(const std::vector<std::string>& paths) const;
   absl::Status EnsureShardInput(const StagedJob& job,
-                                const shardex::v1::ShardTask& task);
-  absl::Status EnsureUploads(const StagedJob& job) ABSL_LOCKS_EXCLUDED(mu_);
+                                const shardex::v1::ShardTask& task,
+                                const std::atomic<bool>& cancel);
+  absl::Status EnsureUploads(const StagedJob& job,
+                             const std::atomic<bool>& cancel)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Constant after construction.
   const Options options_;

@@ -81,6 +81,7 @@ class StagingTest : public ::testing::Test {
     return t;
   }
 
+  const CancelFlag never_{false};
   std::string root_;
   FakeBlobFetcher fetcher_;
   std::unique_ptr<BlobCache> cache_;
@@ -128,13 +129,14 @@ TEST_F(StagingTest, LocalizesKernelAndCommandPaths) {
   const BlobRef in2 = Stage(&command, "/in/2", "yy");
   job = stager_->Prepare(command);
   ASSERT_TRUE(job.ok()) << job.status();
-  EXPECT_THAT((*job)->local.command().inputs(),
-              ElementsAre(cache_->DataPath(in1.sha256),
-                          cache_->DataPath(in2.sha256)));
+  EXPECT_THAT(
+      (*job)->local.command().inputs(),
+      ElementsAre(cache_->DataPath(in1.sha256), cache_->DataPath(in2.sha256)));
 
   // --inputs: a shard fetches its own file, whole.
   std::vector<ProcessSpec::Link> links;
-  ASSERT_TRUE(stager_->BeforeShard(**job, Task(2, 1, 1, 2), &links).ok());
+  ASSERT_TRUE(
+      stager_->BeforeShard(**job, Task(2, 1, 1, 2), never_, &links).ok());
   EXPECT_THAT(fetcher_.FetchedOf(in2.sha256), ElementsAre(0));
   EXPECT_TRUE(fetcher_.FetchedOf(in1.sha256).empty());
   EXPECT_TRUE(links.empty());
@@ -167,7 +169,7 @@ TEST_F(StagingTest, AMultiFileShardFetchesItsRangeOfEachFile) {
   // [2.5 MiB, 4.5 MiB) of the stream: a's [2.5, 3) and b's [0, 1.5).
   const v1::ShardTask task = Task(4, 1, 5 * kB / 2, 9 * kB / 2);
   std::vector<ProcessSpec::Link> links;
-  ASSERT_TRUE(stager_->BeforeShard(**job, task, &links).ok());
+  ASSERT_TRUE(stager_->BeforeShard(**job, task, never_, &links).ok());
   EXPECT_THAT(fetcher_.FetchedOf(a.sha256), ElementsAre(2));
   EXPECT_THAT(fetcher_.FetchedOf(b.sha256), ElementsAre(0, 1));
 
@@ -201,7 +203,8 @@ TEST_F(StagingTest, LinesShardFetchesItsLineRange) {
   EXPECT_EQ((*job)->local.command().lines(), cache_->DataPath(l.sha256));
   std::vector<ProcessSpec::Link> links;
   ASSERT_TRUE(
-      stager_->BeforeShard(**job, Task(5, 0, 2 * kB, 3 * kB - 10), &links)
+      stager_
+          ->BeforeShard(**job, Task(5, 0, 2 * kB, 3 * kB - 10), never_, &links)
           .ok());
   EXPECT_THAT(fetcher_.FetchedOf(l.sha256), ElementsAre(1, 2));
 }
@@ -219,9 +222,10 @@ TEST_F(StagingTest, UploadsAreMaterialisedOnceAndLinkedIntoTheWorkDir) {
   ASSERT_TRUE(job.ok()) << job.status();
   for (uint64_t shard = 0; shard < 2; ++shard) {
     std::vector<ProcessSpec::Link> links;
-    ASSERT_TRUE(
-        stager_->BeforeShard(**job, Task(6, shard, shard, shard + 1), &links)
-            .ok());
+    ASSERT_TRUE(stager_
+                    ->BeforeShard(**job, Task(6, shard, shard, shard + 1),
+                                  never_, &links)
+                    .ok());
     ASSERT_EQ(links.size(), 2u);
     EXPECT_EQ(links[0].name, "data");
     EXPECT_EQ(links[1].name, "prog");
@@ -265,7 +269,8 @@ TEST_F(StagingTest, AFetchFailureFailsTheShard) {
   ASSERT_TRUE(job.ok()) << job.status();
   fetcher_.FailWith(absl::UnavailableError("connection refused"));
   std::vector<ProcessSpec::Link> links;
-  absl::Status st = stager_->BeforeShard(**job, Task(8, 0, 0, 1), &links);
+  absl::Status st =
+      stager_->BeforeShard(**job, Task(8, 0, 0, 1), never_, &links);
   EXPECT_EQ(st.code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(std::string(st.message()), HasSubstr("connection refused"));
   EXPECT_THAT(std::string(st.message()), HasSubstr("coordinator"));
@@ -292,7 +297,7 @@ TEST_F(StagingTest, SharedFsKeepsPathsAndNamesTheHostThatCannotOpenThem) {
   ASSERT_TRUE(job.ok()) << job.status();
   EXPECT_EQ((*job)->local.command().inputs(0), "/nonexistent/in");
   std::vector<ProcessSpec::Link> links;
-  st = stager_->BeforeShard(**job, Task(10, 0, 0, 1), &links);
+  st = stager_->BeforeShard(**job, Task(10, 0, 0, 1), never_, &links);
   EXPECT_THAT(std::string(st.message()),
               HasSubstr("worker host testhost cannot open '/nonexistent/in'"));
 }

@@ -21,8 +21,7 @@ constexpr size_t kCopyChunk = size_t{1} << 20;
 absl::Status CopyFile(const std::string& from, const std::string& to) {
   UniqueFd in(open(from.c_str(), O_RDONLY | O_CLOEXEC));
   if (!in.valid()) return ErrnoError("opening", from);
-  UniqueFd out(
-      open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  UniqueFd out(open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!out.valid()) return ErrnoError("creating", to);
   std::string buf(kCopyChunk, '\0');
   while (true) {
@@ -44,12 +43,13 @@ std::string Parent(const std::string& path) {
 }
 
 absl::Status Materialize(const std::vector<UploadFile>& files,
-                         const std::string& root, BlobCache* cache) {
+                         const std::string& root, BlobCache* cache,
+                         const std::atomic<bool>& cancel) {
   std::set<std::string, std::greater<std::string>> dirs = {root};
   RETURN_IF_ERROR(MakeDirs(root, 0755, "upload tree"));
   for (const UploadFile& f : files) {
     RETURN_IF_ERROR(CheckUploadName(f.name));
-    RETURN_IF_ERROR(cache->EnsureWhole(f.blob));
+    RETURN_IF_ERROR(cache->EnsureWhole(f.blob, &cancel));
     const std::string dest = absl::StrCat(root, "/", f.name);
     for (std::string d = Parent(dest); d.size() > root.size(); d = Parent(d)) {
       dirs.insert(d);
@@ -81,8 +81,9 @@ absl::Status CheckUploadName(const std::string& name) {
 }
 
 absl::Status MaterializeUploads(const std::vector<UploadFile>& files,
-                                const std::string& root, BlobCache* cache) {
-  absl::Status st = Materialize(files, root, cache);
+                                const std::string& root, BlobCache* cache,
+                                const std::atomic<bool>& cancel) {
+  absl::Status st = Materialize(files, root, cache, cancel);
   if (!st.ok()) RemoveTree(root).IgnoreError();
   return st;
 }
@@ -90,7 +91,8 @@ absl::Status MaterializeUploads(const std::vector<UploadFile>& files,
 std::vector<ProcessSpec::Link> TopLevelLinks(
     const std::vector<UploadFile>& files, const std::string& root) {
   std::set<std::string> names;
-  for (const UploadFile& f : files) names.insert(f.name.substr(0, f.name.find('/')));
+  for (const UploadFile& f : files)
+    names.insert(f.name.substr(0, f.name.find('/')));
   std::vector<ProcessSpec::Link> links;
   for (const std::string& n : names) {
     links.push_back({n, absl::StrCat(root, "/", n)});

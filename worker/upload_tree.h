@@ -9,6 +9,7 @@
 #ifndef SHARDEX_WORKER_UPLOAD_TREE_H_
 #define SHARDEX_WORKER_UPLOAD_TREE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -33,7 +34,8 @@ absl::Status CheckUploadName(const std::string& name);
 // (creating directories), then makes the tree read-only. On error the
 // partial tree is removed.
 absl::Status MaterializeUploads(const std::vector<UploadFile>& files,
-                                const std::string& root, BlobCache* cache);
+                                const std::string& root, BlobCache* cache,
+                                const std::atomic<bool>& cancel);
 
 // One link per distinct first component of the names: name -> root/name.
 std::vector<ProcessSpec::Link> TopLevelLinks(
