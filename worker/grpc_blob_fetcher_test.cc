@@ -5,13 +5,13 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "common/blob_id.h"
 #include "gmock/gmock.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
 #include "proto/shardex.grpc.pb.h"
+#include "worker/fake_store.h"
 
 namespace shardex {
 namespace {
@@ -21,64 +21,11 @@ using ::testing::HasSubstr;
 
 constexpr uint64_t kB = kBlobBlockBytes;
 
-// A Store serving one blob, as the coordinator does: whole blocks from
-// `offset`, `length` bytes (0: to the end), each with its SHA-256.
-class FakeStore : public v1::Store::Service {
- public:
-  explicit FakeStore(std::string blob) : blob_(std::move(blob)) {}
-
-  grpc::Status ReadBlob(grpc::ServerContext* ctx,
-                        const v1::ReadBlobRequest* req,
-                        grpc::ServerWriter<v1::BlobBlock>* writer) override {
-    {
-      absl::MutexLock lock(&mu_);
-      auto auth = ctx->client_metadata().find("authorization");
-      tokens_.push_back(
-          auth == ctx->client_metadata().end()
-              ? ""
-              : std::string(auth->second.data(), auth->second.size()));
-      requests_.push_back({req->offset(), req->length()});
-    }
-    if (req->sha256() != Sha256Hex(blob_)) {
-      return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such blob");
-    }
-    const uint64_t end =
-        req->length() == 0
-            ? blob_.size()
-            : std::min<uint64_t>(blob_.size(), req->offset() + req->length());
-    if (req->length() != 0 && req->offset() + req->length() > blob_.size()) {
-      return grpc::Status(grpc::StatusCode::OUT_OF_RANGE, "past the end");
-    }
-    for (uint64_t at = req->offset(); at < end; at += kB) {
-      v1::BlobBlock block;
-      block.set_offset(at);
-      block.set_data(blob_.substr(at, kB));
-      block.set_block_sha256(Sha256Raw(block.data()));
-      writer->Write(block);
-    }
-    return grpc::Status::OK;
-  }
-
-  std::vector<std::string> tokens() {
-    absl::MutexLock lock(&mu_);
-    return tokens_;
-  }
-  std::vector<std::pair<uint64_t, uint64_t>> requests() {
-    absl::MutexLock lock(&mu_);
-    return requests_;
-  }
-
- private:
-  const std::string blob_;
-  absl::Mutex mu_;
-  std::vector<std::string> tokens_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::pair<uint64_t, uint64_t>> requests_ ABSL_GUARDED_BY(mu_);
-};
-
 class GrpcBlobFetcherTest : public ::testing::Test {
  protected:
-  GrpcBlobFetcherTest()
-      : blob_(std::string(2 * kB + 100, 'b')), store_(blob_) {}
+  GrpcBlobFetcherTest() : blob_(std::string(2 * kB + 100, 'b')) {
+    store_.Put(blob_);
+  }
 
   void SetUp() override {
     grpc::ServerBuilder builder;
@@ -117,9 +64,14 @@ TEST_F(GrpcBlobFetcherTest, FetchesBlocksWithTheTokenAndTheirHashes) {
   // A run through the last (short) block asks for "to the end".
   ASSERT_TRUE(fetcher.Fetch(sha, blob_.size(), 1, 2, collect).ok());
   EXPECT_THAT(got, ElementsAre(0, 1, 2));
-  EXPECT_THAT(store_.requests(), ElementsAre(std::make_pair(uint64_t{0}, kB),
-                                             std::make_pair(kB, uint64_t{0})));
-  EXPECT_THAT(store_.tokens(), ElementsAre("Bearer sekrit", "Bearer sekrit"));
+  const std::vector<FakeStore::Call> calls = store_.calls();
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0].offset, 0u);
+  EXPECT_EQ(calls[0].length, kB);
+  EXPECT_EQ(calls[1].offset, kB);
+  EXPECT_EQ(calls[1].length, 0u);  // through the last block: to the end
+  EXPECT_EQ(calls[0].token, "Bearer sekrit");
+  EXPECT_EQ(calls[1].token, "Bearer sekrit");
 }
 
 TEST_F(GrpcBlobFetcherTest, ErrorsNameTheBlobAndKeepTheCode) {
