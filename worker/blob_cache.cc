@@ -1,15 +1,10 @@
 #include "worker/blob_cache.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -22,12 +17,6 @@
 namespace shardex {
 
 namespace {
-
-constexpr char kRecordSuffix[] = ".blocks";
-
-uint64_t BlockLength(uint64_t size, uint64_t block) {
-  return std::min(kBlobBlockBytes, size - block * kBlobBlockBytes);
-}
 
 absl::Status PreadAll(int fd, uint64_t offset, size_t len, char* buf,
                       const std::string& path) {
@@ -55,111 +44,42 @@ absl::Status PwriteAll(int fd, uint64_t offset, std::string_view data,
   return absl::OkStatus();
 }
 
-// Data files are read-only: only the cache writes them, through a
-// descriptor opened while it briefly allows itself to.
-constexpr mode_t kDataMode = 0444;
-
-absl::StatusOr<UniqueFd> OpenForWriting(const std::string& path) {
-  if (chmod(path.c_str(), kDataMode | S_IWUSR) != 0) {
-    return ErrnoError("chmod", path);
-  }
-  UniqueFd fd(open(path.c_str(), O_RDWR | O_CLOEXEC));
-  const int open_errno = errno;
-  chmod(path.c_str(), kDataMode);
-  if (!fd.valid()) {
-    errno = open_errno;
-    return ErrnoError("opening", path);
-  }
-  return fd;
-}
-
-// The record's bytes for `present`.
-std::string EncodeRecord(const std::vector<bool>& present) {
-  std::string out(present.size(), '\0');
-  for (size_t i = 0; i < present.size(); ++i) out[i] = present[i] ? 1 : 0;
-  return out;
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<BlobCache>> BlobCache::Open(
     Options options, BlobFetcher* fetcher) {
-  RETURN_IF_ERROR(MakeDirs(options.dir, 0755, "blob cache"));
-  const std::string lock_path = absl::StrCat(options.dir, "/LOCK");
-  UniqueFd lock(open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-  if (!lock.valid()) return ErrnoError("opening", lock_path);
-  if (flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("blob cache ", options.dir,
-                     " is in use by another worker (", strerror(errno), ")"));
-  }
+  BlobDir dir(options.dir);
+  ASSIGN_OR_RETURN(UniqueFd lock, dir.Lock());
+  ASSIGN_OR_RETURN(std::vector<StoredBlob> stored, dir.Scan());
   std::unique_ptr<BlobCache> cache(
       new BlobCache(std::move(options), fetcher, std::move(lock)));
-  RETURN_IF_ERROR(cache->Load());
+  cache->Load(std::move(stored));
   return cache;
 }
 
 std::string BlobCache::DataPath(const std::string& sha256) const {
-  return absl::StrCat(options_.dir, "/", sha256);
+  return dir_.DataPath(sha256);
 }
 
-std::string BlobCache::RecordPath(const std::string& sha256) const {
-  return absl::StrCat(options_.dir, "/", sha256, kRecordSuffix);
-}
-
-absl::Status BlobCache::Load() {
-  DIR* dir = opendir(options_.dir.c_str());
-  if (dir == nullptr) return ErrnoError("listing", options_.dir);
-  std::vector<std::pair<int64_t, std::string>> found;  // (mtime, sha)
-  std::vector<std::string> junk;
-  while (struct dirent* e = readdir(dir)) {
-    std::string name = e->d_name;
-    if (name == "." || name == ".." || name == "LOCK") continue;
-    std::string sha = name;
-    if (absl::EndsWith(name, kRecordSuffix)) {
-      sha = name.substr(0, name.size() - strlen(kRecordSuffix));
-    }
-    if (!IsBlobId(sha)) {
-      junk.push_back(name);  // e.g. a record's temporary file
-      continue;
-    }
-    if (sha != name) continue;  // found with its data file
-    struct stat data_st, rec_st;
-    absl::StatusOr<std::string> record = ReadFile(RecordPath(sha));
-    if (stat(DataPath(sha).c_str(), &data_st) != 0 || !record.ok() ||
-        stat(RecordPath(sha).c_str(), &rec_st) != 0 ||
-        record->size() != BlobBlocks(static_cast<uint64_t>(data_st.st_size))) {
-      junk.push_back(sha);
-      junk.push_back(absl::StrCat(sha, kRecordSuffix));
-      continue;
-    }
+void BlobCache::Load(std::vector<StoredBlob> stored) {
+  absl::MutexLock lock(&mu_);
+  for (StoredBlob& s : stored) {  // least recently used first
     auto entry = std::make_shared<Entry>();
-    entry->size = static_cast<uint64_t>(data_st.st_size);
-    entry->present.resize(record->size());
-    for (size_t i = 0; i < record->size(); ++i) {
-      entry->present[i] = (*record)[i] != 0;
+    entry->size = s.blob.size;
+    entry->present = std::move(s.present);
+    for (size_t i = 0; i < entry->present.size(); ++i) {
       if (entry->present[i]) {
         entry->present_bytes += BlockLength(entry->size, i);
       }
     }
-    found.emplace_back(rec_st.st_mtime, sha);
-    absl::MutexLock lock(&mu_);
+    entry->last_use = ++tick_;
     stats_.bytes_present += entry->present_bytes;
-    blobs_[sha] = std::move(entry);
+    blobs_[s.blob.sha256] = std::move(entry);
   }
-  closedir(dir);
-  for (const std::string& name : junk) {
-    unlink(absl::StrCat(options_.dir, "/", name).c_str());
-  }
-  // Least recently used first, by when their records were last written.
-  std::sort(found.begin(), found.end());
-  absl::MutexLock lock(&mu_);
-  for (const auto& [mtime, sha] : found) blobs_[sha]->last_use = ++tick_;
-  if (!found.empty()) {
-    LOG(INFO) << "blob cache " << options_.dir << ": " << found.size()
+  if (!stored.empty()) {
+    LOG(INFO) << "blob cache " << dir_.dir() << ": " << stored.size()
               << " blobs, " << stats_.bytes_present << " bytes present";
   }
-  return absl::OkStatus();
 }
 
 absl::StatusOr<std::shared_ptr<BlobCache::Entry>> BlobCache::FindOrCreate(
@@ -178,19 +98,9 @@ absl::StatusOr<std::shared_ptr<BlobCache::Entry>> BlobCache::FindOrCreate(
     it->second->last_use = ++tick_;
     return it->second;
   }
-  // Record first: a data file without one is dropped by Load.
-  const std::string path = DataPath(blob.sha256);
-  RETURN_IF_ERROR(WriteFileAtomically(
-      RecordPath(blob.sha256),
-      EncodeRecord(std::vector<bool>(BlobBlocks(blob.size), false))));
-  unlink(path.c_str());  // a leftover, perhaps read-only
-  UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (!fd.valid()) return ErrnoError("creating", path);
-  if (ftruncate(fd.get(), static_cast<off_t>(blob.size)) != 0) {
-    return ErrnoError("sizing", path);
-  }
-  // Jobs read the data file in place: a command must not write into it.
-  if (fchmod(fd.get(), kDataMode) != 0) return ErrnoError("chmod", path);
+  // Under the lock (small files, once per blob): a second Add must find
+  // the files made.
+  RETURN_IF_ERROR(dir_.Create(blob));
   auto entry = std::make_shared<Entry>();
   entry->size = blob.size;
   entry->present.assign(BlobBlocks(blob.size), false);
@@ -315,7 +225,7 @@ absl::Status BlobCache::EnsureBlocks(const BlobRef& blob, Entry* entry,
   }
   if (runs.empty()) return absl::OkStatus();
   const std::string path = DataPath(blob.sha256);
-  ASSIGN_OR_RETURN(UniqueFd fd, OpenForWriting(path));
+  ASSIGN_OR_RETURN(UniqueFd fd, dir_.OpenForWriting(blob.sha256));
   absl::Status st;
   for (const auto& [begin, end] : runs) {
     st = FetchRun(blob, entry, fd.get(), begin, end - begin, cancel);
@@ -373,12 +283,12 @@ absl::Status BlobCache::FetchRun(const BlobRef& blob, Entry* entry, int fd,
 }
 
 absl::Status BlobCache::WriteRecord(const std::string& sha256, Entry* entry) {
-  std::string record;
+  std::vector<bool> present;
   {
     absl::MutexLock lock(&mu_);
-    record = EncodeRecord(entry->present);
+    present = entry->present;
   }
-  return WriteFileAtomically(RecordPath(sha256), record);
+  return dir_.WriteRecord(sha256, present);
 }
 
 void BlobCache::EvictIfOver() {
@@ -408,8 +318,7 @@ void BlobCache::EvictIfOver() {
 void BlobCache::Remove(BlobMap::iterator it) {
   // Under the lock: a new Add of the same blob must not find its files half
   // gone.
-  unlink(RecordPath(it->first).c_str());
-  unlink(DataPath(it->first).c_str());
+  dir_.Remove(it->first);
   stats_.bytes_present -= it->second->present_bytes;
   blobs_.erase(it);
 }

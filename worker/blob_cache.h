@@ -2,19 +2,14 @@
 // (docs/staging.md), filled a 1 MiB block at a time so that a shard fetches
 // only the part of a file it reads.
 //
-// On disk, under `dir` (SCRATCH/cache):
-//   <sha256>         the data file: sparse, created at the blob's full size,
-//                    read-only, so kernels and commands read it like the
-//                    original (a block not yet fetched reads as zeros --
-//                    callers Ensure what they read first);
-//   <sha256>.blocks  which blocks are present, one byte per block ('\1'),
-//                    replaced atomically after the data it describes has
-//                    been synced, so it survives a worker restart and never
-//                    claims a block that is not on disk.
-// A block comes from the BlobFetcher and is stored only if its bytes match
-// the SHA-256 the coordinator recorded for it (else DATA_LOSS naming the
-// blob). Only a single worker process may use a directory: Open takes an
-// exclusive lock (flock) on `dir`/LOCK.
+// On disk, under `dir` (SCRATCH/cache), in the format of BlobDir
+// (worker/blob_dir.h): per blob a sparse, full-size, read-only data file
+// that kernels and commands read like the original (a block not yet
+// fetched reads as zeros -- callers Ensure what they read first), and a
+// record of the blocks present that survives a worker restart. A block
+// comes from the BlobFetcher and is stored only if its bytes match the
+// SHA-256 the coordinator recorded for it (else DATA_LOSS naming the
+// blob). Only one process may use a directory: Open locks it.
 //
 // Size cap: after a fetch that brings the blocks present over `max_bytes`,
 // the least recently used blobs that no job pins (Pin) and no Ensure is
@@ -25,7 +20,8 @@
 // blob fetch one at a time (a per-blob fetch lock, held across the fetch on
 // purpose: a second shard waiting for the same blocks must not fetch them
 // again); different blobs fetch in parallel. The cache-wide lock is never
-// held during a fetch or while data is written.
+// held during a fetch or while block data is written (only while a new
+// blob's two small files are made, and while evicted ones are unlinked).
 #ifndef SHARDEX_WORKER_BLOB_CACHE_H_
 #define SHARDEX_WORKER_BLOB_CACHE_H_
 
@@ -42,15 +38,10 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/unique_fd.h"
+#include "worker/blob_dir.h"
 #include "worker/blob_fetcher.h"
 
 namespace shardex {
-
-// A blob as a job names it (StagedFile.sha256, StagedFile.size).
-struct BlobRef {
-  std::string sha256;  // 64 lower-case hex digits
-  uint64_t size = 0;
-};
 
 class BlobCache {
  public:
@@ -125,11 +116,12 @@ class BlobCache {
 
   BlobCache(Options options, BlobFetcher* fetcher, UniqueFd lock)
       : options_(std::move(options)),
+        dir_(options_.dir),
         fetcher_(fetcher),
         lock_(std::move(lock)) {}
 
-  absl::Status Load() ABSL_LOCKS_EXCLUDED(mu_);
-  std::string RecordPath(const std::string& sha256) const;
+  // Takes in the blobs found on disk, least recently used first.
+  void Load(std::vector<StoredBlob> stored) ABSL_LOCKS_EXCLUDED(mu_);
   // The entry, created (with its files) if missing; counted as in use
   // until Release.
   absl::StatusOr<std::shared_ptr<Entry>> Use(const BlobRef& blob)
@@ -158,6 +150,7 @@ class BlobCache {
 
   // Constant after construction.
   const Options options_;
+  const BlobDir dir_;
   BlobFetcher* const fetcher_;
   const UniqueFd lock_;
 
