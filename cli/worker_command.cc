@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/enroll.h"
 #include "cli/exit_codes.h"
+#include "cli/job_flags.h"
 #include "cli/pki_commands.h"
 #include "cli/shared_flags.h"
 #include "common/file_util.h"
@@ -120,10 +121,26 @@ Subcommand AddWorkerCommand(CLI::App& app, const GlobalOptions&) {
                   "command shards run at once (default: every core)")
       ->check(CLI::Range(1, 4096));
   cmd->add_option("--scratch-dir", worker.scratch_dir,
-                  "where command shards get their working directories "
-                  "(default: $TMPDIR or /tmp)");
+                  "where command shards get their working directories, "
+                  "with the cache of staged files in DIR/cache (default: "
+                  "$TMPDIR or /tmp, cache in $TMPDIR/shardex-worker-UID)");
   cmd->add_option("--name", worker.host,
                   "name shown in `shardex workers` (default: hostname)");
+  cmd->add_option_function<std::string>(
+         "--cache-bytes",
+         [&worker](const std::string& s) {
+           worker.cache_bytes = ParseBytes("--cache-bytes", s).value_or(0);
+         },
+         "cap on the cache of staged files in the scratch dir; the least "
+         "recently used files no running job needs are evicted first")
+      ->check(CLI::Validator(
+          [](std::string& s) -> std::string {
+            absl::StatusOr<uint64_t> b = ParseBytes("--cache-bytes", s);
+            if (b.ok() && *b > 0) return "";
+            return "'" + s + "' is not a size like 10G, 512MiB or 1000";
+          },
+          "SIZE"))
+      ->default_str("10G");
   AddDurationOption(cmd, "--drain-timeout", &worker.drain_timeout,
                     "on SIGTERM, how long running shards may finish before "
                     "they are handed back to the coordinator");

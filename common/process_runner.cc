@@ -41,6 +41,32 @@ constexpr absl::Duration kGroupGrace = absl::Seconds(2);
 
 // ---------------------------------------------------------------- the spec
 
+bool IsPlainName(const std::string& name) {
+  return !name.empty() && name.find('/') == name.npos && name != "." &&
+         name != ".." && !HasNul(name);
+}
+
+absl::Status ValidateLinks(const ProcessSpec& spec) {
+  std::vector<std::string> names;
+  for (const ProcessSpec::Link& link : spec.links) {
+    if (!IsPlainName(link.name) || link.name == spec.output_file_name) {
+      return absl::InvalidArgumentError(
+          StrCat("work dir link name must be a plain file name other than "
+                 "the output file's: '", link.name, "'"));
+    }
+    if (link.target.empty() || HasNul(link.target)) {
+      return absl::InvalidArgumentError(
+          StrCat("bad target for work dir link '", link.name, "'"));
+    }
+    names.push_back(link.name);
+  }
+  std::sort(names.begin(), names.end());
+  if (std::adjacent_find(names.begin(), names.end()) != names.end()) {
+    return absl::InvalidArgumentError("work dir link names repeat");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateSpec(const ProcessSpec& spec) {
   if (spec.argv.empty() || spec.argv[0].empty()) {
     return absl::InvalidArgumentError("empty argv");
@@ -67,7 +93,7 @@ absl::Status ValidateSpec(const ProcessSpec& spec) {
     return absl::InvalidArgumentError(
         StrCat("output file name must be a plain file name: '", out, "'"));
   }
-  return absl::OkStatus();
+  return ValidateLinks(spec);
 }
 
 // Before the child starts, so that a bad stdin file is a start error.
@@ -137,6 +163,17 @@ absl::StatusOr<std::string> MakeWorkDir(const std::string& scratch_root) {
                                       ": ", strerror(errno)));
   }
   return dir;
+}
+
+absl::Status MakeLinks(const ProcessSpec& spec, const std::string& work_dir) {
+  for (const ProcessSpec::Link& link : spec.links) {
+    const std::string path = StrCat(work_dir, "/", link.name);
+    if (symlink(link.target.c_str(), path.c_str()) != 0) {
+      return absl::InternalError(StrCat("cannot link ", path, " to ",
+                                        link.target, ": ", strerror(errno)));
+    }
+  }
+  return absl::OkStatus();
 }
 
 // Returns "" or what was left behind.
@@ -334,6 +371,7 @@ absl::Status ReadOutputFile(const ProcessSpec& spec, ProcessOutcome* out) {
 absl::Status RunInWorkDir(const ProcessSpec& spec,
                           const std::atomic<bool>& cancel, StdinFeeder* feeder,
                           ProcessOutcome* out) {
+  RETURN_IF_ERROR(MakeLinks(spec, out->work_dir));
   ASSIGN_OR_RETURN(const std::string program,
                    ResolveProgram(spec, out->work_dir));
   const absl::Time start = absl::Now();

@@ -77,6 +77,17 @@ struct ProcessSpec {
   // If the child exits 0 leaving a regular file of this name in its work
   // dir, its bytes are returned too. A plain name (no '/'); empty disables.
   std::string output_file_name = "output";
+
+  // Symlinks made in the fresh work dir before the child starts (a job's
+  // --upload files, staged by the worker): `name` -> `target`. Names are
+  // plain (no '/', not "." or "..", not the output file's name) and
+  // distinct; targets are used as given. Removing the work dir removes
+  // only the links, never what they point to.
+  struct Link {
+    std::string name;
+    std::string target;
+  };
+  std::vector<Link> links;
 };
 
 // Runs `spec` to completion (or until `cancel` becomes true, checked at

@@ -672,5 +672,32 @@ TEST_F(ProcessRunnerTest, NonExecutableIsPermissionDenied) {
       << out.status();
 }
 
+TEST_F(ProcessRunnerTest, LinksAppearInTheWorkDirAndOnlyTheyAreRemoved) {
+  const std::string tree = StrCat(TestTmpDir(), "/linked-tree");
+  ASSERT_EQ(mkdir(tree.c_str(), 0755), 0) << strerror(errno);
+  const std::string prog = StrCat(tree, "/prog");
+  WriteFile(prog, "#!/bin/sh\necho ran from $(pwd | sed 's,.*/,,' | cut -c1-6)\n");
+  chmod(prog.c_str(), 0755);
+  ProcessSpec spec = Spec({"./prog"});
+  spec.links = {{"prog", prog}, {"tree", tree}};
+  absl::StatusOr<ProcessOutcome> out = Run(spec);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_TRUE(out->ok()) << out->Describe() << " " << out->stderr_tail;
+  EXPECT_EQ(out->stdout_data, "ran from shard-\n");
+  EXPECT_TRUE(Exists(prog));  // the work dir's removal kept the target
+}
+
+TEST_F(ProcessRunnerTest, RejectsBadLinkNames) {
+  for (const char* name : {"", "a/b", "..", "output"}) {
+    ProcessSpec spec = Sh("true");
+    spec.links = {{name, "/bin"}};
+    EXPECT_EQ(Run(spec).status().code(), absl::StatusCode::kInvalidArgument)
+        << name;
+  }
+  ProcessSpec twice = Sh("true");
+  twice.links = {{"x", "/bin"}, {"x", "/usr"}};
+  EXPECT_EQ(Run(twice).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace shardex

@@ -60,6 +60,7 @@ CommandShardOutcome RunCommandShard(const CommandShard& shard,
   p.limits.file_size_bytes = spec.max_file_bytes();
   p.limits.open_files = spec.max_open_files();
   p.output_file_name = kOutputName;
+  p.links = shard.links;
 
   absl::StatusOr<ProcessOutcome> out = RunProcess(p, cancel);
   if (!out.ok()) return {out.status(), std::nullopt};

@@ -4,8 +4,9 @@
 // child's exit code when it exited on its own.
 //
 // The child gets the allow-listed environment plus SHARDEX_* variables, a
-// fresh working directory under `scratch_root`, its input on stdin (the
-// shard's line-aligned slice of a --lines file), and the job's limits.
+// fresh working directory under `scratch_root` (holding the shard's
+// links), its input on stdin (the shard's line-aligned slice of a --lines
+// file), and the job's limits.
 //
 // Thread-safety: safe to call concurrently.
 #ifndef SHARDEX_WORKER_COMMAND_RUNNER_H_
@@ -13,8 +14,10 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/process_runner.h"
 #include "kernels/shard_runner.h"
 #include "proto/shardex.pb.h"
 
@@ -25,6 +28,9 @@ struct CommandShard {
   const shardex::v1::CommandSpec* spec = nullptr;
   uint64_t shards = 0;  // the job's shard count
   shardex::v1::ShardTask task;
+  // Made in the shard's working directory before the child starts (the
+  // job's --upload files, worker/staging.h).
+  std::vector<ProcessSpec::Link> links;
 };
 
 struct CommandShardOutcome {

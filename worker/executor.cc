@@ -55,21 +55,21 @@ void ShardExecutor::Assign(const v1::AssignmentBatch& batch) {
   std::vector<std::pair<uint64_t, absl::StatusOr<JobEntry>>> created;
   for (const v1::JobDefinition& def : batch.jobs()) {
     if (draining || known.contains(def.job_id())) continue;
-    JobEntry entry;
-    entry.shards = def.shards();
-    if (def.has_command()) {
-      entry.command = std::make_shared<v1::CommandSpec>(def.command());
+    absl::StatusOr<JobEntry> entry = NewEntry(def);
+    if (!entry.ok() || entry->command) {
       created.emplace_back(def.job_id(), std::move(entry));
       continue;
     }
-    KernelArgs args(def.args().begin(), def.args().end());
+    const v1::JobDefinition& local =
+        entry->staged ? entry->staged->local : def;
+    KernelArgs args(local.args().begin(), local.args().end());
     absl::StatusOr<std::unique_ptr<ShardRunner>> runner =
         CreateShardRunner(def.kernel(), args);
     if (!runner.ok()) {
       created.emplace_back(def.job_id(), runner.status());
       continue;
     }
-    entry.runner = std::move(runner).value();
+    entry->runner = std::move(runner).value();
     created.emplace_back(def.job_id(), std::move(entry));
   }
   std::vector<std::pair<v1::ShardTask, JobEntry>> run;
@@ -121,8 +121,35 @@ void ShardExecutor::Assign(const v1::AssignmentBatch& batch) {
   }
 }
 
+absl::StatusOr<ShardExecutor::JobEntry> ShardExecutor::NewEntry(
+    const v1::JobDefinition& def) const {
+  JobEntry entry;
+  entry.shards = def.shards();
+  const v1::JobDefinition* local = &def;
+  if (options_.stager != nullptr) {
+    absl::StatusOr<std::shared_ptr<const StagedJob>> staged =
+        options_.stager->Prepare(def);
+    if (!staged.ok()) return staged.status();
+    entry.staged = *std::move(staged);
+    local = &entry.staged->local;
+  }
+  if (local->has_command()) {
+    entry.command = std::make_shared<v1::CommandSpec>(local->command());
+  }
+  return entry;
+}
+
 void ShardExecutor::Cancel(const v1::CancelShards& cancel) {
-  absl::MutexLock lock(&mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    StopLocked(cancel);
+  }
+  // Outside the lock: removing a job's files takes a moment.
+  if (options_.stager == nullptr) return;
+  for (uint64_t job_id : cancel.job_ids()) options_.stager->Forget(job_id);
+}
+
+void ShardExecutor::StopLocked(const v1::CancelShards& cancel) {
   // A queued attempt goes at once; a running one when it notices the flag.
   auto stop = [this](std::map<Key, Attempt>::iterator it)
                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -286,10 +313,19 @@ void ShardExecutor::Execute(const v1::ShardTask& task, const JobEntry& job,
                             const CancelFlag& cancel, v1::ShardResult* result) {
   const absl::Time start = absl::Now();
   absl::StatusOr<std::string> payload;
-  if (job.command) {
-    CommandShardOutcome out = RunCommandShard(
-        CommandShard{task.ref().job_id(), job.command.get(), job.shards, task},
-        options_.scratch_root, cancel);
+  std::vector<ProcessSpec::Link> links;
+  absl::Status staged = absl::OkStatus();
+  if (job.staged != nullptr) {
+    staged = options_.stager->BeforeShard(*job.staged, task, cancel, &links);
+  }
+  if (!staged.ok()) {
+    payload = staged;
+  } else if (job.command) {
+    CommandShard shard{task.ref().job_id(), job.command.get(), job.shards,
+                       task};
+    shard.links = std::move(links);
+    CommandShardOutcome out =
+        RunCommandShard(shard, options_.scratch_root, cancel);
     payload = std::move(out.payload);
     if (out.exit_code.has_value()) result->set_exit_code(*out.exit_code);
   } else {

@@ -60,6 +60,7 @@
 #include "common/thread_pool.h"
 #include "kernels/shard_runner.h"
 #include "proto/shardex.pb.h"
+#include "worker/staging.h"
 
 namespace shardex {
 
@@ -71,6 +72,9 @@ class ShardExecutor {
     int threads = 1;
     int processes = 1;
     std::string scratch_root = TempDir();  // per-shard dirs of command shards
+    // Makes staged files local (worker/staging.h); must outlive the
+    // executor. Null: every path is used as it is.
+    JobStager* stager = nullptr;
   };
 
   struct Counts {
@@ -93,7 +97,8 @@ class ShardExecutor {
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Stops the named attempts, and every attempt of the named jobs, whose
-  // definitions (or the reasons they were rejected) are forgotten too. The
+  // definitions (or the reasons they were rejected) are forgotten too, with
+  // their staged files (JobStager::Forget). The
   // stopped attempts' results are not reported: the coordinator has already
   // let them go.
   void Cancel(const shardex::v1::CancelShards& cancel) ABSL_LOCKS_EXCLUDED(mu_);
@@ -129,6 +134,9 @@ class ShardExecutor {
     std::shared_ptr<const ShardRunner> runner;
     std::shared_ptr<const shardex::v1::CommandSpec> command;
     uint64_t shards = 0;
+    // With a stager: the job as localized (its shards ensure their input
+    // is present before running).
+    std::shared_ptr<const StagedJob> staged;
   };
 
   // How a running attempt was asked to stop.
@@ -142,6 +150,13 @@ class ShardExecutor {
   };
 
   static shardex::v1::ShardResult HandedBack(const shardex::v1::ShardRef& ref);
+
+  // A job's entry, localized by the stager, without its kernel runner.
+  absl::StatusOr<JobEntry> NewEntry(const shardex::v1::JobDefinition& def)
+      const ABSL_LOCKS_EXCLUDED(mu_);
+  // Cancel's work on the attempts and the job table.
+  void StopLocked(const shardex::v1::CancelShards& cancel)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Marks the attempt started; false if it was stopped while queued.
   bool Start(const Key& key, const std::shared_ptr<CancelFlag>& cancel)

@@ -3,11 +3,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "common/file_util.h"
 #include "common/tls_diagnosis.h"
 #include "glog/logging.h"
+#include "worker/grpc_blob_fetcher.h"
 
 namespace shardex {
 
@@ -39,6 +42,30 @@ Session::Options SessionOptionsFor(const WorkerOptions& options) {
   return s;
 }
 
+// Where the cache and the jobs' files live. A second worker on the same
+// scratch dir (the cache is locked) gets a private root below it.
+std::string StagingRoot(const WorkerOptions& options) {
+  return options.scratch_dir.empty()
+             ? absl::StrCat(TempDir(), "/shardex-worker-", getuid())
+             : options.scratch_dir;
+}
+
+absl::StatusOr<std::unique_ptr<BlobCache>> OpenCache(
+    const WorkerOptions& options, BlobFetcher* fetcher, std::string* root,
+    bool* private_root) {
+  *root = StagingRoot(options);
+  absl::StatusOr<std::unique_ptr<BlobCache>> cache = BlobCache::Open(
+      {absl::StrCat(*root, "/cache"), options.cache_bytes}, fetcher);
+  if (!absl::IsFailedPrecondition(cache.status())) return cache;
+  static std::atomic<int> workers{0};
+  *root = absl::StrCat(*root, "/worker-", getpid(), "-", workers++);
+  *private_root = true;
+  LOG(WARNING) << cache.status().message() << "; using a private cache in "
+               << *root << " for this run";
+  return BlobCache::Open({absl::StrCat(*root, "/cache"), options.cache_bytes},
+                         fetcher);
+}
+
 }  // namespace
 
 Worker::Worker(WorkerOptions options)
@@ -51,6 +78,23 @@ Worker::Worker(WorkerOptions options)
   exec.processes = session_options_.processes;
   exec.scratch_root =
       options_.scratch_dir.empty() ? TempDir() : options_.scratch_dir;
+  fetcher_ = std::make_unique<GrpcBlobFetcher>(session_options_.channel,
+                                               session_options_.token);
+  std::string root;
+  absl::StatusOr<std::unique_ptr<BlobCache>> cache =
+      OpenCache(options_, fetcher_.get(), &root, &private_root_);
+  absl::Status cache_status = cache.status();
+  if (cache.ok()) {
+    cache_ = *std::move(cache);
+  } else {
+    LOG(ERROR) << "no blob cache, so jobs with staged files will fail here: "
+               << cache.status();
+  }
+  stager_ = std::make_unique<JobStager>(
+      JobStager::Options{absl::StrCat(root, "/jobs"), session_options_.host},
+      cache_.get(), cache_status);
+  if (private_root_) staging_root_ = root;
+  exec.stager = stager_.get();
   executor_ = std::make_unique<ShardExecutor>(
       exec, [this](v1::ShardResult r) { OnResult(std::move(r)); });
 }
@@ -65,6 +109,7 @@ Worker::~Worker() {
   executor_->CancelAll();  // ends the drain thread's waits
   if (drain.joinable()) drain.join();
   executor_.reset();  // waits for the running attempts
+  if (private_root_) RemoveTree(staging_root_).IgnoreError();
 }
 
 void Worker::Stop() {

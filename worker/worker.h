@@ -6,6 +6,10 @@
 // thread, heartbeats), which asks the Worker what to send and hands it
 // what arrives; shards never run on the session's threads.
 //
+// Staged files: a JobStager over a BlobCache filled from the coordinator's
+// Store (worker/staging.h) makes each job's files local before its shards
+// run.
+//
 // Shards survive a lost coordinator: when the stream breaks they keep
 // running while the worker dials again; results finished meanwhile, or not
 // yet written when the stream broke, wait in the outbox. The next Register
@@ -48,9 +52,12 @@
 #include "common/backoff.h"
 #include "common/tls.h"
 #include "proto/shardex.pb.h"
+#include "worker/blob_cache.h"
+#include "worker/blob_fetcher.h"
 #include "worker/executor.h"
 #include "worker/outbox.h"
 #include "worker/session.h"
+#include "worker/staging.h"
 #include "worker/worker_state.h"
 
 namespace shardex {
@@ -62,6 +69,10 @@ struct WorkerOptions {
   int threads = 0;         // 0: every core
   int processes = 0;       // child processes at once; 0: every core
   std::string scratch_dir; // per-shard dirs of command shards; "": TempDir()
+  // Cap on the blob cache of staged files (docs/staging.md), kept in
+  // SCRATCH/cache beside the jobs' upload trees in SCRATCH/jobs, where
+  // SCRATCH is scratch_dir, or TempDir()/shardex-worker-<uid> without one.
+  uint64_t cache_bytes = uint64_t{10} << 30;
   std::string host;        // reported name; empty: this machine's hostname
   // Between sessions; back to `initial` after a session that registered.
   BackoffOptions backoff = {absl::Milliseconds(100), absl::Seconds(5)};
@@ -138,6 +149,15 @@ class Worker : private Session::Host {
   ResultOutbox outbox_ ABSL_GUARDED_BY(mu_);
   absl::Time drain_deadline_ ABSL_GUARDED_BY(mu_);  // end of the grace
   std::thread drain_thread_ ABSL_GUARDED_BY(mu_);
+
+  // Staged files (constant after construction): the executor uses them.
+  // A worker whose scratch dir's cache another worker holds uses a private
+  // root below it, removed when it ends.
+  bool private_root_ = false;
+  std::string staging_root_;
+  std::unique_ptr<BlobFetcher> fetcher_;
+  std::unique_ptr<BlobCache> cache_;  // null if it could not be opened
+  std::unique_ptr<JobStager> stager_;
 
   // Last: destroyed first (it calls OnResult until then).
   std::unique_ptr<ShardExecutor> executor_;

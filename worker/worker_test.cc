@@ -25,7 +25,9 @@
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
 #include "worker/test_files.h"
+#include "common/file_util.h"
 #include "proto/shardex.grpc.pb.h"
+#include "worker/fake_store.h"
 
 namespace shardex {
 namespace {
@@ -216,6 +218,7 @@ class WorkerTest : public ::testing::Test {
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
                              &port_);
     builder.RegisterService(&fake_);
+    builder.RegisterService(&store_);
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
     ASSERT_GT(port_, 0);
@@ -260,6 +263,7 @@ class WorkerTest : public ::testing::Test {
   }
 
   FakeCoordinator fake_;
+  FakeStore store_;  // the coordinator's Store, for staged files
   int port_ = 0;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<Worker> worker_;
@@ -311,6 +315,67 @@ TEST_F(WorkerTest, ShardsSurviveALostSessionAndReportAfterRegistering) {
   ASSERT_TRUE(fake_.Until([](const Seen& s) { return s.ended == 2; }));
   EXPECT_TRUE(fake_.seen().Drained());
   EXPECT_TRUE(fake_.seen().last_end_clean);
+}
+
+// A command job over a staged --lines file that runs an --upload program.
+v1::CoordinatorMessage StagedJob(uint64_t job, FakeStore* store) {
+  v1::CoordinatorMessage msg = CommandJob(job, "");
+  v1::JobDefinition* def = msg.mutable_assignments()->mutable_jobs(0);
+  v1::CommandSpec* cmd = def->mutable_command();
+  cmd->clear_argv();
+  cmd->add_argv("./count");
+  cmd->set_lines("/on/the/client/lines.txt");
+  const std::string lines = "a\nb\nc\n";
+  const std::string program = "#!/bin/sh\necho lines: $(wc -l)\n";
+  struct {
+    std::string path, content, upload_name;
+    uint32_t mode;
+  } files[] = {{"/on/the/client/lines.txt", lines, "", 0644},
+               {"/on/the/client/count.sh", program, "count", 0755}};
+  for (const auto& f : files) {
+    v1::StagedFile* staged = def->add_staged();
+    staged->set_path(f.path);
+    staged->set_sha256(store->Put(f.content));
+    staged->set_size(f.content.size());
+    staged->set_mode(f.mode);
+    staged->set_upload_name(f.upload_name);
+  }
+  msg.mutable_assignments()->mutable_tasks(0)->set_begin(0);
+  msg.mutable_assignments()->mutable_tasks(0)->set_end(lines.size());
+  return msg;
+}
+
+TEST_F(WorkerTest, StagedFilesComeFromTheStoreOnceWithTheWorkersToken) {
+  WorkerOptions options = Options();
+  options.token = "worker-token";
+  options.scratch_dir = TempPath("worker-test-staging");
+  ASSERT_TRUE(RemoveTree(options.scratch_dir).ok());
+  ASSERT_TRUE(MakeDirs(options.scratch_dir, 0755, "test").ok());
+  Start(options);
+  ASSERT_TRUE(
+      fake_.Until([](const Seen& s) { return s.registers.size() == 1; }));
+  ASSERT_TRUE(fake_.Send(StagedJob(1, &store_)));
+  ASSERT_TRUE(
+      fake_.Until([](const Seen& s) { return s.Result(1, 0) != nullptr; }));
+  v1::ShardResult r = *fake_.seen().Result(1, 0);
+  EXPECT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r.payload(), "lines: 3\n");
+  const std::vector<FakeStore::Call> calls = store_.calls();
+  ASSERT_EQ(calls.size(), 2u);  // the lines and the program
+  for (const FakeStore::Call& c : calls) {
+    EXPECT_EQ(c.token, "Bearer worker-token");
+  }
+
+  // A second job on the same files reads them from the cache.
+  ASSERT_TRUE(fake_.Send(StagedJob(2, &store_)));
+  ASSERT_TRUE(
+      fake_.Until([](const Seen& s) { return s.Result(2, 0) != nullptr; }));
+  r = *fake_.seen().Result(2, 0);
+  EXPECT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r.payload(), "lines: 3\n");
+  EXPECT_EQ(store_.calls().size(), 2u);
+  worker_->Stop();
+  ASSERT_TRUE(WaitForRun());
 }
 
 TEST_F(WorkerTest, UnansweredRegisterTimesOutAndRedials) {
