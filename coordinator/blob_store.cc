@@ -294,12 +294,13 @@ absl::Status BlobStore::CheckRoom(const std::string& sha, uint64_t size,
         " bytes per file (raise it with shardex coordinator "
         "--max-upload-bytes)"));
   }
-  auto fits = [&] {
-    return Committed() - released + more <= limits_.max_store_bytes;
-  };
-  if (fits()) return absl::OkStatus();
+  if (Committed() - released + more <= limits_.max_store_bytes) {
+    return absl::OkStatus();
+  }
   CollectLocked(&sha);
-  if (fits()) return absl::OkStatus();
+  if (Committed() - released + more <= limits_.max_store_bytes) {
+    return absl::OkStatus();
+  }
   return absl::ResourceExhaustedError(absl::StrCat(
       "the coordinator's store holds ", Committed() - released,
       " bytes and blob ", sha,

@@ -88,6 +88,9 @@ struct Job {
   std::string output_dir;
   // JobDefinition.shared_fs (PlannedJob).
   bool shared_fs = true;
+  // Kernel output files kept for the client: kept path -> client's path
+  // (PlannedJob), so a result naming its file names the client's.
+  std::map<std::string, std::string> client_paths;
   std::string summary;        // one line naming what it runs (JobPlanner)
   std::shared_ptr<const KernelJob> kernel;
   Domain domain;

@@ -100,6 +100,7 @@ absl::StatusOr<PlannedJob> JobPlanner::PlanLocalized(v1::JobSpec& spec,
   PlannedJob planned;
   planned.output_dir = local->spec.output_dir();
   planned.shared_fs = local->shared_fs;
+  planned.client_paths = std::move(local->client_paths);
   if (!planned.output_dir.empty() && !resuming) {
     if (absl::Status st = PrepareOutputDir(planned.output_dir); !st.ok()) {
       return st;

@@ -25,6 +25,7 @@
 #define SHARDEX_COORDINATOR_JOB_PLANNER_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -49,6 +50,9 @@ struct PlannedJob {
   std::string output_dir;
   // For JobDefinition.shared_fs: paths not staged are used as they are.
   bool shared_fs = true;
+  // Kernel output files kept in STATE/outputs/<job>: kept path -> the
+  // client's (LocalizedSpec::client_paths).
+  std::map<std::string, std::string> client_paths;
 };
 
 class JobPlanner {

@@ -201,6 +201,7 @@ absl::StatusOr<v1::JobStatus> Scheduler::SubmitAdmitted(
     job.kernel = std::move(planned->kernel);
     job.output_dir = std::move(planned->output_dir);
     job.shared_fs = planned->shared_fs;
+    job.client_paths = std::move(planned->client_paths);
     job.domain = domain;
     job.is_command = job.spec.has_command();
     job.total = job.spec.shards();
@@ -266,6 +267,7 @@ absl::Status Scheduler::Recover() {
     job.kernel = std::move(planned->kernel);
     job.output_dir = std::move(planned->output_dir);
     job.shared_fs = planned->shared_fs;
+    job.client_paths = std::move(planned->client_paths);
     job.domain = job.kernel->domain();
     Resume(std::move(journaled), fx);
   }
@@ -629,6 +631,7 @@ void Scheduler::Reduce(uint64_t job_id) {
   std::shared_ptr<const KernelJob> kernel;
   std::vector<std::string> payloads;
   std::string output_dir;
+  std::map<std::string, std::string> client_paths;
   {
     absl::MutexLock lock(&mu_);
     Job* job = FindJob(job_id);
@@ -637,9 +640,15 @@ void Scheduler::Reduce(uint64_t job_id) {
     kernel = job->kernel;
     payloads = std::move(job->payloads);
     output_dir = job->output_dir;
+    client_paths = job->client_paths;
   }
   absl::StatusOr<KernelResult> result = kernel->Reduce(payloads);
   payloads.clear();
+  // mandelbrot's result names the file it wrote: the client's path.
+  if (result.ok()) {
+    auto it = client_paths.find(result->value);
+    if (it != client_paths.end()) result->value = it->second;
+  }
   if (result.ok() && result->value.size() > options_.max_result_bytes) {
     result = absl::ResourceExhaustedError(
         absl::StrCat("the result is ", result->value.size(),

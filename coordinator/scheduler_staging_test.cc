@@ -103,6 +103,25 @@ TEST_F(SchedulerStagingTest, OutputsAreKeptForTheClientAndWorkersGetTheTable) {
   EXPECT_FALSE(Exists(root_ + "/client"));  // the user's path: untouched
 }
 
+TEST_F(SchedulerStagingTest, KernelOutputFileIsKeptUnderItsParamName) {
+  auto [w, link] = AddWorker(4);
+  v1::JobSpec spec;
+  spec.set_kernel("mandelbrot");
+  (*spec.mutable_args())["width"] = "16";
+  (*spec.mutable_args())["height"] = "8";
+  (*spec.mutable_args())["out"] = root_ + "/client/m.png";
+  spec.set_shards(2);
+  absl::StatusOr<v1::JobStatus> submitted = sched_->Submit(spec);
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  const v1::JobStatus end =
+      RunToEnd(w, *link, submitted->spec(), submitted->job_id());
+  ASSERT_EQ(end.state(), v1::JOB_SUCCEEDED) << end.error();
+  EXPECT_TRUE(Exists(outputs_->DirOf(end.job_id()) + "/param-out"));
+  EXPECT_FALSE(Exists(root_ + "/client"));
+  // The result names the file as the client knows it.
+  EXPECT_EQ(end.result().value(), root_ + "/client/m.png");
+}
+
 TEST_F(SchedulerStagingTest, UnstagedInputIsRefusedWithoutAJobId) {
   v1::JobSpec spec;
   spec.set_kernel("wordcount");

@@ -87,8 +87,8 @@ class Localizer {
 };
 
 absl::Status LocalizeKernelArgs(const Localizer& local, uint64_t job_id,
-                                const StagingEnv& env, bool keeps_outputs,
-                                v1::JobSpec& spec) {
+                                const StagingEnv& env, LocalizedSpec& out) {
+  v1::JobSpec& spec = out.spec;
   const KernelInfo* info = FindKernel(spec.kernel());
   if (info == nullptr) return absl::OkStatus();  // the planner reports it
   auto& args = *spec.mutable_args();
@@ -96,9 +96,11 @@ absl::Status LocalizeKernelArgs(const Localizer& local, uint64_t job_id,
     auto it = args.find(p.name);
     if (!p.is_path || it == args.end()) continue;
     if (p.is_output) {
-      if (keeps_outputs) {
-        it->second = absl::StrCat(env.outputs->DirOf(job_id), "/",
-                                  JobOutputs::ParamFileName(p.name));
+      if (out.keeps_outputs) {
+        std::string kept = absl::StrCat(env.outputs->DirOf(job_id), "/",
+                                        JobOutputs::ParamFileName(p.name));
+        out.client_paths[kept] = it->second;
+        it->second = std::move(kept);
       }
       continue;
     }
@@ -189,7 +191,7 @@ absl::StatusOr<LocalizedSpec> Localize(const v1::JobSpec& spec,
   absl::Status st =
       spec.has_command()
           ? LocalizeCommand(local, *out.spec.mutable_command())
-          : LocalizeKernelArgs(local, job_id, env, out.keeps_outputs, out.spec);
+          : LocalizeKernelArgs(local, job_id, env, out);
   if (!st.ok()) return st;
   if (out.keeps_outputs && !spec.output_dir().empty()) {
     out.spec.set_output_dir(env.outputs->DirOf(job_id));

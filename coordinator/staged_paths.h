@@ -21,6 +21,7 @@
 #define SHARDEX_COORDINATOR_STAGED_PATHS_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,9 @@ struct LocalizedSpec {
   bool keeps_outputs = false;
   // Paths not staged are used as they are (JobDefinition.shared_fs).
   bool shared_fs = false;
+  // Kernel output files kept here, by the client's path (a kernel's
+  // result naming its file then names the client's).
+  std::map<std::string, std::string> client_paths;  // local -> client
 };
 
 // The host name, for errors about what this host cannot open.
