@@ -8,6 +8,7 @@
 
 #include "common/blob_id.h"
 #include "common/file_util.h"
+#include "coordinator/journal.h"
 #include "coordinator/scheduler_test_util.h"
 #include "gtest/gtest.h"
 
@@ -158,13 +159,68 @@ TEST_F(SchedulerStagingTest, ForgettingAJobDeletesItsOutputsAndUnpinsItsBlobs) {
   ASSERT_EQ(RunToEnd(w, *link, second->spec(), second->job_id()).state(),
             v1::JOB_SUCCEEDED);
   // The reducer thread removes it after the end: wait for it.
-  for (int i = 0; i < 5000 && Exists(first_dir); ++i) {
+  for (int i = 0; i < 5000 && (Exists(first_dir) || store_->IsStored(sha));
+       ++i) {
     absl::SleepFor(absl::Milliseconds(1));
   }
   EXPECT_FALSE(Exists(first_dir));
   EXPECT_FALSE(store_->IsStored(sha));   // unpinned and collected
   EXPECT_TRUE(store_->IsStored(other));  // pinned by the second job
   EXPECT_TRUE(Exists(outputs_->DirOf(second->job_id()) + "/result"));
+}
+
+TEST_F(SchedulerStagingTest, AJobResumedAfterARestartStillFindsItsData) {
+  Scheduler::Options options;
+  auto open = [&](std::unique_ptr<Journal>& journal) {
+    sched_.reset();
+    journal.reset();
+    store_.reset();
+    auto j = OpenSqliteJournal(root_ + "/state");
+    ASSERT_TRUE(j.ok()) << j.status();
+    journal = *std::move(j);
+    auto store = BlobStore::Open(root_ + "/store", {}, &clock_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    StagingEnv env;
+    env.store = store_.get();
+    env.outputs = outputs_.get();
+    Restart(options, journal.get(), env);
+    ASSERT_TRUE(sched_->Recover().ok());
+  };
+  std::unique_ptr<Journal> journal;
+  open(journal);
+  const std::string sha = Upload("a b c\nd e\nf\n");
+  v1::JobSpec spec;
+  spec.set_kernel("wordcount");
+  (*spec.mutable_args())["files"] = "/client/words.txt";
+  spec.set_shards(2);
+  spec.set_output_dir("/client/out");
+  v1::StagedFile* f = spec.add_staged();
+  f->set_path("/client/words.txt");
+  f->set_sha256(sha);
+  v1::JobSpec on_worker = spec;  // what a worker's cache makes of it
+  (*on_worker.mutable_args())["files"] = store_->PathOf(sha);
+  absl::StatusOr<v1::JobStatus> submitted = sched_->Submit(spec);
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  const uint64_t id = submitted->job_id();
+  {
+    auto [w, link] = AddWorker(1);
+    std::vector<v1::ShardTask> tasks = link->TakeTasks();
+    ASSERT_EQ(tasks.size(), 1u);
+    RunAndReport(w, on_worker, tasks);
+  }
+  ASSERT_TRUE(journal->Sync().ok());
+  open(journal);
+  // Pinned by the recovered job however old.
+  clock_.Advance(BlobStore::kCollectGrace);
+  store_->Collect();
+  EXPECT_TRUE(store_->IsStored(sha));
+  auto [w, link] = AddWorker(2);
+  const v1::JobStatus end = RunToEnd(w, *link, on_worker, id);
+  ASSERT_EQ(end.state(), v1::JOB_SUCCEEDED) << end.error();
+  EXPECT_EQ(end.spec().args().at("files"), "/client/words.txt");
+  EXPECT_TRUE(Exists(outputs_->DirOf(id) + "/part-00000"));
+  EXPECT_TRUE(Exists(outputs_->DirOf(id) + "/_SUCCESS"));
 }
 
 }  // namespace
