@@ -10,6 +10,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
 
@@ -99,6 +100,20 @@ absl::StatusOr<UniqueFd> JobOutputs::Open(uint64_t job_id,
 
 absl::Status JobOutputs::Remove(uint64_t job_id) const {
   return RemoveTree(DirOf(job_id));
+}
+
+void JobOutputs::RemoveAllExcept(const std::set<uint64_t>& kept) const {
+  DIR* d = opendir(root_.c_str());
+  if (d == nullptr) return;
+  std::vector<uint64_t> stale;
+  while (dirent* e = readdir(d)) {
+    uint64_t id = 0;
+    if (absl::SimpleAtoi(e->d_name, &id) && kept.count(id) == 0) {
+      stale.push_back(id);
+    }
+  }
+  closedir(d);
+  for (uint64_t id : stale) (void)Remove(id);
 }
 
 }  // namespace shardex

@@ -15,6 +15,7 @@
 #define SHARDEX_COORDINATOR_JOB_OUTPUTS_H_
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,9 @@ class JobOutputs {
   absl::StatusOr<UniqueFd> Open(uint64_t job_id, const std::string& name) const;
   // Deletes the job's directory (absent is fine).
   absl::Status Remove(uint64_t job_id) const;
+  // Deletes the directories of jobs not in `kept` (a crash can come
+  // between forgetting a job and deleting its outputs).
+  void RemoveAllExcept(const std::set<uint64_t>& kept) const;
 
  private:
   const std::string root_;

@@ -135,6 +135,13 @@ void JobPlanner::PinRecovered(const v1::JobSpec& spec, uint64_t job_id) const {
   }
 }
 
+void JobPlanner::RemoveOutputsExcept(
+    const std::set<uint64_t>& remembered) const {
+  if (staging_.outputs != nullptr) {
+    staging_.outputs->RemoveAllExcept(remembered);
+  }
+}
+
 void JobPlanner::FillSeeds(v1::JobSpec& spec) {
   const KernelInfo* info = FindKernel(spec.kernel());
   if (info == nullptr) return;

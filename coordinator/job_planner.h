@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -91,6 +92,8 @@ class JobPlanner {
   void Forget(uint64_t job_id) const;
   // A job recovered as ended keeps its blobs while it is remembered.
   void PinRecovered(const shardex::v1::JobSpec& spec, uint64_t job_id) const;
+  // After recovery: deletes the outputs of jobs not remembered.
+  void RemoveOutputsExcept(const std::set<uint64_t>& remembered) const;
 
   // The shard count for `spec` over `domain` on a cluster of
   // `cluster_slots` thread slots: spec.shards(), or a default (capped at

@@ -1,6 +1,7 @@
 #include "coordinator/scheduler.h"
 
 #include <algorithm>
+#include <set>
 #include <utility>
 
 #include "absl/hash/hash.h"
@@ -271,11 +272,14 @@ absl::Status Scheduler::Recover() {
     job.domain = job.kernel->domain();
     Resume(std::move(journaled), fx);
   }
+  std::set<uint64_t> remembered;
   {
     absl::MutexLock lock(&mu_);
     TrimEndedJobs(fx);
     Dispatch(fx);
+    for (const auto& [id, job] : jobs_) remembered.insert(id);
   }
+  planner_.RemoveOutputsExcept(remembered);
   LOG(INFO) << "state: " << loaded->size() << " jobs journaled, " << resumed
             << " resumed";
   Apply(std::move(fx));

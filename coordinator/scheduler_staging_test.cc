@@ -189,6 +189,8 @@ TEST_F(SchedulerStagingTest, AJobResumedAfterARestartStillFindsItsData) {
   };
   std::unique_ptr<Journal> journal;
   open(journal);
+  // Left by a job forgotten just before a crash: removed at recovery.
+  ASSERT_TRUE(MakeDirs(outputs_->DirOf(77), 0700, "test").ok());
   const std::string sha = Upload("a b c\nd e\nf\n");
   v1::JobSpec spec;
   spec.set_kernel("wordcount");
@@ -211,6 +213,7 @@ TEST_F(SchedulerStagingTest, AJobResumedAfterARestartStillFindsItsData) {
   }
   ASSERT_TRUE(journal->Sync().ok());
   open(journal);
+  EXPECT_FALSE(Exists(outputs_->DirOf(77)));
   // Pinned by the recovered job however old.
   clock_.Advance(BlobStore::kCollectGrace);
   store_->Collect();
