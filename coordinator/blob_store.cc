@@ -122,9 +122,9 @@ absl::Status BlobUpload::Finish() {
         absl::StrCat("the upload of ", sha_, " has ended"));
   }
   if (received_ < size_) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "upload of ", sha_, " ended at ", received_, " of ", size_,
-        " bytes; resume it at offset ", received_));
+    return absl::FailedPreconditionError(
+        absl::StrCat("upload of ", sha_, " ended at ", received_, " of ", size_,
+                     " bytes; resume it at offset ", received_));
   }
   if (fsync(fd_.get()) != 0) {
     return Fail(ErrnoError("cannot flush", store_->PartialPath(sha_)));
@@ -288,11 +288,13 @@ uint64_t BlobStore::Committed() const {
 absl::Status BlobStore::CheckRoom(const std::string& sha, uint64_t size,
                                   uint64_t more, uint64_t released) {
   if (size > limits_.max_upload_bytes) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "blob ", sha, " is ", size, " bytes, more than the coordinator's "
-        "limit of ", limits_.max_upload_bytes,
-        " bytes per file (raise it with shardex coordinator "
-        "--max-upload-bytes)"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("blob ", sha, " is ", size,
+                     " bytes, more than the coordinator's "
+                     "limit of ",
+                     limits_.max_upload_bytes,
+                     " bytes per file (raise it with shardex coordinator "
+                     "--max-upload-bytes)"));
   }
   if (Committed() - released + more <= limits_.max_store_bytes) {
     return absl::OkStatus();
@@ -303,8 +305,8 @@ absl::Status BlobStore::CheckRoom(const std::string& sha, uint64_t size,
   }
   return absl::ResourceExhaustedError(absl::StrCat(
       "the coordinator's store holds ", Committed() - released,
-      " bytes and blob ", sha,
-      " needs ", more, " more, beyond its limit of ", limits_.max_store_bytes,
+      " bytes and blob ", sha, " needs ", more, " more, beyond its limit of ",
+      limits_.max_store_bytes,
       " bytes (raise it with shardex coordinator --max-store-bytes, or wait "
       "for old jobs to be forgotten)"));
 }
@@ -319,8 +321,8 @@ absl::StatusOr<std::unique_ptr<BlobUpload>> BlobStore::BeginUpload(
         new BlobUpload(this, sha, e.size, e.size, UniqueFd(), true));
   }
   if (e.uploading) {
-    return absl::UnavailableError(absl::StrCat(
-        "another upload of ", sha, " is in progress; retry later"));
+    return absl::UnavailableError(absl::StrCat("another upload of ", sha,
+                                               " is in progress; retry later"));
   }
   const uint64_t have = e.has_partial ? e.partial_bytes : 0;
   if (offset != 0 && offset != have) {
@@ -447,9 +449,9 @@ absl::StatusOr<std::unique_ptr<BlobReader>> BlobStore::OpenReader(
     const std::string& sha, uint64_t offset, uint64_t length) {
   if (!IsBlobId(sha)) return BadName(sha);
   if (offset % kBlobBlockBytes != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "read of ", sha, " at ", offset, ": not a multiple of the block size ",
-        kBlobBlockBytes));
+    return absl::InvalidArgumentError(
+        absl::StrCat("read of ", sha, " at ", offset,
+                     ": not a multiple of the block size ", kBlobBlockBytes));
   }
   uint64_t size = 0;
   {
@@ -528,8 +530,7 @@ uint64_t BlobStore::CollectLocked(const std::string* keep) {
   uint64_t freed = 0;
   for (auto& [sha, e] : entries_) {
     if (pin_counts_.contains(sha) || e.uploading ||
-        (keep != nullptr && sha == *keep) ||
-        now - e.written < kCollectGrace) {
+        (keep != nullptr && sha == *keep) || now - e.written < kCollectGrace) {
       continue;
     }
     if (e.stored) {

@@ -51,7 +51,7 @@
 namespace shardex {
 
 struct BlobStoreLimits {
-  uint64_t max_store_bytes = uint64_t{64} << 30;  // --max-store-bytes
+  uint64_t max_store_bytes = uint64_t{64} << 30;   // --max-store-bytes
   uint64_t max_upload_bytes = uint64_t{64} << 30;  // --max-upload-bytes
 };
 
@@ -124,8 +124,8 @@ class BlobReader {
 
  private:
   friend class BlobStore;
-  BlobReader(BlobStore* store, std::string sha, UniqueFd data,
-             UniqueFd blocks, uint64_t next, uint64_t end, uint64_t size);
+  BlobReader(BlobStore* store, std::string sha, UniqueFd data, UniqueFd blocks,
+             uint64_t next, uint64_t end, uint64_t size);
 
   BlobStore* const store_;
   const std::string sha_;
@@ -170,8 +170,9 @@ class BlobStore {
   // The blocks of [offset, offset + length) (length 0: to the end).
   // `offset` is a multiple of kBlobBlockBytes. NOT_FOUND if not stored,
   // OUT_OF_RANGE for an offset past the end.
-  absl::StatusOr<std::unique_ptr<BlobReader>> OpenReader(
-      const std::string& sha, uint64_t offset, uint64_t length);
+  absl::StatusOr<std::unique_ptr<BlobReader>> OpenReader(const std::string& sha,
+                                                         uint64_t offset,
+                                                         uint64_t length);
   // OpenReader, then `fn` for each block until it returns false.
   absl::Status ReadBlocks(const std::string& sha, uint64_t offset,
                           uint64_t length,
@@ -216,7 +217,8 @@ class BlobStore {
   uint64_t CollectLocked(const std::string* keep)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Called by BlobUpload.
-  void Appended(const std::string& sha, uint64_t bytes) ABSL_LOCKS_EXCLUDED(mu_);
+  void Appended(const std::string& sha, uint64_t bytes)
+      ABSL_LOCKS_EXCLUDED(mu_);
   void EndUpload(const std::string& sha, bool discard_partial)
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status Complete(const std::string& sha, uint64_t size)

@@ -192,8 +192,7 @@ TEST_F(BlobStoreTest, BadNamesAreRefused) {
 
 TEST_F(BlobStoreTest, UploadLargerThanTheFileLimitNamesTheFlag) {
   Reopen({/*max_store_bytes=*/1 << 20, /*max_upload_bytes=*/1000});
-  absl::Status st =
-      store_->BeginUpload(Sha256Hex("x"), 1001, 0).status();
+  absl::Status st = store_->BeginUpload(Sha256Hex("x"), 1001, 0).status();
   EXPECT_EQ(st.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(st.message(), HasSubstr("--max-upload-bytes"));
   EXPECT_THAT(st.message(), HasSubstr("1001"));

@@ -22,7 +22,9 @@ bool AllOf(const std::string& s, size_t from, bool (*ok)(char)) {
   return std::all_of(s.begin() + from, s.end(), ok);
 }
 
-bool IsDigit(char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); }
+bool IsDigit(char c) {
+  return absl::ascii_isdigit(static_cast<unsigned char>(c));
+}
 bool IsNameChar(char c) {
   return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' ||
          c == '_';
@@ -46,10 +48,10 @@ absl::Status JobOutputs::CheckName(const std::string& name) {
   if (absl::StartsWith(name, "param-") && AllOf(name, 6, IsNameChar)) {
     return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "'", name.substr(0, 100),
-      "' is not an output name (part-NNNNN, result, _SUCCESS or "
-      "param-NAME; no '/' or '..')"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("'", name.substr(0, 100),
+                   "' is not an output name (part-NNNNN, result, _SUCCESS or "
+                   "param-NAME; no '/' or '..')"));
 }
 
 absl::StatusOr<std::vector<OutputFileInfo>> JobOutputs::List(
@@ -89,9 +91,9 @@ absl::StatusOr<UniqueFd> JobOutputs::Open(uint64_t job_id,
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd.valid()) {
     if (errno == ENOENT) {
-      return absl::NotFoundError(absl::StrCat(
-          "job ", job_id, " has no output '", name,
-          "' (not written yet, or the job was forgotten)"));
+      return absl::NotFoundError(
+          absl::StrCat("job ", job_id, " has no output '", name,
+                       "' (not written yet, or the job was forgotten)"));
     }
     return ErrnoError("cannot open", path);
   }

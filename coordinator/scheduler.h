@@ -54,7 +54,12 @@
 // Parts: the Scheduler coordinates parts that own their state, the way
 // LevelDB's DBImpl delegates to VersionSet, TableCache and MemTable:
 //   * JobPlanner (job_planner.h): spec checks, planning, shard counts,
-//     summaries. Thread-safe; called without the lock.
+//     summaries. Thread-safe; called without the lock. With a store it
+//     plans from the spec's localized copy (staged_paths.h), pins the
+//     job's blobs, and on Forget (on the reducer thread, after the job's
+//     last part write) unpins them, deletes STATE/outputs/<job> and
+//     collects. A new job's id is taken before planning (outputs and pins
+//     are named by it) and given back if the submit fails.
 //   * Placement (placement.h): which job and shard a worker gets, twins for
 //     speculation. Pure functions over read-only views.
 //   * Retention (retention.h): held bytes, request ids, ended jobs and

@@ -26,10 +26,10 @@ absl::Status CheckUploadName(const v1::StagedFile& f, int i) {
   const std::string& name = f.upload_name();
   if (name.empty()) return absl::OkStatus();
   auto bad = [&](absl::string_view why) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(Entry(f, i), ": upload_name '", name.substr(0, 200),
-                     "' ", why, " (it must be a relative path inside the "
-                     "shard's working directory)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        Entry(f, i), ": upload_name '", name.substr(0, 200), "' ", why,
+        " (it must be a relative path inside the "
+        "shard's working directory)"));
   };
   if (name.find('\0') != std::string::npos) return bad("contains a NUL byte");
   if (name.front() == '/') return bad("is absolute");
@@ -61,10 +61,9 @@ class Localizer {
     }
     if (access(path.c_str(), R_OK) != 0) {
       const int err = errno;
-      return absl::InvalidArgumentError(
-          absl::StrCat("the coordinator's host (", ThisHostName(),
-                       ") cannot open '", path.substr(0, 300),
-                       "': ", strerror(err)));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the coordinator's host (", ThisHostName(), ") cannot open '",
+          path.substr(0, 300), "': ", strerror(err)));
     }
     return path;
   }
@@ -143,15 +142,14 @@ absl::Status CheckStagedTable(const v1::JobSpec& spec) {
   for (int i = 0; i < spec.staged_size(); ++i) {
     const v1::StagedFile& f = spec.staged(i);
     if (!IsBlobId(f.sha256())) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          Entry(f, i), ": sha256 '", f.sha256().substr(0, 80),
-          "' is not 64 lower-case hex digits"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(Entry(f, i), ": sha256 '", f.sha256().substr(0, 80),
+                       "' is not 64 lower-case hex digits"));
     }
     if (absl::Status st = CheckUploadName(f, i); !st.ok()) return st;
     if (!f.upload_name().empty() && !names.insert(f.upload_name()).second) {
       return absl::InvalidArgumentError(absl::StrCat(
-          Entry(f, i), ": upload_name '", f.upload_name(),
-          "' is given twice"));
+          Entry(f, i), ": upload_name '", f.upload_name(), "' is given twice"));
     }
     if (f.path().empty()) continue;
     auto [it, added] = by_path.emplace(f.path(), f.sha256());
@@ -163,8 +161,7 @@ absl::Status CheckStagedTable(const v1::JobSpec& spec) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<LocalizedSpec> Localize(const v1::JobSpec& spec,
-                                       uint64_t job_id,
+absl::StatusOr<LocalizedSpec> Localize(const v1::JobSpec& spec, uint64_t job_id,
                                        const StagingEnv& env) {
   LocalizedSpec out;
   out.spec = spec;
@@ -180,18 +177,17 @@ absl::StatusOr<LocalizedSpec> Localize(const v1::JobSpec& spec,
     const v1::StagedFile& f = spec.staged(i);
     if (!env.store->IsStored(f.sha256())) {
       return absl::FailedPreconditionError(absl::StrCat(
-          Entry(f, i), ": the coordinator does not hold its blob ",
-          f.sha256(), " (upload interrupted, or collected): submit again with "
+          Entry(f, i), ": the coordinator does not hold its blob ", f.sha256(),
+          " (upload interrupted, or collected): submit again with "
           "the shardex CLI, which uploads what is missing"));
     }
     if (!f.path().empty()) by_path.emplace(f.path(), f.sha256());
   }
   out.blobs = StagedBlobs(spec);
   const Localizer local(env, std::move(by_path), out.shared_fs);
-  absl::Status st =
-      spec.has_command()
-          ? LocalizeCommand(local, *out.spec.mutable_command())
-          : LocalizeKernelArgs(local, job_id, env, out);
+  absl::Status st = spec.has_command()
+                        ? LocalizeCommand(local, *out.spec.mutable_command())
+                        : LocalizeKernelArgs(local, job_id, env, out);
   if (!st.ok()) return st;
   if (out.keeps_outputs && !spec.output_dir().empty()) {
     out.spec.set_output_dir(env.outputs->DirOf(job_id));

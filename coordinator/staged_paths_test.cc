@@ -136,9 +136,9 @@ TEST_F(StagedPathsTest, SharedFsUsesPathsAsTheyAreAndNamesThisHost) {
   EXPECT_TRUE(Localize(WordCount(file), 1, env_).ok());
   absl::Status st = Localize(WordCount(root_ + "/missing"), 1, env_).status();
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(st.message(), HasSubstr("the coordinator's host (" +
-                                      ThisHostName() + ") cannot open '" +
-                                      root_ + "/missing'"));
+  EXPECT_THAT(st.message(),
+              HasSubstr("the coordinator's host (" + ThisHostName() +
+                        ") cannot open '" + root_ + "/missing'"));
 }
 
 TEST_F(StagedPathsTest, BlobNotStoredIsAFailedPrecondition) {

@@ -74,8 +74,8 @@ class UploadReactor : public grpc::ServerReadReactor<v1::UploadChunk> {
  private:
   absl::Status Take() {
     if (upload_ == nullptr) {
-      absl::StatusOr<std::unique_ptr<BlobUpload>> begun = store_->BeginUpload(
-          chunk_.sha256(), chunk_.size(), chunk_.offset());
+      absl::StatusOr<std::unique_ptr<BlobUpload>> begun =
+          store_->BeginUpload(chunk_.sha256(), chunk_.size(), chunk_.offset());
       if (!begun.ok()) return begun.status();
       upload_ = *std::move(begun);
     }
@@ -167,8 +167,7 @@ class BlobReadReactor : public PullWriter<v1::BlobBlock> {
 class OutputReadReactor : public PullWriter<v1::DataChunk> {
  public:
   OutputReadReactor(const JobOutputs* outputs,
-                    const v1::ReadOutputRequest& request,
-                    absl::Status allowed)
+                    const v1::ReadOutputRequest& request, absl::Status allowed)
       : name_(request.name()), offset_(request.offset()) {
     if (allowed.ok()) {
       absl::StatusOr<UniqueFd> fd =
@@ -266,8 +265,7 @@ grpc::ServerUnaryReactor* StoreService::ListOutputs(
 
 grpc::ServerWriteReactor<v1::DataChunk>* StoreService::ReadOutput(
     grpc::CallbackServerContext* ctx, const v1::ReadOutputRequest* request) {
-  return new OutputReadReactor(outputs_, *request,
-                               Allowed(*ctx, client_auth_));
+  return new OutputReadReactor(outputs_, *request, Allowed(*ctx, client_auth_));
 }
 
 }  // namespace shardex

@@ -201,8 +201,7 @@ TEST_F(StoreServiceTest, OutputsListCompleteFilesAndRefuseBadNames) {
   EXPECT_THAT(names, ElementsAre("param-out", "part-00000", "result"));
   EXPECT_EQ(listed.files(2).size(), 10u);
 
-  auto read = [&](const std::string& name, uint64_t offset,
-                  std::string* got) {
+  auto read = [&](const std::string& name, uint64_t offset, std::string* got) {
     auto rctx = Ctx();
     v1::ReadOutputRequest request;
     request.set_job_id(12);
@@ -216,7 +215,8 @@ TEST_F(StoreServiceTest, OutputsListCompleteFilesAndRefuseBadNames) {
   std::string got;
   ASSERT_TRUE(read("result", 4, &got).ok());
   EXPECT_EQ(got, "result");
-  for (const std::string bad : {"../../secret", "result.tmp-1-2", "a/b", ".."}) {
+  for (const std::string bad :
+       {"../../secret", "result.tmp-1-2", "a/b", ".."}) {
     got.clear();
     EXPECT_EQ(read(bad, 0, &got).error_code(),
               grpc::StatusCode::INVALID_ARGUMENT)
