@@ -26,7 +26,13 @@ struct CoordinatorFlags {
   CoordinatorCommand cmd;
   bool no_speculation = false;
 
-  void Finish() { cmd.server.scheduler.speculation.enabled = !no_speculation; }
+  void Finish() {
+    cmd.server.scheduler.speculation.enabled = !no_speculation;
+    BlobStoreLimits& store = cmd.server.store;
+    if (store.max_upload_bytes == 0) {  // not given: the store's cap
+      store.max_upload_bytes = store.max_store_bytes;
+    }
+  }
 };
 
 // A count limit: at least 1, at most 2^40.
@@ -140,6 +146,23 @@ void AddStateAndSecurityFlags(CLI::App* cmd, CoordinatorOptions& server) {
       ->delimiter(',');
 }
 
+// The store of staged files and the --shared-fs mode (docs/staging.md).
+void AddStoreFlags(CLI::App* cmd, CoordinatorOptions& server) {
+  AddSizeLimit(cmd, "--max-store-bytes", &server.store.max_store_bytes,
+               "disk for files uploaded with jobs (<state-dir>/store), "
+               "partial uploads included; files no remembered job needs are "
+               "collected to make room",
+               "64GiB");
+  server.store.max_upload_bytes = 0;  // Finish(): the store's cap
+  AddSizeLimit(cmd, "--max-upload-bytes", &server.store.max_upload_bytes,
+               "largest single file a job may upload (default: "
+               "--max-store-bytes)",
+               "--max-store-bytes");
+  cmd->add_flag("--shared-fs", server.shared_fs,
+                "accept jobs whose input files were not uploaded, using "
+                "their paths as they are (every host sees the same files)");
+}
+
 void AddSpeculationFlags(CLI::App* cmd, CoordinatorFlags& flags) {
   Scheduler::Options& scheduler = flags.cmd.server.scheduler;
   Scheduler::Options::Speculation& speculation = scheduler.speculation;
@@ -188,6 +211,7 @@ Subcommand AddCoordinatorCommand(CLI::App& app, const GlobalOptions&) {
   AddSchedulingFlags(cmd, flags->cmd);
   AddLimitFlags(cmd, flags->cmd.server.scheduler);
   AddStateAndSecurityFlags(cmd, flags->cmd.server);
+  AddStoreFlags(cmd, flags->cmd.server);
   AddSpeculationFlags(cmd, *flags);
   return {cmd, [flags] {
             flags->Finish();

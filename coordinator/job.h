@@ -83,7 +83,14 @@ enum class JobView { kFull, kProgress };
 
 struct Job {
   uint64_t id = 0;
-  shardex::v1::JobSpec spec;  // resolved: shards filled in
+  shardex::v1::JobSpec spec;  // resolved: shards filled in; client's paths
+  // Where this host writes parts, result and _SUCCESS (PlannedJob).
+  std::string output_dir;
+  // JobDefinition.shared_fs (PlannedJob).
+  bool shared_fs = true;
+  // Kernel output files kept for the client: kept path -> client's path
+  // (PlannedJob), so a result naming its file names the client's.
+  std::map<std::string, std::string> client_paths;
   std::string summary;        // one line naming what it runs (JobPlanner)
   std::shared_ptr<const KernelJob> kernel;
   Domain domain;

@@ -8,6 +8,7 @@
 #include "command/command_job.h"
 #include "common/file_util.h"
 #include "common/text_checks.h"
+#include "glog/logging.h"
 #include "kernels/split.h"
 
 namespace shardex {
@@ -36,7 +37,8 @@ std::string OneLine(std::string text, size_t max) {
 
 }  // namespace
 
-JobPlanner::JobPlanner(const SchedulerOptions& options) : options_(options) {}
+JobPlanner::JobPlanner(const SchedulerOptions& options, StagingEnv staging)
+    : options_(options), staging_(staging) {}
 
 absl::StatusOr<uint64_t> JobPlanner::Validate(const v1::JobSpec& spec) const {
   const uint64_t bytes = spec.ByteSizeLong();
@@ -66,26 +68,83 @@ absl::StatusOr<uint64_t> JobPlanner::Validate(const v1::JobSpec& spec) const {
         "output_dir (--output): ", spec.output_dir().size(),
         " bytes, longer than a path may be (", kMaxPathBytes, ")"));
   }
+  if (absl::Status st = CheckStagedTable(spec); !st.ok()) return st;
   return bytes;
 }
 
-absl::StatusOr<std::shared_ptr<const KernelJob>> JobPlanner::Plan(
-    v1::JobSpec& spec, bool resuming) {
-  if (!spec.output_dir().empty() && !resuming) {
-    if (absl::Status st = PrepareOutputDir(spec.output_dir()); !st.ok()) {
+absl::StatusOr<PlannedJob> JobPlanner::Plan(v1::JobSpec& spec, bool resuming,
+                                            uint64_t job_id) {
+  // Pinned before the store is asked, so no Collect comes in between.
+  if (staging_.store != nullptr) {
+    staging_.store->Pin(job_id, StagedBlobs(spec));
+  }
+  absl::StatusOr<PlannedJob> planned = PlanLocalized(spec, resuming, job_id);
+  if (!planned.ok() && !resuming) Abandon(job_id);
+  return planned;
+}
+
+absl::StatusOr<PlannedJob> JobPlanner::PlanLocalized(v1::JobSpec& spec,
+                                                     bool resuming,
+                                                     uint64_t job_id) {
+  if (!spec.has_command()) FillSeeds(spec);
+  absl::StatusOr<LocalizedSpec> local = Localize(spec, job_id, staging_);
+  if (!local.ok()) return local.status();
+  if (local->keeps_outputs) {
+    const std::string dir = staging_.outputs->DirOf(job_id);
+    // A new job's id was never used: anything there is stale.
+    if (!resuming) (void)RemoveTree(dir);
+    if (absl::Status st = MakeDirs(dir, 0700, "job outputs"); !st.ok()) {
       return st;
     }
   }
-  return spec.has_command() ? PlanCommand(spec) : PlanKernel(spec);
+  PlannedJob planned;
+  planned.output_dir = local->spec.output_dir();
+  planned.shared_fs = local->shared_fs;
+  planned.client_paths = std::move(local->client_paths);
+  if (!planned.output_dir.empty() && !resuming) {
+    if (absl::Status st = PrepareOutputDir(planned.output_dir); !st.ok()) {
+      return st;
+    }
+  }
+  absl::StatusOr<std::shared_ptr<const KernelJob>> kernel =
+      spec.has_command() ? PlanCommand(spec, local->spec)
+                         : PlanKernel(local->spec);
+  if (!kernel.ok()) return kernel.status();
+  planned.kernel = *std::move(kernel);
+  return planned;
 }
 
-absl::StatusOr<std::shared_ptr<const KernelJob>> JobPlanner::PlanKernel(
-    v1::JobSpec& spec) {
-  const KernelInfo* info = FindKernel(spec.kernel());
-  if (info == nullptr) {
-    // CreateKernelJob words NOT_FOUND with the list of known kernels.
-    return CreateKernelJob(spec.kernel(), KernelArgs()).status();
+void JobPlanner::Abandon(uint64_t job_id) const {
+  if (staging_.store == nullptr) return;
+  staging_.store->Unpin(job_id);
+  (void)staging_.outputs->Remove(job_id);
+}
+
+void JobPlanner::Forget(uint64_t job_id) const {
+  if (staging_.store == nullptr) return;
+  staging_.store->Unpin(job_id);
+  if (absl::Status st = staging_.outputs->Remove(job_id); !st.ok()) {
+    LOG(WARNING) << "deleting the outputs of job " << job_id << ": " << st;
   }
+  staging_.store->Collect();
+}
+
+void JobPlanner::PinRecovered(const v1::JobSpec& spec, uint64_t job_id) const {
+  if (staging_.store != nullptr) {
+    staging_.store->Pin(job_id, StagedBlobs(spec));
+  }
+}
+
+void JobPlanner::RemoveOutputsExcept(
+    const std::set<uint64_t>& remembered) const {
+  if (staging_.outputs != nullptr) {
+    staging_.outputs->RemoveAllExcept(remembered);
+  }
+}
+
+void JobPlanner::FillSeeds(v1::JobSpec& spec) {
+  const KernelInfo* info = FindKernel(spec.kernel());
+  if (info == nullptr) return;
   for (const KernelParam& p : info->params) {
     if (p.random_if_absent && spec.args().count(p.name) == 0) {
       absl::MutexLock lock(&rng_mu_);
@@ -93,18 +152,27 @@ absl::StatusOr<std::shared_ptr<const KernelJob>> JobPlanner::PlanKernel(
           absl::StrCat(absl::Uniform<uint64_t>(rng_));
     }
   }
-  const KernelArgs args(spec.args().begin(), spec.args().end());
+}
+
+absl::StatusOr<std::shared_ptr<const KernelJob>> JobPlanner::PlanKernel(
+    const v1::JobSpec& local) const {
+  const KernelInfo* info = FindKernel(local.kernel());
+  if (info == nullptr) {
+    // CreateKernelJob words NOT_FOUND with the list of known kernels.
+    return CreateKernelJob(local.kernel(), KernelArgs()).status();
+  }
+  const KernelArgs args(local.args().begin(), local.args().end());
   absl::StatusOr<std::unique_ptr<KernelJob>> job = info->create(args);
   if (!job.ok()) return job.status();
   if (*job == nullptr) {
     return absl::InternalError(
-        absl::StrCat("kernel '", spec.kernel(), "' created a null job"));
+        absl::StrCat("kernel '", local.kernel(), "' created a null job"));
   }
   return std::shared_ptr<const KernelJob>(std::move(job).value());
 }
 
 absl::StatusOr<std::shared_ptr<const KernelJob>> JobPlanner::PlanCommand(
-    v1::JobSpec& spec) const {
+    v1::JobSpec& spec, const v1::JobSpec& local) const {
   if (!spec.kernel().empty() || !spec.args().empty()) {
     return absl::InvalidArgumentError(
         "a job runs a kernel or a command, not both");
@@ -122,8 +190,11 @@ absl::StatusOr<std::shared_ptr<const KernelJob>> JobPlanner::PlanCommand(
       std::min(policy.default_max_output_bytes, policy.max_output_cap_bytes);
   v1::CommandSpec resolved;
   absl::StatusOr<std::unique_ptr<KernelJob>> command =
-      CreateCommandJob(spec.command(), policy, &resolved);
+      CreateCommandJob(local.command(), policy, &resolved);
   if (!command.ok()) return command.status();
+  // The spec keeps the client's paths; only the defaults are filled in.
+  *resolved.mutable_inputs() = spec.command().inputs();
+  resolved.set_lines(spec.command().lines());
   *spec.mutable_command() = std::move(resolved);
   return std::shared_ptr<const KernelJob>(std::move(command).value());
 }

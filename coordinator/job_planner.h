@@ -6,6 +6,10 @@
 //      random_if_absent arguments (seeds) get values and the kernel checks
 //      its arguments (the kernel is looked up once); a command job is
 //      checked under the coordinator's CommandPolicy and gets its defaults.
+//      The job is built from the spec's localized copy (staged_paths.h):
+//      staged input paths read from the store, outputs kept in
+//      STATE/outputs/<job> unless the job has shared_fs. The spec itself
+//      keeps the client's paths.
 //   3. ShardCount: the user's --shards or one from the cluster size,
 //      checked against the domain and max_shards_per_job.
 //   4. HeldBytesEstimate: what the unfinished job will hold in memory, for
@@ -21,7 +25,9 @@
 #define SHARDEX_COORDINATOR_JOB_PLANNER_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -31,10 +37,24 @@
 #include "absl/synchronization/mutex.h"
 #include "coordinator/job.h"
 #include "coordinator/scheduler_options.h"
+#include "coordinator/staged_paths.h"
 #include "kernels/kernel.h"
 #include "proto/shardex.pb.h"
 
 namespace shardex {
+
+// What Plan makes of a spec, besides the spec's resolution.
+struct PlannedJob {
+  std::shared_ptr<const KernelJob> kernel;
+  // Where this host writes the job's parts, result and _SUCCESS: the
+  // spec's output_dir, or STATE/outputs/<job> (kept for the client).
+  std::string output_dir;
+  // For JobDefinition.shared_fs: paths not staged are used as they are.
+  bool shared_fs = true;
+  // Kernel output files kept in STATE/outputs/<job>: kept path -> the
+  // client's (LocalizedSpec::client_paths).
+  std::map<std::string, std::string> client_paths;
+};
 
 class JobPlanner {
  public:
@@ -45,8 +65,9 @@ class JobPlanner {
   // JobStatus.summary is at most about this long.
   static constexpr size_t kMaxSummaryBytes = 200;
 
-  // `options` outlives the planner.
-  explicit JobPlanner(const SchedulerOptions& options);
+  // `options` (and what `staging` points to) outlive the planner.
+  explicit JobPlanner(const SchedulerOptions& options,
+                      StagingEnv staging = {});
 
   JobPlanner(const JobPlanner&) = delete;
   JobPlanner& operator=(const JobPlanner&) = delete;
@@ -55,11 +76,24 @@ class JobPlanner {
   // field for bad text; else the spec's serialized size.
   absl::StatusOr<uint64_t> Validate(const shardex::v1::JobSpec& spec) const;
 
-  // Resolves `spec` in place and builds its job. `resuming`: the spec was
-  // resolved before a restart, and its output directory already holds
-  // parts.
-  absl::StatusOr<std::shared_ptr<const KernelJob>> Plan(
-      shardex::v1::JobSpec& spec, bool resuming) ABSL_LOCKS_EXCLUDED(rng_mu_);
+  // Resolves `spec` in place and builds job `job_id` from its localized
+  // copy; pins the job's staged blobs in the store (unpinned again, and
+  // STATE/outputs/<job> removed, when a new job fails here: see Abandon).
+  // `resuming`: the spec was resolved before a restart, and its output
+  // directory already holds parts.
+  absl::StatusOr<PlannedJob> Plan(shardex::v1::JobSpec& spec, bool resuming,
+                                  uint64_t job_id)
+      ABSL_LOCKS_EXCLUDED(rng_mu_);
+  // Undoes what Plan left behind for a job that will not exist: its pins
+  // and its STATE/outputs/<job>.
+  void Abandon(uint64_t job_id) const;
+  // The job's record is forgotten: unpins its blobs, deletes its outputs
+  // and collects what no remembered job needs. Touches the disk.
+  void Forget(uint64_t job_id) const;
+  // A job recovered as ended keeps its blobs while it is remembered.
+  void PinRecovered(const shardex::v1::JobSpec& spec, uint64_t job_id) const;
+  // After recovery: deletes the outputs of jobs not remembered.
+  void RemoveOutputsExcept(const std::set<uint64_t>& remembered) const;
 
   // The shard count for `spec` over `domain` on a cluster of
   // `cluster_slots` thread slots: spec.shards(), or a default (capped at
@@ -80,13 +114,20 @@ class JobPlanner {
   static std::string Summary(const shardex::v1::JobSpec& spec);
 
  private:
+  absl::StatusOr<PlannedJob> PlanLocalized(shardex::v1::JobSpec& spec,
+                                           bool resuming, uint64_t job_id)
+      ABSL_LOCKS_EXCLUDED(rng_mu_);
+  // Gives absent random_if_absent arguments values.
+  void FillSeeds(shardex::v1::JobSpec& spec) ABSL_LOCKS_EXCLUDED(rng_mu_);
   absl::StatusOr<std::shared_ptr<const KernelJob>> PlanKernel(
-      shardex::v1::JobSpec& spec) ABSL_LOCKS_EXCLUDED(rng_mu_);
+      const shardex::v1::JobSpec& local) const;
+  // Resolves spec.command (keeping its paths) from the localized `local`.
   absl::StatusOr<std::shared_ptr<const KernelJob>> PlanCommand(
-      shardex::v1::JobSpec& spec) const;
+      shardex::v1::JobSpec& spec, const shardex::v1::JobSpec& local) const;
 
   // Constant after construction.
   const SchedulerOptions& options_;
+  const StagingEnv staging_;
 
   absl::Mutex rng_mu_;
   absl::BitGen rng_ ABSL_GUARDED_BY(rng_mu_);

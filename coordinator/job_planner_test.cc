@@ -1,7 +1,14 @@
 #include "coordinator/job_planner.h"
 
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <memory>
 #include <string>
 
+#include "common/blob_id.h"
+#include "common/fake_clock.h"
+#include "common/file_util.h"
 #include "gtest/gtest.h"
 
 namespace shardex {
@@ -48,23 +55,23 @@ TEST(JobPlannerTest, PlanResolvesKernelArgumentsAndSeeds) {
   SchedulerOptions options;
   JobPlanner planner(options);
   v1::JobSpec unknown = Kernel("no_such_kernel");
-  absl::Status st = planner.Plan(unknown, false).status();
+  absl::Status st = planner.Plan(unknown, false, 1).status();
   EXPECT_TRUE(
       Names(st, absl::StatusCode::kNotFound, "no_such_kernel", "known: "))
       << st;
   v1::JobSpec pi = Kernel("pi");
   (*pi.mutable_args())["samples"] = "1000";
   v1::JobSpec pi2 = pi;
-  ASSERT_TRUE(planner.Plan(pi, false).ok());
-  ASSERT_TRUE(planner.Plan(pi2, false).ok());
+  ASSERT_TRUE(planner.Plan(pi, false, 1).ok());
+  ASSERT_TRUE(planner.Plan(pi2, false, 1).ok());
   ASSERT_EQ(pi.args().count("seed"), 1u);
   EXPECT_NE(pi.args().at("seed"), pi2.args().at("seed"));
   (*pi.mutable_args())["seed"] = "42";  // a given seed is kept
-  ASSERT_TRUE(planner.Plan(pi, false).ok());
+  ASSERT_TRUE(planner.Plan(pi, false, 1).ok());
   EXPECT_EQ(pi.args().at("seed"), "42");
   v1::JobSpec bad = Kernel("primes");
   (*bad.mutable_args())["to"] = "1e30";
-  EXPECT_TRUE(Names(planner.Plan(bad, false).status(),
+  EXPECT_TRUE(Names(planner.Plan(bad, false, 1).status(),
                     absl::StatusCode::kInvalidArgument, "--to", "exceeds"));
 }
 
@@ -75,7 +82,7 @@ TEST(JobPlannerTest, PlanChecksCommandsUnderThePolicy) {
   {
     JobPlanner planner(options);
     v1::JobSpec copy = spec;
-    EXPECT_EQ(planner.Plan(copy, false).status().code(),
+    EXPECT_EQ(planner.Plan(copy, false, 1).status().code(),
               absl::StatusCode::kPermissionDenied);
   }
   options.allow_commands = true;
@@ -83,9 +90,9 @@ TEST(JobPlannerTest, PlanChecksCommandsUnderThePolicy) {
   JobPlanner planner(options);
   v1::JobSpec both = spec;
   both.set_kernel("primes");
-  EXPECT_TRUE(Names(planner.Plan(both, false).status(),
+  EXPECT_TRUE(Names(planner.Plan(both, false, 1).status(),
                     absl::StatusCode::kInvalidArgument, "kernel", "not both"));
-  ASSERT_TRUE(planner.Plan(spec, false).ok());
+  ASSERT_TRUE(planner.Plan(spec, false, 1).ok());
   // Defaults filled in, the output cap under the result limit.
   EXPECT_EQ(spec.command().max_output_bytes(), 1u << 20);
 }
@@ -140,6 +147,105 @@ TEST(JobPlannerTest, SummaryIsOneShortLine) {
   const std::string clipped = JobPlanner::Summary(utf8);
   const std::string body = clipped.substr(0, clipped.size() - 3);
   EXPECT_NE(static_cast<unsigned char>(body.back()), 0xC3);
+}
+
+// Planning with a store (staged_paths.h has the path rules).
+class JobPlannerStagingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = TempDir() + "/job_planner_test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    root_ = tmpl;
+    auto store = BlobStore::Open(root_ + "/store", {}, &clock_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    outputs_ = std::make_unique<JobOutputs>(root_ + "/outputs");
+    staging_.store = store_.get();
+    staging_.outputs = outputs_.get();
+  }
+  void TearDown() override {
+    store_.reset();
+    (void)RemoveTree(root_);
+  }
+  std::string Upload(const std::string& content) {
+    const std::string sha = Sha256Hex(content);
+    auto up = store_->BeginUpload(sha, content.size(), 0);
+    EXPECT_TRUE(up.ok() && (*up)->Append(content).ok() && (*up)->Finish().ok());
+    return sha;
+  }
+  bool Exists(const std::string& path) {
+    struct stat st;
+    return stat(path.c_str(), &st) == 0;
+  }
+
+  FakeClock clock_;
+  std::string root_;
+  std::unique_ptr<BlobStore> store_;
+  std::unique_ptr<JobOutputs> outputs_;
+  StagingEnv staging_;
+  SchedulerOptions options_;
+};
+
+TEST_F(JobPlannerStagingTest, PlansFromTheStoreAndKeepsTheClientsPaths) {
+  JobPlanner planner(options_, staging_);
+  const std::string sha = Upload("one two\nthree\n");
+  v1::JobSpec spec = Kernel("wordcount");
+  (*spec.mutable_args())["files"] = "/client/words.txt";
+  v1::StagedFile* f = spec.add_staged();
+  f->set_path("/client/words.txt");
+  f->set_sha256(sha);
+  spec.set_output_dir(root_ + "/user-dir");
+  absl::StatusOr<PlannedJob> planned = planner.Plan(spec, false, 3);
+  ASSERT_TRUE(planned.ok()) << planned.status();
+  EXPECT_EQ(spec.args().at("files"), "/client/words.txt");
+  EXPECT_EQ(spec.output_dir(), root_ + "/user-dir");
+  EXPECT_EQ(planned->output_dir, root_ + "/outputs/3");
+  EXPECT_FALSE(planned->shared_fs);
+  EXPECT_TRUE(Exists(root_ + "/outputs/3"));
+  EXPECT_FALSE(Exists(root_ + "/user-dir"));  // never touched
+  // Pinned: kept by Collect however old.
+  clock_.Advance(BlobStore::kCollectGrace);
+  store_->Collect();
+  EXPECT_TRUE(store_->IsStored(sha));
+  // Forgotten: unpinned, outputs deleted, collected.
+  planner.Forget(3);
+  EXPECT_FALSE(Exists(root_ + "/outputs/3"));
+  EXPECT_FALSE(store_->IsStored(sha));
+}
+
+TEST_F(JobPlannerStagingTest, UnstagedPathIsRefusedAndNothingIsLeft) {
+  JobPlanner planner(options_, staging_);
+  const std::string sha = Upload("x");
+  v1::JobSpec spec = Kernel("wordcount");
+  (*spec.mutable_args())["files"] = "/client/not-sent.txt";
+  v1::StagedFile* f = spec.add_staged();
+  f->set_path("/client/other.txt");
+  f->set_sha256(sha);
+  spec.set_output_dir("/client/out");
+  absl::Status st = planner.Plan(spec, false, 4).status();
+  EXPECT_TRUE(Names(st, absl::StatusCode::kInvalidArgument,
+                    "'/client/not-sent.txt'", "was not uploaded with the job"))
+      << st;
+  EXPECT_FALSE(Exists(root_ + "/outputs/4"));
+  clock_.Advance(BlobStore::kCollectGrace);
+  store_->Collect();
+  EXPECT_FALSE(store_->IsStored(sha));  // the failed job pinned nothing
+}
+
+TEST_F(JobPlannerStagingTest, CommandLinesAreStatedFromTheStore) {
+  options_.allow_commands = true;
+  JobPlanner planner(options_, staging_);
+  const std::string sha = Upload("a\nb\nc\n");
+  v1::JobSpec spec;
+  spec.mutable_command()->add_argv("cat");
+  spec.mutable_command()->set_lines("/client/lines.txt");
+  v1::StagedFile* f = spec.add_staged();
+  f->set_path("/client/lines.txt");
+  f->set_sha256(sha);
+  absl::StatusOr<PlannedJob> planned = planner.Plan(spec, false, 5);
+  ASSERT_TRUE(planned.ok()) << planned.status();
+  EXPECT_EQ(planned->kernel->domain().hi, 6u);  // the blob's bytes
+  EXPECT_EQ(spec.command().lines(), "/client/lines.txt");
 }
 
 }  // namespace

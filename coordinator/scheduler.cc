@@ -1,6 +1,7 @@
 #include "coordinator/scheduler.h"
 
 #include <algorithm>
+#include <set>
 #include <utility>
 
 #include "absl/hash/hash.h"
@@ -34,11 +35,12 @@ v1::ShardResult TooLargeResult(const v1::ShardResult& r, uint64_t limit) {
 
 }  // namespace
 
-Scheduler::Scheduler(Options options, Clock* clock, Journal* journal)
+Scheduler::Scheduler(Options options, Clock* clock, Journal* journal,
+                     StagingEnv staging)
     : options_(std::move(options)),
       clock_(clock),
       journal_(journal),
-      planner_(options_),
+      planner_(options_, staging),
       workers_(options_),
       retention_(options_) {}
 
@@ -127,36 +129,44 @@ Scheduler::Admission Scheduler::Admit(const v1::JobSpec& spec,
   return admission;
 }
 
-void Scheduler::Unreserve(const std::string& request_id) {
+void Scheduler::Unreserve(const std::string& request_id, uint64_t job_id) {
+  planner_.Abandon(job_id);  // before the id can be given to another job
   absl::MutexLock lock(&mu_);
   retention_.Unreserve(request_id);
+  // No gap in the ids when no other job took one meanwhile.
+  if (next_job_id_ == job_id + 1) next_job_id_ = job_id;
 }
 
 absl::StatusOr<v1::JobStatus> Scheduler::SubmitAdmitted(
     v1::JobSpec spec, const std::string& request_id) {
-  absl::StatusOr<std::shared_ptr<const KernelJob>> planned =
-      planner_.Plan(spec, /*resuming=*/false);
+  // The id first: the job's outputs and pins are named by it.
+  uint64_t id = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    id = next_job_id_++;
+  }
+  absl::StatusOr<PlannedJob> planned =
+      planner_.Plan(spec, /*resuming=*/false, id);
   if (!planned.ok()) {
-    Unreserve(request_id);
+    Unreserve(request_id, id);
     return planned.status();
   }
-  const Domain domain = (*planned)->domain();
-  uint64_t id = 0;
+  const Domain domain = planned->kernel->domain();
+  absl::Status valid;
   {
     absl::MutexLock lock(&mu_);
     absl::StatusOr<uint64_t> shards =
         planner_.ShardCount(spec, domain, workers_.TotalSlots());
-    absl::Status valid = shards.status();
+    valid = shards.status();
     if (valid.ok()) {
       valid = retention_.CheckRoomFor(
           *shards, JobPlanner::HeldBytesEstimate(*shards, spec.ByteSizeLong()));
     }
-    if (!valid.ok()) {
-      retention_.Unreserve(request_id);
-      return valid;
-    }
-    spec.set_shards(*shards);
-    id = next_job_id_++;
+    if (valid.ok()) spec.set_shards(*shards);
+  }
+  if (!valid.ok()) {
+    Unreserve(request_id, id);
+    return valid;
   }
   const absl::Time submitted = clock_->Now();
   std::string summary = JobPlanner::Summary(spec);
@@ -172,7 +182,7 @@ absl::StatusOr<v1::JobStatus> Scheduler::SubmitAdmitted(
     rec.submit_unix_ms = absl::ToUnixMillis(submitted);
     if (absl::Status st = CommitJournal(std::move(records), /*sync=*/true);
         !st.ok()) {
-      Unreserve(request_id);
+      Unreserve(request_id, id);
       return absl::UnavailableError(absl::StrCat(
           "cannot record the job in the state directory: ", st.message()));
     }
@@ -189,7 +199,10 @@ absl::StatusOr<v1::JobStatus> Scheduler::SubmitAdmitted(
     job.summary = std::move(summary);
     job.spec_bytes = spec.ByteSizeLong();
     job.spec = std::move(spec);
-    job.kernel = std::move(planned).value();
+    job.kernel = std::move(planned->kernel);
+    job.output_dir = std::move(planned->output_dir);
+    job.shared_fs = planned->shared_fs;
+    job.client_paths = std::move(planned->client_paths);
     job.domain = domain;
     job.is_command = job.spec.has_command();
     job.total = job.spec.shards();
@@ -218,6 +231,7 @@ absl::Status Scheduler::Recover() {
     std::string summary = JobPlanner::Summary(journaled.spec);
     if (journaled.ended) {
       absl::MutexLock lock(&mu_);
+      planner_.PinRecovered(journaled.spec, journaled.id);
       Job& job = AddRecoveredJob(journaled);
       job.summary = std::move(summary);
       job.state = journaled.final_status.state();
@@ -229,8 +243,8 @@ absl::Status Scheduler::Recover() {
     }
     ++resumed;
     // Planning may read files: outside the lock.
-    absl::StatusOr<std::shared_ptr<const KernelJob>> planned =
-        planner_.Plan(journaled.spec, /*resuming=*/true);
+    absl::StatusOr<PlannedJob> planned =
+        planner_.Plan(journaled.spec, /*resuming=*/true, journaled.id);
     absl::MutexLock lock(&mu_);
     Job& job = AddRecoveredJob(journaled);
     job.summary = std::move(summary);
@@ -239,7 +253,8 @@ absl::Status Scheduler::Recover() {
     // A journal is input too: check the shard count before sizing anything.
     absl::Status resumable = planned.status();
     if (resumable.ok()) {
-      resumable = planner_.CheckShardCount((*planned)->domain(), job.total);
+      resumable =
+          planner_.CheckShardCount(planned->kernel->domain(), job.total);
     }
     if (!resumable.ok()) {
       job.total = 0;
@@ -250,15 +265,21 @@ absl::Status Scheduler::Recover() {
              fx);
       continue;
     }
-    job.kernel = std::move(planned).value();
+    job.kernel = std::move(planned->kernel);
+    job.output_dir = std::move(planned->output_dir);
+    job.shared_fs = planned->shared_fs;
+    job.client_paths = std::move(planned->client_paths);
     job.domain = job.kernel->domain();
     Resume(std::move(journaled), fx);
   }
+  std::set<uint64_t> remembered;
   {
     absl::MutexLock lock(&mu_);
     TrimEndedJobs(fx);
     Dispatch(fx);
+    for (const auto& [id, job] : jobs_) remembered.insert(id);
   }
+  planner_.RemoveOutputsExcept(remembered);
   LOG(INFO) << "state: " << loaded->size() << " jobs journaled, " << resumed
             << " resumed";
   Apply(std::move(fx));
@@ -292,8 +313,8 @@ void Scheduler::Resume(JournaledJob journaled, Effects& fx) {
     ++job.succeeded;
     retention_.SetHeld(job, job.held_bytes + payload.size());
     // A crash can come between the journal and the part file.
-    if (!job.spec.output_dir().empty()) {
-      fx.parts.push_back({job.spec.output_dir(), shard, payload});
+    if (!job.output_dir.empty()) {
+      fx.parts.push_back({job.output_dir, shard, payload});
     }
     job.payloads[shard] = std::move(payload);
   }
@@ -562,6 +583,7 @@ void Scheduler::EndJob(Job& job, v1::JobState state, std::string error,
 void Scheduler::TrimEndedJobs(Effects& fx, uint64_t keep) {
   for (uint64_t id : retention_.TakeJobsToForget(keep)) {
     jobs_.erase(id);
+    fx.forgotten.push_back(id);
     if (journal_ != nullptr) {
       JournalRecord& rec = fx.journal.emplace_back();
       rec.kind = JournalRecord::Kind::kJobForgotten;
@@ -597,6 +619,10 @@ void Scheduler::Apply(Effects fx) {
   for (uint64_t job_id : fx.to_reduce) {
     reducer_.Schedule([this, job_id] { Reduce(job_id); });
   }
+  // After the parts queued before (FIFO): they would recreate the files.
+  for (uint64_t job_id : fx.forgotten) {
+    reducer_.Schedule([this, job_id] { planner_.Forget(job_id); });
+  }
   Notify(fx.changed);
 }
 
@@ -609,6 +635,7 @@ void Scheduler::Reduce(uint64_t job_id) {
   std::shared_ptr<const KernelJob> kernel;
   std::vector<std::string> payloads;
   std::string output_dir;
+  std::map<std::string, std::string> client_paths;
   {
     absl::MutexLock lock(&mu_);
     Job* job = FindJob(job_id);
@@ -616,10 +643,16 @@ void Scheduler::Reduce(uint64_t job_id) {
     if (job == nullptr || !job->reducing || job->terminal()) return;
     kernel = job->kernel;
     payloads = std::move(job->payloads);
-    output_dir = job->spec.output_dir();
+    output_dir = job->output_dir;
+    client_paths = job->client_paths;
   }
   absl::StatusOr<KernelResult> result = kernel->Reduce(payloads);
   payloads.clear();
+  // mandelbrot's result names the file it wrote: the client's path.
+  if (result.ok()) {
+    auto it = client_paths.find(result->value);
+    if (it != client_paths.end()) result->value = it->second;
+  }
   if (result.ok() && result->value.size() > options_.max_result_bytes) {
     result = absl::ResourceExhaustedError(
         absl::StrCat("the result is ", result->value.size(),

@@ -54,7 +54,12 @@
 // Parts: the Scheduler coordinates parts that own their state, the way
 // LevelDB's DBImpl delegates to VersionSet, TableCache and MemTable:
 //   * JobPlanner (job_planner.h): spec checks, planning, shard counts,
-//     summaries. Thread-safe; called without the lock.
+//     summaries. Thread-safe; called without the lock. With a store it
+//     plans from the spec's localized copy (staged_paths.h), pins the
+//     job's blobs, and on Forget (on the reducer thread, after the job's
+//     last part write) unpins them, deletes STATE/outputs/<job> and
+//     collects. A new job's id is taken before planning (outputs and pins
+//     are named by it) and given back if the submit fails.
 //   * Placement (placement.h): which job and shard a worker gets, twins for
 //     speculation. Pure functions over read-only views.
 //   * Retention (retention.h): held bytes, request ids, ended jobs and
@@ -113,8 +118,10 @@ class Scheduler {
   using JobListener = std::function<void(uint64_t job_id, bool terminal)>;
 
   // `journal` may be null (state kept in memory only); else it outlives
-  // the scheduler.
-  Scheduler(Options options, Clock* clock, Journal* journal = nullptr);
+  // the scheduler, as do the store and outputs `staging` points to (none:
+  // paths are used as they are; staged_paths.h).
+  Scheduler(Options options, Clock* clock, Journal* journal = nullptr,
+            StagingEnv staging = {});
 
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -208,6 +215,7 @@ class Scheduler {
     std::vector<PartWrite> parts;
     std::vector<uint64_t> to_reduce;
     std::vector<std::pair<uint64_t, bool>> changed;  // (job, terminal)
+    std::vector<uint64_t> forgotten;  // their blobs and outputs go
   };
 
   // What Admit decides: refused, answered (a retried request id: its job's
@@ -224,8 +232,9 @@ class Scheduler {
   absl::StatusOr<shardex::v1::JobStatus> SubmitAdmitted(
       shardex::v1::JobSpec spec, const std::string& request_id)
       ABSL_LOCKS_EXCLUDED(mu_);
-  // Ends a reservation of Admit that made no job.
-  void Unreserve(const std::string& request_id) ABSL_LOCKS_EXCLUDED(mu_);
+  // Ends a reservation of Admit that made no job, whose id was `job_id`.
+  void Unreserve(const std::string& request_id, uint64_t job_id)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // A job of the journal as it was when recovered (not yet resumed).
   Job& AddRecoveredJob(const JournaledJob& journaled)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -92,6 +92,9 @@ void Scheduler::StartAttempt(Job& job, uint64_t shard, ConnectedWorker& w,
     *def->mutable_args() = job.spec.args();
     if (job.is_command) *def->mutable_command() = job.spec.command();
     def->set_shards(job.total);
+    // The client's paths: the worker localizes them with its own cache.
+    *def->mutable_staged() = job.spec.staged();
+    def->set_shared_fs(job.shared_fs);
   }
   const ShardRange range = ShardRangeOf(job.domain, job.total, shard);
   v1::ShardTask* task = batch->add_tasks();
@@ -273,8 +276,8 @@ void Scheduler::AcceptSuccess(Job& job, uint64_t shard, ConnectedWorker& w,
     rec.shard = shard;
     rec.data = r.payload();
   }
-  if (!job.spec.output_dir().empty()) {
-    fx.parts.push_back({job.spec.output_dir(), shard, r.payload()});
+  if (!job.output_dir.empty()) {
+    fx.parts.push_back({job.output_dir, shard, r.payload()});
   }
   if (std::optional<uint64_t> cutoff = job.kernel->Cutoff(r.payload());
       cutoff.has_value() && *cutoff < job.cutoff) {

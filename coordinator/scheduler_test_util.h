@@ -82,9 +82,10 @@ class SchedulerTest : public ::testing::Test {
   SchedulerTest() { Restart(Scheduler::Options{}); }
 
   // A new scheduler (the old one is destroyed first, as in a restart).
-  void Restart(Scheduler::Options options, Journal* journal = nullptr) {
+  void Restart(Scheduler::Options options, Journal* journal = nullptr,
+               StagingEnv staging = {}) {
     sched_.reset();
-    sched_ = std::make_unique<Scheduler>(options, &clock_, journal);
+    sched_ = std::make_unique<Scheduler>(options, &clock_, journal, staging);
   }
 
   // Adds a worker and returns (id, link).

@@ -90,9 +90,23 @@ void CoordinatorServer::RenewLoop() {
 }
 // ---------------------------------------------------------------------
 
+namespace {
+
+StagingEnv MakeStagingEnv(BlobStore* store, const JobOutputs* outputs,
+                          bool shared_fs) {
+  StagingEnv env;
+  env.store = store;
+  env.outputs = outputs;
+  env.shared_fs = shared_fs;
+  return env;
+}
+
+}  // namespace
+
 CoordinatorServer::CoordinatorServer(const CoordinatorOptions& options,
                                      Clock* clock,
                                      std::unique_ptr<Journal> journal,
+                                     std::unique_ptr<BlobStore> store,
                                      std::string token, std::string token_file,
                                      BuiltinPki pki)
     : options_(options),
@@ -105,10 +119,18 @@ CoordinatorServer::CoordinatorServer(const CoordinatorOptions& options,
       enroller_(ca_.get(), join_tokens_.get()),
       enrollment_(&enroller_),
       journal_(std::move(journal)),
-      scheduler_(options.scheduler, clock, journal_.get()),
+      store_(std::move(store)),
+      outputs_(store_ == nullptr ? nullptr
+                                 : std::make_unique<JobOutputs>(absl::StrCat(
+                                       options.state_dir, "/outputs"))),
+      scheduler_(options.scheduler, clock, journal_.get(),
+                 MakeStagingEnv(store_.get(), outputs_.get(),
+                                options.shared_fs)),
       hub_(&scheduler_, options.watch_interval),
       service_(&scheduler_, &hub_, &client_auth_),
-      gateway_(&scheduler_, &worker_auth_) {
+      gateway_(&scheduler_, &worker_auth_),
+      store_service_(store_.get(), outputs_.get(), &client_auth_,
+                     &worker_auth_) {
   scheduler_.SetJobListener([this](uint64_t job_id, bool terminal) {
     hub_.OnJobChanged(job_id, terminal);
   });
@@ -138,11 +160,17 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   }
 
   std::unique_ptr<Journal> journal;
+  std::unique_ptr<BlobStore> store;
   if (!options.state_dir.empty()) {
     absl::StatusOr<std::unique_ptr<Journal>> opened =
         OpenSqliteJournal(options.state_dir);
     if (!opened.ok()) return opened.status();
     journal = std::move(opened).value();
+    // After the journal, which makes the state directory ours.
+    absl::StatusOr<std::unique_ptr<BlobStore>> opened_store = BlobStore::Open(
+        absl::StrCat(options.state_dir, "/store"), options.store, clock);
+    if (!opened_store.ok()) return opened_store.status();
+    store = std::move(opened_store).value();
   }
   absl::StatusOr<BuiltinPki> pki = OpenBuiltinPki(options, clock);
   if (!pki.ok()) return pki.status();
@@ -165,7 +193,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
               << " (workers and clients: --token-file or SHARDEX_TOKEN_FILE)";
   }
   std::unique_ptr<CoordinatorServer> s(new CoordinatorServer(
-      options, clock, std::move(journal), std::move(token),
+      options, clock, std::move(journal), std::move(store), std::move(token),
       std::move(token_file), *std::move(pki)));
   if (absl::Status st = s->scheduler_.Recover(); !st.ok()) {
     return absl::Status(st.code(),
@@ -194,6 +222,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   builder.RegisterService(&s->service_);
   builder.RegisterService(&s->gateway_);
+  builder.RegisterService(&s->store_service_);
   if (s->ca_ != nullptr) builder.RegisterService(&s->enrollment_);
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || s->port_ == 0) {

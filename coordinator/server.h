@@ -1,5 +1,6 @@
 // CoordinatorServer: one coordinator process's parts wired together — the
-// Scheduler, the WatchHub, both gRPC services (plus health checking and
+// Scheduler, the WatchHub, the BlobStore and job outputs in the state
+// directory (docs/staging.md), the gRPC services (plus health checking and
 // reflection) on one port, and a thread that ticks the scheduler
 // (heartbeat and session timeouts, speculative backups).
 //
@@ -19,6 +20,9 @@
 #include "common/clock.h"
 #include "common/tls.h"
 #include "coordinator/auth.h"
+#include "coordinator/blob_store.h"
+#include "coordinator/job_outputs.h"
+#include "coordinator/store_service.h"
 #include "coordinator/ca.h"
 #include "coordinator/enrollment.h"
 #include "coordinator/join_tokens.h"
@@ -33,16 +37,22 @@ namespace shardex {
 
 // The service names health checking answers for besides "" (the server
 // as a whole).
-inline constexpr const char* kHealthServices[] = {"shardex.v1.Coordinator",
-                                                  "shardex.v1.WorkerGateway"};
+inline constexpr const char* kHealthServices[] = {
+    "shardex.v1.Coordinator", "shardex.v1.WorkerGateway", "shardex.v1.Store"};
 
 struct CoordinatorOptions {
   // host:port; port 0 picks a free one (see CoordinatorServer::port()).
   std::string listen = "127.0.0.1:7473";
   Scheduler::Options scheduler;
-  // Where jobs and accepted results are kept (SQLite); empty keeps them in
-  // memory only.
+  // Where jobs and accepted results are kept (SQLite), and the store of
+  // staged files (<state_dir>/store) and job outputs (<state_dir>/outputs);
+  // empty keeps jobs in memory only, and with no store every job's paths
+  // are used as they are.
   std::string state_dir;
+  // The store's limits (--max-store-bytes, --max-upload-bytes).
+  BlobStoreLimits store;
+  // Accept input paths that were not staged, for every job (--shared-fs).
+  bool shared_fs = false;
   // The access token's file: created (0600, random) if absent. Empty:
   // <state_dir>/token, or with no state_dir a fresh token in memory only
   // (see token()).
@@ -90,6 +100,8 @@ class CoordinatorServer {
   // Where the token is kept; empty when it is in memory only.
   const std::string& token_file() const { return token_file_; }
   Scheduler* scheduler() { return &scheduler_; }
+  // Null without a state directory.
+  BlobStore* store() { return store_.get(); }
   // The built-in CA, or null when TLS is off or uses the user's own files.
   CertificateAuthority* ca() { return ca_.get(); }
 
@@ -101,7 +113,8 @@ class CoordinatorServer {
 
  private:
   CoordinatorServer(const CoordinatorOptions& options, Clock* clock,
-                    std::unique_ptr<Journal> journal, std::string token,
+                    std::unique_ptr<Journal> journal,
+                    std::unique_ptr<BlobStore> store, std::string token,
                     std::string token_file, BuiltinPki pki);
   void TickLoop();
   // Built-in CA only: re-issues the server certificate when due (the
@@ -120,10 +133,14 @@ class CoordinatorServer {
   Enroller enroller_;
   EnrollmentService enrollment_;
   std::unique_ptr<Journal> journal_;  // may be null
+  // Both null without a state directory.
+  const std::unique_ptr<BlobStore> store_;
+  const std::unique_ptr<JobOutputs> outputs_;
   Scheduler scheduler_;
   WatchHub hub_;
   CoordinatorService service_;
   WorkerGatewayService gateway_;
+  StoreService store_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::atomic<bool> shutdown_started_{false};
