@@ -10,7 +10,7 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/job_flags.h"
-#include "cli/job_outputs.h"
+#include "cli/output_download.h"
 #include "cli/output.h"
 #include "cli/shared_flags.h"
 #include "cli/staging_plan.h"
@@ -55,7 +55,7 @@ std::string SelfExe() {
 // stdout (the value alone, or JSON) and a summary on stderr. With
 // `outputs`, downloads the job's outputs to this host as it goes.
 int WaitForJob(CoordinatorClient& client, uint64_t job_id,
-               const WaitOptions& wait, JobOutputs* outputs = nullptr) {
+               const WaitOptions& wait, OutputDownload* outputs = nullptr) {
   const bool show = wait.progress && isatty(STDERR_FILENO);
   ProgressLine progress(stderr);
   absl::StatusOr<v1::JobStatus> final_status =
@@ -243,7 +243,7 @@ int RunSubmit(const SubmitCommand& cmd) {
   absl::StatusOr<v1::JobStatus> status = client.Submit(job);
   if (!status.ok()) return Fail(status.status());
   const uint64_t job_id = status->job_id();
-  std::unique_ptr<JobOutputs> outputs = JobOutputs::For(client, job_id, job);
+  std::unique_ptr<OutputDownload> outputs = OutputDownload::For(client, job_id, job);
   if (cmd.detach) {
     if (cmd.wait.json) {
       std::cout << ToJson(*status) << "\n";

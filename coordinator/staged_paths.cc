@@ -13,6 +13,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/blob_id.h"
+#include "common/status_macros.h"
+#include "common/text_checks.h"
 #include "kernels/kernel.h"
 
 namespace shardex {
@@ -105,12 +107,22 @@ absl::Status LocalizeKernelArgs(const Localizer& local, uint64_t job_id,
     }
     absl::StatusOr<std::string> paths = local.Paths(it->second);
     if (!paths.ok()) return paths.status();
-    it->second = *std::move(paths);
+    if (*paths == it->second) continue;
+    // The kernel reads the blobs and shows the names the user gave.
+    std::string as_submitted = std::exchange(it->second, *std::move(paths));
+    args[p.name + kAsSubmitted] = std::move(as_submitted);
   }
   return absl::OkStatus();
 }
 
 absl::Status LocalizeCommand(const Localizer& local, v1::CommandSpec& cmd) {
+  // A malformed path is named by its field (as CreateCommandJob names it),
+  // not reported as "not uploaded".
+  for (int i = 0; i < cmd.inputs_size(); ++i) {
+    RETURN_IF_ERROR(CheckNoNul(absl::StrCat("command.inputs[", i, "]"),
+                               cmd.inputs(i)));
+  }
+  RETURN_IF_ERROR(CheckNoNul("command.lines", cmd.lines()));
   for (std::string& input : *cmd.mutable_inputs()) {
     absl::StatusOr<std::string> path = local.Path(input);
     if (!path.ok()) return path.status();

@@ -10,6 +10,7 @@
 #include "common/file_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "kernels/kernel.h"
 
 namespace shardex {
 namespace {
@@ -88,6 +89,9 @@ TEST_F(StagedPathsTest, StagedInputPathsReadTheStoresCopy) {
   EXPECT_EQ(local->spec.args().at("files"),
             store_->PathOf(a) + "\n" + store_->PathOf(b));
   EXPECT_EQ(spec.args().at("files"), "/home/u/a.txt\n/home/u/b.txt");
+  // The kernel shows the user's names (grep's "FILE:" prefixes).
+  EXPECT_EQ(local->spec.args().at(std::string("files") + kAsSubmitted),
+            "/home/u/a.txt\n/home/u/b.txt");
   EXPECT_FALSE(local->shared_fs);
   EXPECT_TRUE(local->keeps_outputs);
   EXPECT_EQ(local->blobs.size(), 2u);

@@ -1,12 +1,14 @@
 #include "kernels/args.h"
 
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <string>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/text_checks.h"
 
@@ -151,7 +153,14 @@ absl::StatusOr<KernelArgs> ResolveArgs(absl::string_view kernel,
                                        const KernelArgs& args) {
   for (const auto& [name, value] : args) {
     if (absl::Status st = CheckArgText(name, value); !st.ok()) return st;
-    if (FindParam(params, name) == nullptr) {
+    const bool as_submitted =
+        absl::EndsWith(name, kAsSubmitted) &&
+        [&] {
+          const KernelParam* base = FindParam(
+              params, name.substr(0, name.size() - strlen(kAsSubmitted)));
+          return base != nullptr && base->is_path;
+        }();
+    if (!as_submitted && FindParam(params, name) == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(
           "unknown argument --", Cut(name), " for kernel ", kernel));
     }
@@ -166,6 +175,11 @@ absl::StatusOr<KernelArgs> ResolveArgs(absl::string_view kernel,
     if (!p.default_value.empty()) resolved[p.name] = p.default_value;
   }
   return resolved;
+}
+
+std::string AsSubmitted(const KernelArgs& args, const std::string& param) {
+  auto it = args.find(param + kAsSubmitted);
+  return it == args.end() ? "" : it->second;
 }
 
 absl::StatusOr<uint64_t> ParseUint64Arg(absl::string_view name,

@@ -32,6 +32,10 @@ absl::StatusOr<KernelArgs> ResolveArgs(absl::string_view kernel,
                                        absl::Span<const KernelParam> params,
                                        const KernelArgs& args);
 
+// args[param + kAsSubmitted] (the paths as the user named them, for a
+// staged path parameter), or "" when absent.
+std::string AsSubmitted(const KernelArgs& args, const std::string& param);
+
 // Parses the value `text` of parameter `name` (without dashes) as a
 // non-negative integer that fits in uint64. Accepted forms:
 //   1000000000    plain decimal (leading zeros allowed)

@@ -112,6 +112,24 @@ TEST(ResolveArgsTest, RejectsUnknownArgument) {
   EXPECT_EQ(r.status().message(), "unknown argument --foo for kernel primes");
 }
 
+TEST(ResolveArgsTest, AsSubmittedNamesOnlyForPathParameters) {
+  std::vector<KernelParam> params = TestParams();
+  KernelParam files{"files", "inputs", "", true};
+  files.is_path = true;
+  params.push_back(files);
+  absl::StatusOr<KernelArgs> r = ResolveArgs(
+      "k", params,
+      {{"to", "1"}, {"files", "/blob/1"}, {"files@as-submitted", "/home/a"}});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(AsSubmitted(*r, "files"), "/home/a");
+  EXPECT_EQ(AsSubmitted(*r, "to"), "");
+  r = ResolveArgs("k", params,
+                  {{"to", "1"}, {"files", "/a"}, {"to@as-submitted", "2"}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "unknown argument --to@as-submitted for kernel k");
+}
+
 TEST(ResolveArgsTest, RejectsMissingRequiredArgument) {
   absl::StatusOr<KernelArgs> r =
       ResolveArgs("primes", TestParams(), {{"from", "3"}});

@@ -261,7 +261,7 @@ class GrepJob final : public KernelJob {
   // grep prefixes lines and counts with "FILE:" when given several files.
   std::string Prefix(size_t file) const {
     if (files_.files().size() < 2) return "";
-    return absl::StrCat(files_.files()[file].path, ":");
+    return absl::StrCat(files_.files()[file].name, ":");
   }
 
   absl::StatusOr<KernelResult> ReduceLines(
@@ -342,7 +342,8 @@ absl::StatusOr<GrepArgs> ParseGrepArgs(const KernelArgs& args) {
   ASSIGN_OR_RETURN(std::unique_ptr<const RE2> re,
                    CompilePattern(resolved.at("pattern"), fixed, ignore_case));
   ASSIGN_OR_RETURN(InputFiles files,
-                   InputFiles::OpenFilesArg(resolved.at("files")));
+                   InputFiles::OpenFilesArg(resolved.at("files"),
+                                            AsSubmitted(resolved, "files")));
   return GrepArgs{std::move(files), std::move(re), count_only};
 }
 

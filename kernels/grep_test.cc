@@ -160,6 +160,22 @@ TEST_F(GrepOnLicensesTest, SeveralFilesArePrefixedLikeGrep) {
   ExpectMatchesGrep("zzzqqq", files, kCount, {1, 3});
 }
 
+// Staged files are read from local copies but named as the user named them.
+TEST(GrepKernelTest, PrefixesShowTheAsSubmittedNames) {
+  const std::string a = WriteTestFile("copy_a", "x1\ny\n");
+  const std::string b = WriteTestFile("copy_b", "x2\n");
+  KernelArgs args = {{"pattern", "x"},
+                     {"files", a + "\n" + b},
+                     {"files@as-submitted", "/home/u/a.txt\n/home/u/b.txt"}};
+  absl::StatusOr<std::unique_ptr<LocalKernel>> job =
+      LocalKernel::Create("grep", args);
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(RunJob(**job, 2).value().value,
+            "/home/u/a.txt:x1\n/home/u/b.txt:x2");
+  args["files@as-submitted"] = "/only/one";
+  EXPECT_FALSE(LocalKernel::Create("grep", args).ok());
+}
+
 TEST(GrepKernelTest, MatchOnALineCrossingEveryBoundary) {
   // The matching line spans bytes 4..26; every shard count cuts it
   // somewhere (or not at all), and it must come out exactly once.

@@ -86,9 +86,10 @@ absl::StatusOr<OpenedFile> OpenInputFile(const InputFile& file) {
   ASSIGN_OR_RETURN(OpenedFile opened, OpenRegularFile(file.path));
   if (opened.size != file.size) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "'", file.path, "' changed size since the job was created (was ",
+        "'", file.name, "' changed size since the job was created (was ",
         file.size, " bytes, now ", opened.size, ")"));
   }
+  opened.path = file.name;  // errors name the file as the user named it
   return opened;
 }
 
@@ -255,7 +256,7 @@ class LineAssembler {
   absl::Status Finish(size_t index) {
     if (too_long_) {
       return absl::ResourceExhaustedError(
-          absl::StrCat("a line of '", files_.files()[index].path,
+          absl::StrCat("a line of '", files_.files()[index].name,
                        "' is longer than ", kMaxLineBytes, " bytes"));
     }
     if (!partial_.empty()) fn_(index, partial_);
@@ -288,14 +289,28 @@ absl::StatusOr<InputFiles> InputFiles::Open(std::vector<std::string> paths) {
   uint64_t total = 0;
   for (std::string& path : paths) {
     ASSIGN_OR_RETURN(const OpenedFile opened, OpenRegularFile(path));
-    files.push_back(InputFile{std::move(path), opened.size, total});
+    std::string name = path;
+    files.push_back(
+        InputFile{std::move(path), std::move(name), opened.size, total});
     total += opened.size;
   }
   return InputFiles(std::move(files), total);
 }
 
-absl::StatusOr<InputFiles> InputFiles::OpenFilesArg(const std::string& files) {
+absl::StatusOr<InputFiles> InputFiles::OpenFilesArg(
+    const std::string& files, const std::string& as_submitted) {
   absl::StatusOr<InputFiles> opened = Open(absl::StrSplit(files, '\n'));
+  if (opened.ok() && !as_submitted.empty()) {
+    std::vector<std::string> names = absl::StrSplit(as_submitted, '\n');
+    if (names.size() != opened->files_.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "files: ", names.size(), " as-submitted names for ",
+          opened->files_.size(), " files"));
+    }
+    for (size_t i = 0; i < names.size(); ++i) {
+      opened->files_[i].name = std::move(names[i]);
+    }
+  }
   if (!opened.ok()) {
     return absl::Status(opened.status().code(),
                         absl::StrCat("files: ", opened.status().message()));

@@ -49,7 +49,8 @@ inline constexpr size_t kInputBlockBytes = size_t{1} << 20;
 
 // One file of an InputFiles.
 struct InputFile {
-  std::string path;     // as given to Open
+  std::string path;     // as given to Open: where the bytes are read
+  std::string name;     // as the user named it (== path unless staged)
   uint64_t size = 0;    // bytes, when Open ran
   uint64_t offset = 0;  // where its first byte sits in the virtual stream
 };
@@ -67,7 +68,11 @@ class InputFiles {
 
   // The same for a kernel's `files` argument ('\n'-separated paths, as a
   // kPositionalList carries them); errors start with "files: ".
-  static absl::StatusOr<InputFiles> OpenFilesArg(const std::string& files);
+  // `as_submitted`, when not empty, holds the same number of paths as the
+  // user named them (kAsSubmitted in kernels/kernel.h): they become the
+  // files' names, shown in results and errors.
+  static absl::StatusOr<InputFiles> OpenFilesArg(
+      const std::string& files, const std::string& as_submitted = "");
 
   uint64_t total_bytes() const { return total_bytes_; }
   const std::vector<InputFile>& files() const { return files_; }

@@ -31,6 +31,13 @@ namespace shardex {
 // Kernel arguments as they travel in JobSpec.args: name -> text value.
 using KernelArgs = std::map<std::string, std::string>;
 
+// For a path parameter P (KernelParam::is_path), args[P + kAsSubmitted] may
+// hold the path(s) exactly as the user named them when args[P] names local
+// copies of the same files (the coordinator's staged blobs,
+// docs/staging.md). Kernels read args[P] and show the as-submitted names
+// (grep's "FILE:" prefixes, error messages).
+inline constexpr char kAsSubmitted[] = "@as-submitted";
+
 // One command-line parameter of a kernel (`--to`, `--samples`, ...).
 struct KernelParam {
   // kFlag: `--name value`. kPositional: one positional argument (in

@@ -67,7 +67,10 @@ constexpr double kPalette[kStops][3] = {
 constexpr double kIterationsPerCycle = 64.0;
 
 std::vector<KernelParam> MandelbrotParams() {
-  KernelParam out{"out", "PNG file to write, on the coordinator's host", "",
+  KernelParam out{"out",
+                  "PNG file to write (on the submitting host; on the "
+                  "coordinator's with --shared-fs)",
+                  "",
                   /*required=*/true};
   out.is_path = true;
   out.is_output = true;

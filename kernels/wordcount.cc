@@ -261,7 +261,8 @@ class WordCountRunner final : public ShardRunner {
 absl::StatusOr<InputFiles> ParseWordCountArgs(const KernelArgs& args) {
   ASSIGN_OR_RETURN(const KernelArgs resolved,
                    ResolveArgs(kName, WordCountParams(), args));
-  return InputFiles::OpenFilesArg(resolved.at("files"));
+  return InputFiles::OpenFilesArg(resolved.at("files"),
+                                            AsSubmitted(resolved, "files"));
 }
 
 KernelInfo WordCountKernelInfo() {

@@ -1,4 +1,4 @@
-#include "cli/job_outputs.h"
+#include "cli/output_download.h"
 
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -23,7 +23,7 @@ bool Exists(const std::string& path) {
   return stat(path.c_str(), &st) == 0;
 }
 
-class JobOutputsTest : public ::testing::Test {
+class OutputDownloadTest : public ::testing::Test {
  protected:
   void SetUp() override {
     grpc::ServerBuilder builder;
@@ -36,7 +36,7 @@ class JobOutputsTest : public ::testing::Test {
     o.coordinator = absl::StrCat("127.0.0.1:", port_);
     o.retry_for = absl::Seconds(2);
     client_ = std::make_unique<CoordinatorClient>(o);
-    std::string tmpl = TempDir() + "/job_outputs_test.XXXXXX";
+    std::string tmpl = TempDir() + "/output_download_test.XXXXXX";
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
   }
@@ -59,7 +59,7 @@ class JobOutputsTest : public ::testing::Test {
   std::string dir_;
 };
 
-TEST_F(JobOutputsTest, PrepareCreatesTheOutputDirectoryHere) {
+TEST_F(OutputDownloadTest, PrepareCreatesTheOutputDirectoryHere) {
   v1::JobSpec spec;
   spec.set_output_dir(dir_ + "/out/deeper");
   ASSERT_TRUE(PrepareLocalOutputs(spec).ok());
@@ -70,7 +70,7 @@ TEST_F(JobOutputsTest, PrepareCreatesTheOutputDirectoryHere) {
   EXPECT_THAT(std::string(st.message()), HasSubstr("--output"));
 }
 
-TEST_F(JobOutputsTest, KernelOutputFileNeedsItsDirectoryHere) {
+TEST_F(OutputDownloadTest, KernelOutputFileNeedsItsDirectoryHere) {
   EXPECT_TRUE(PrepareLocalOutputs(Mandelbrot(dir_ + "/m.png")).ok());
   absl::Status st = PrepareLocalOutputs(Mandelbrot(dir_ + "/no/m.png"));
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
@@ -79,49 +79,49 @@ TEST_F(JobOutputsTest, KernelOutputFileNeedsItsDirectoryHere) {
                         "/no does not exist on this host"));
 }
 
-TEST_F(JobOutputsTest, NothingForSharedFsOrJobsWithoutOutputs) {
+TEST_F(OutputDownloadTest, NothingForSharedFsOrJobsWithoutOutputs) {
   v1::JobSpec shared;
   shared.set_output_dir(dir_);
   shared.set_shared_fs(true);
-  EXPECT_EQ(JobOutputs::For(*client_, 1, shared), nullptr);
+  EXPECT_EQ(OutputDownload::For(*client_, 1, shared), nullptr);
   v1::JobSpec primes;
   primes.set_kernel("primes");
-  EXPECT_EQ(JobOutputs::For(*client_, 1, primes), nullptr);
+  EXPECT_EQ(OutputDownload::For(*client_, 1, primes), nullptr);
   shared.set_shared_fs(false);
-  EXPECT_NE(JobOutputs::For(*client_, 1, shared), nullptr);
+  EXPECT_NE(OutputDownload::For(*client_, 1, shared), nullptr);
 }
 
-TEST_F(JobOutputsTest, PollsAtMostEveryIntervalWhileWatching) {
+TEST_F(OutputDownloadTest, PollsAtMostEveryIntervalWhileWatching) {
   fake_.AddOutput(5, "part-00000", "a");
   v1::JobSpec spec;
   spec.set_output_dir(dir_);
-  std::unique_ptr<JobOutputs> outputs = JobOutputs::For(*client_, 5, spec);
+  std::unique_ptr<OutputDownload> outputs = OutputDownload::For(*client_, 5, spec);
   const absl::Time t0 = absl::FromUnixSeconds(1000);
   outputs->OnUpdate(t0);
   EXPECT_EQ(fake_.list_calls(), 1);
   EXPECT_TRUE(Exists(dir_ + "/part-00000"));
   outputs->OnUpdate(t0 + absl::Milliseconds(100));
   EXPECT_EQ(fake_.list_calls(), 1);
-  outputs->OnUpdate(t0 + JobOutputs::kPollInterval);
+  outputs->OnUpdate(t0 + OutputDownload::kPollInterval);
   EXPECT_EQ(fake_.list_calls(), 2);
 }
 
-TEST_F(JobOutputsTest, KernelOutputFileLandsAtTheUsersPathOnSuccess) {
+TEST_F(OutputDownloadTest, KernelOutputFileLandsAtTheUsersPathOnSuccess) {
   fake_.AddOutput(6, "param-out", "PNG bytes");
   const std::string out = dir_ + "/m.png";
-  std::unique_ptr<JobOutputs> outputs =
-      JobOutputs::For(*client_, 6, Mandelbrot(out));
+  std::unique_ptr<OutputDownload> outputs =
+      OutputDownload::For(*client_, 6, Mandelbrot(out));
   ASSERT_NE(outputs, nullptr);
   ASSERT_TRUE(outputs->Finish(v1::JOB_SUCCEEDED).ok());
   EXPECT_EQ(*ReadFile(out), "PNG bytes");
 }
 
-TEST_F(JobOutputsTest, FailedJobGetsItsPartsButNoSuccess) {
+TEST_F(OutputDownloadTest, FailedJobGetsItsPartsButNoSuccess) {
   fake_.AddOutput(8, "part-00000", "a");
   fake_.AddOutput(8, "_SUCCESS", "");
   v1::JobSpec spec;
   spec.set_output_dir(dir_);
-  std::unique_ptr<JobOutputs> outputs = JobOutputs::For(*client_, 8, spec);
+  std::unique_ptr<OutputDownload> outputs = OutputDownload::For(*client_, 8, spec);
   ASSERT_TRUE(outputs->Finish(v1::JOB_FAILED).ok());
   EXPECT_TRUE(Exists(dir_ + "/part-00000"));
   EXPECT_FALSE(Exists(dir_ + "/_SUCCESS"));

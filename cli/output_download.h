@@ -1,4 +1,4 @@
-// JobOutputs: the CLI's side of a job's outputs without a shared
+// OutputDownload: the CLI's side of a job's outputs without a shared
 // filesystem (docs/staging.md). Before the submit it makes sure they can
 // land on this host (--output DIR created empty, a kernel output file's
 // directory present); while `submit` watches the job it downloads new
@@ -8,8 +8,8 @@
 // steps after the fact.
 //
 // Thread-safety: one thread (the watch callback runs on the caller's).
-#ifndef SHARDEX_CLI_JOB_OUTPUTS_H_
-#define SHARDEX_CLI_JOB_OUTPUTS_H_
+#ifndef SHARDEX_CLI_OUTPUT_DOWNLOAD_H_
+#define SHARDEX_CLI_OUTPUT_DOWNLOAD_H_
 
 #include <cstdint>
 #include <memory>
@@ -29,13 +29,13 @@ namespace shardex {
 // directory exists here. Errors name the flag and the path.
 absl::Status PrepareLocalOutputs(const shardex::v1::JobSpec& spec);
 
-class JobOutputs {
+class OutputDownload {
  public:
   static constexpr absl::Duration kPollInterval = absl::Milliseconds(250);
 
   // Null when the job has nothing for this host: shared_fs, or neither
   // output_dir nor a kernel output file.
-  static std::unique_ptr<JobOutputs> For(CoordinatorClient& client,
+  static std::unique_ptr<OutputDownload> For(CoordinatorClient& client,
                                          uint64_t job_id,
                                          const shardex::v1::JobSpec& spec);
 
@@ -51,7 +51,7 @@ class JobOutputs {
   absl::Status Finish(shardex::v1::JobState state);
 
  private:
-  JobOutputs(CoordinatorClient& client, uint64_t job_id, OutputTargets targets);
+  OutputDownload(CoordinatorClient& client, uint64_t job_id, OutputTargets targets);
 
   const uint64_t job_id_;
   StoreClient store_;
@@ -62,4 +62,4 @@ class JobOutputs {
 
 }  // namespace shardex
 
-#endif  // SHARDEX_CLI_JOB_OUTPUTS_H_
+#endif  // SHARDEX_CLI_OUTPUT_DOWNLOAD_H_

@@ -1,4 +1,4 @@
-#include "cli/job_outputs.h"
+#include "cli/output_download.h"
 
 #include <sys/stat.h>
 
@@ -42,7 +42,7 @@ absl::Status PrepareLocalOutputs(const v1::JobSpec& spec) {
   return PrepareOutputDir(spec.output_dir());  // errors name --output
 }
 
-std::unique_ptr<JobOutputs> JobOutputs::For(CoordinatorClient& client,
+std::unique_ptr<OutputDownload> OutputDownload::For(CoordinatorClient& client,
                                             uint64_t job_id,
                                             const v1::JobSpec& spec) {
   if (spec.shared_fs()) return nullptr;
@@ -50,17 +50,17 @@ std::unique_ptr<JobOutputs> JobOutputs::For(CoordinatorClient& client,
   targets.dir = spec.output_dir();
   targets.params = OutputParams(spec);
   if (targets.dir.empty() && targets.params.empty()) return nullptr;
-  return std::unique_ptr<JobOutputs>(
-      new JobOutputs(client, job_id, std::move(targets)));
+  return std::unique_ptr<OutputDownload>(
+      new OutputDownload(client, job_id, std::move(targets)));
 }
 
-JobOutputs::JobOutputs(CoordinatorClient& client, uint64_t job_id,
+OutputDownload::OutputDownload(CoordinatorClient& client, uint64_t job_id,
                        OutputTargets targets)
     : job_id_(job_id),
       store_(client),
       fetcher_(store_, job_id, std::move(targets)) {}
 
-void JobOutputs::OnUpdate(absl::Time now) {
+void OutputDownload::OnUpdate(absl::Time now) {
   if (poll_failed_ || now - last_poll_ < kPollInterval) return;
   last_poll_ = now;
   absl::Status st = fetcher_.FetchNew();
@@ -70,7 +70,7 @@ void JobOutputs::OnUpdate(absl::Time now) {
             << st.message() << " (trying again when it ends)\n";
 }
 
-absl::Status JobOutputs::Finish(v1::JobState state) {
+absl::Status OutputDownload::Finish(v1::JobState state) {
   if (state != v1::JOB_SUCCEEDED) return fetcher_.FetchNew();
   for (int i = 0; i < kFinishTries; ++i) {
     absl::StatusOr<bool> complete = fetcher_.FetchAll();
