@@ -121,7 +121,10 @@ absl::StatusOr<StageReport> UploadStaged(StoreClient& store,
     }
     absl::Status st = UploadOne(store, blob, (*stats)[i], err, bar);
     bar.Clear();
-    if (!st.ok()) return st;
+    if (!st.ok()) {
+      return absl::Status(st.code(), absl::StrCat("uploading '", blob.path,
+                                                  "': ", st.message()));
+    }
     report.uploaded++;
   }
   absl::FPrintF(err, "%s\n", FormatStageSummary(report));

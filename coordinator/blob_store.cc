@@ -287,6 +287,13 @@ uint64_t BlobStore::Committed() const {
 
 absl::Status BlobStore::CheckRoom(const std::string& sha, uint64_t size,
                                   uint64_t more, uint64_t released) {
+  if (size > limits_.max_store_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "blob ", sha, " is ", size,
+        " bytes, more than the coordinator's whole store may hold (",
+        limits_.max_store_bytes,
+        " bytes; raise it with shardex coordinator --max-store-bytes)"));
+  }
   if (size > limits_.max_upload_bytes) {
     return absl::ResourceExhaustedError(
         absl::StrCat("blob ", sha, " is ", size,
