@@ -6,50 +6,22 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/blob_id.h"
 #include "common/file_util.h"
+#include "common/unique_fd.h"
+#include "coordinator/blob_file_io.h"
 
 namespace shardex {
 namespace {
-
-constexpr size_t kHashBytes = 32;
 
 absl::Status BadName(const std::string& sha) {
   return absl::InvalidArgumentError(absl::StrCat(
       "'", sha.substr(0, 80),
       "' is not a blob name (64 lower-case hex digits of a SHA-256)"));
-}
-
-absl::Status WriteAll(int fd, std::string_view data, const std::string& path) {
-  while (!data.empty()) {
-    const ssize_t n = write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoError("cannot write", path);
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return absl::OkStatus();
-}
-
-// Reads up to `len` bytes at `offset`; short only at the end of the file.
-absl::StatusOr<std::string> ReadAt(int fd, uint64_t offset, size_t len,
-                                   const std::string& path) {
-  std::string buf(len, '\0');
-  size_t done = 0;
-  while (done < len) {
-    const ssize_t n = pread(fd, buf.data() + done, len - done,
-                            static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoError("cannot read", path);
-    if (n == 0) break;
-    done += static_cast<size_t>(n);
-  }
-  buf.resize(done);
-  return buf;
 }
 
 std::vector<std::string> ListDir(const std::string& dir) {
@@ -71,110 +43,6 @@ uint64_t FileSize(const std::string& path) {
 }
 
 }  // namespace
-
-// ------------------------------------------------------------ BlobUpload
-
-BlobUpload::BlobUpload(BlobStore* store, std::string sha, uint64_t size,
-                       uint64_t received, UniqueFd fd, bool complete)
-    : store_(store),
-      sha_(std::move(sha)),
-      size_(size),
-      received_(received),
-      fd_(std::move(fd)),
-      complete_(complete),
-      ended_(complete) {}
-
-BlobUpload::~BlobUpload() {
-  if (!ended_) store_->EndUpload(sha_, /*discard_partial=*/false);
-}
-
-absl::Status BlobUpload::Fail(absl::Status error) {
-  fd_.Reset();
-  ended_ = true;
-  store_->EndUpload(sha_, /*discard_partial=*/true);
-  return error;
-}
-
-absl::Status BlobUpload::Append(std::string_view data) {
-  if (ended_) {
-    if (complete_) return absl::OkStatus();  // already stored: ignored
-    return absl::FailedPreconditionError(
-        absl::StrCat("the upload of ", sha_, " has ended"));
-  }
-  if (data.size() > size_ - received_) {
-    return Fail(absl::InvalidArgumentError(absl::StrCat(
-        "upload of ", sha_, ": more data than its announced size of ", size_,
-        " bytes; the partial copy was discarded, upload it again")));
-  }
-  if (absl::Status st = WriteAll(fd_.get(), data, store_->PartialPath(sha_));
-      !st.ok()) {
-    return Fail(st);
-  }
-  received_ += data.size();
-  store_->Appended(sha_, data.size());
-  return absl::OkStatus();
-}
-
-absl::Status BlobUpload::Finish() {
-  if (complete_) return absl::OkStatus();
-  if (ended_) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the upload of ", sha_, " has ended"));
-  }
-  if (received_ < size_) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("upload of ", sha_, " ended at ", received_, " of ", size_,
-                     " bytes; resume it at offset ", received_));
-  }
-  if (fsync(fd_.get()) != 0) {
-    return Fail(ErrnoError("cannot flush", store_->PartialPath(sha_)));
-  }
-  fd_.Reset();
-  absl::Status st = store_->Complete(sha_, size_);
-  ended_ = true;
-  if (!st.ok()) return st;  // Complete discarded the partial file
-  complete_ = true;
-  return absl::OkStatus();
-}
-
-// ------------------------------------------------------------ BlobReader
-
-BlobReader::BlobReader(BlobStore* store, std::string sha, UniqueFd data,
-                       UniqueFd blocks, uint64_t next, uint64_t end,
-                       uint64_t size)
-    : store_(store),
-      sha_(std::move(sha)),
-      data_(std::move(data)),
-      blocks_(std::move(blocks)),
-      next_(next),
-      end_(end),
-      size_(size) {}
-
-absl::StatusOr<BlobBlockData> BlobReader::Next() {
-  if (done()) return absl::OutOfRangeError("no more blocks");
-  const size_t len =
-      static_cast<size_t>(std::min<uint64_t>(kBlobBlockBytes, size_ - next_));
-  const std::string path = store_->BlobPath(sha_);
-  BlobBlockData block;
-  block.offset = next_;
-  absl::StatusOr<std::string> data = ReadAt(data_.get(), next_, len, path);
-  if (!data.ok()) return data.status();
-  absl::StatusOr<std::string> hash =
-      ReadAt(blocks_.get(), next_ / kBlobBlockBytes * kHashBytes, kHashBytes,
-             store_->BlocksPath(sha_));
-  if (!hash.ok()) return hash.status();
-  if (data->size() != len || hash->size() != kHashBytes) {
-    return absl::DataLossError(
-        absl::StrCat("blob ", sha_, " in ", path, " is shorter than recorded"));
-  }
-  block.data = *std::move(data);
-  block.sha256_raw = *std::move(hash);
-  next_ += len;
-  store_->Served(sha_, len);
-  return block;
-}
-
-// ------------------------------------------------------------- BlobStore
 
 BlobStore::BlobStore(std::string dir, const BlobStoreLimits& limits,
                      Clock* clock)
@@ -200,7 +68,8 @@ absl::Status BlobStore::Scan() {
     if (IsBlobId(name)) {
       const uint64_t size = FileSize(path);
       // Without its block hashes (or with too few) it cannot be served.
-      if (FileSize(BlocksPath(name)) != BlobBlocks(size) * kHashBytes) {
+      if (FileSize(BlocksPath(name)) !=
+          BlobBlocks(size) * blob_io::kHashBytes) {
         unlink(path.c_str());
         unlink(BlocksPath(name).c_str());
         continue;
@@ -385,60 +254,7 @@ void BlobStore::EndUpload(const std::string& sha, bool discard_partial) {
   }
 }
 
-absl::Status BlobStore::Complete(const std::string& sha, uint64_t size) {
-  // Hash the whole partial file (written by one or more uploads) and
-  // record each block's hash on the way. No lock: the upload owns it.
-  const std::string partial = PartialPath(sha);
-  const std::string blocks_tmp = BlocksPath(sha) + ".tmp";
-  absl::Status st;
-  {
-    UniqueFd in(open(partial.c_str(), O_RDONLY | O_CLOEXEC));
-    UniqueFd out(open(blocks_tmp.c_str(),
-                      O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0444));
-    if (!in.valid()) st = ErrnoError("cannot open", partial);
-    if (st.ok() && !out.valid()) st = ErrnoError("cannot create", blocks_tmp);
-    Sha256Hasher whole;
-    std::string hashes;
-    uint64_t offset = 0;
-    while (st.ok() && offset < size) {
-      absl::StatusOr<std::string> block =
-          ReadAt(in.get(), offset, kBlobBlockBytes, partial);
-      if (!block.ok()) {
-        st = block.status();
-      } else if (block->empty()) {
-        st = absl::DataLossError(absl::StrCat(partial, " is short"));
-      } else {
-        whole.Update(*block);
-        hashes += Sha256Raw(*block);
-        offset += block->size();
-        if (hashes.size() >= 1024 * kHashBytes || offset >= size) {
-          st = WriteAll(out.get(), hashes, blocks_tmp);
-          hashes.clear();
-        }
-      }
-    }
-    if (st.ok() && whole.FinishHex() != sha) {
-      st = absl::DataLossError(absl::StrCat(
-          "the ", size, " bytes uploaded as ", sha,
-          " have another SHA-256 (changed while being read, or corrupted in "
-          "transit); the partial copy was discarded, upload it again"));
-    }
-    if (st.ok() && fsync(out.get()) != 0) {
-      st = ErrnoError("cannot flush", blocks_tmp);
-    }
-  }
-  if (st.ok() && rename(blocks_tmp.c_str(), BlocksPath(sha).c_str()) != 0) {
-    st = ErrnoError("cannot rename to", BlocksPath(sha));
-  }
-  chmod(partial.c_str(), 0444);
-  if (st.ok() && rename(partial.c_str(), BlobPath(sha).c_str()) != 0) {
-    st = ErrnoError("cannot rename to", BlobPath(sha));
-  }
-  unlink(blocks_tmp.c_str());
-  if (!st.ok()) {
-    EndUpload(sha, /*discard_partial=*/true);
-    return st;
-  }
+void BlobStore::Completed(const std::string& sha, uint64_t size) {
   absl::MutexLock lock(&mu_);
   Entry& e = entries_[sha];
   e.uploading = false;
@@ -449,7 +265,6 @@ absl::Status BlobStore::Complete(const std::string& sha, uint64_t size) {
   e.size = size;
   e.written = clock_->Now();
   ++e.uploads;
-  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<BlobReader>> BlobStore::OpenReader(

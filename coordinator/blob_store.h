@@ -25,6 +25,10 @@
 //
 // Names are checked with IsBlobId, so a name is never a path.
 //
+// BlobStore owns the index of names (stored, partial, uploading, served),
+// the limits, the pins and collection; BlobUpload (blob_upload.h) writes
+// an upload and BlobReader (blob_reader.h) reads blocks, reporting to it.
+//
 // Thread-safety: every method may be called from any thread; one mutex
 // guards the index. File I/O of an upload or a read runs without it (a
 // blob has at most one upload at a time). A BlobUpload or BlobReader is
@@ -36,7 +40,6 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -46,7 +49,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
-#include "common/unique_fd.h"
+#include "coordinator/blob_reader.h"
+#include "coordinator/blob_upload.h"
 
 namespace shardex {
 
@@ -62,78 +66,6 @@ struct BlobStat {
   uint64_t size = 0;            // when stored
   uint64_t served_bytes = 0;    // read by BlobReader since the store opened
   uint64_t uploads = 0;         // uploads completed since the store opened
-};
-
-// One block of a blob, with the SHA-256 recorded when it was verified.
-struct BlobBlockData {
-  uint64_t offset = 0;
-  std::string data;
-  std::string sha256_raw;  // 32 bytes
-};
-
-class BlobStore;
-
-// One upload in progress (BlobStore::BeginUpload). Destroying it before
-// Finish keeps what was written as the blob's partial file.
-class BlobUpload {
- public:
-  ~BlobUpload();
-  BlobUpload(const BlobUpload&) = delete;
-  BlobUpload& operator=(const BlobUpload&) = delete;
-
-  const std::string& sha256() const { return sha_; }
-  uint64_t size() const { return size_; }
-  uint64_t received() const { return received_; }
-  // True when the blob was already stored at BeginUpload, or after Finish.
-  bool complete() const { return complete_; }
-
-  // Appends the next bytes. INVALID_ARGUMENT past `size` (the partial file
-  // is discarded).
-  absl::Status Append(std::string_view data);
-  // With all `size` bytes in: hashes the whole file and moves it into
-  // blobs/. DATA_LOSS on a hash mismatch (the partial file is discarded).
-  // FAILED_PRECONDITION before the last byte (the partial file stays).
-  absl::Status Finish();
-
- private:
-  friend class BlobStore;
-  BlobUpload(BlobStore* store, std::string sha, uint64_t size,
-             uint64_t received, UniqueFd fd, bool complete);
-  // Discards the partial file and ends the upload with `error`.
-  absl::Status Fail(absl::Status error);
-
-  BlobStore* const store_;
-  const std::string sha_;
-  const uint64_t size_;
-  uint64_t received_;
-  UniqueFd fd_;
-  bool complete_;
-  bool ended_ = false;  // the store no longer counts it as running
-};
-
-// Reads whole blocks of a stored blob (BlobStore::OpenReader). The blob's
-// file stays readable even if Collect deletes it meanwhile.
-class BlobReader {
- public:
-  BlobReader(const BlobReader&) = delete;
-  BlobReader& operator=(const BlobReader&) = delete;
-
-  bool done() const { return next_ >= end_; }
-  // The next block; counts its bytes as served.
-  absl::StatusOr<BlobBlockData> Next();
-
- private:
-  friend class BlobStore;
-  BlobReader(BlobStore* store, std::string sha, UniqueFd data, UniqueFd blocks,
-             uint64_t next, uint64_t end, uint64_t size);
-
-  BlobStore* const store_;
-  const std::string sha_;
-  UniqueFd data_;
-  UniqueFd blocks_;
-  uint64_t next_;  // offset of the next block
-  const uint64_t end_;
-  const uint64_t size_;
 };
 
 class BlobStore {
@@ -216,13 +148,16 @@ class BlobStore {
   // Collect, never touching `keep` (may be null).
   uint64_t CollectLocked(const std::string* keep)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Called by BlobUpload.
+  // Called by BlobUpload: `bytes` more were written to the partial file;
+  // the upload ended (discarding the partial file or keeping it); its file
+  // was verified and moved into blobs/.
   void Appended(const std::string& sha, uint64_t bytes)
       ABSL_LOCKS_EXCLUDED(mu_);
   void EndUpload(const std::string& sha, bool discard_partial)
       ABSL_LOCKS_EXCLUDED(mu_);
-  absl::Status Complete(const std::string& sha, uint64_t size)
+  void Completed(const std::string& sha, uint64_t size)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Called by BlobReader.
   void Served(const std::string& sha, uint64_t bytes) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Constant after construction.
