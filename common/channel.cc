@@ -16,6 +16,10 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateCoordinatorChannel(
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(options.max_message_bytes);
   args.SetMaxSendMessageSize(options.max_message_bytes);
+  // Bulk streams (blocks of the file store, 1 MiB messages) need a flow
+  // control window larger than gRPC's 64 KiB start, or each message waits
+  // for window updates: 80 MB/s instead of several hundred over loopback.
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, kStreamWindowBytes);
   if (options.keepalive_interval > absl::ZeroDuration()) {
     args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
                 absl::ToInt64Milliseconds(options.keepalive_interval));

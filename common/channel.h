@@ -17,6 +17,10 @@
 
 namespace shardex {
 
+// HTTP/2 flow-control window per stream on every channel and on the
+// coordinator's server (bulk transfers of the file store, docs/staging.md).
+inline constexpr int kStreamWindowBytes = 8 << 20;
+
 struct ChannelOptions {
   std::string target;  // host:port
   TlsFiles tls;        // none: plaintext

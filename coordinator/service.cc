@@ -5,29 +5,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "coordinator/edge_status.h"
 #include "coordinator/stream_writer.h"
 
 namespace shardex {
 
 namespace {
-
-// An error as it leaves the coordinator: messages may echo what a client
-// sent, and gRPC carries them in trailers a client accepts only up to a few
-// KiB, so long ones are cut.
-grpc::Status EdgeStatus(const absl::Status& status) {
-  constexpr size_t kMaxMessageBytes = 1024;
-  if (status.message().size() <= kMaxMessageBytes) return ToGrpcStatus(status);
-  return ToGrpcStatus(absl::Status(
-      status.code(),
-      absl::StrCat(status.message().substr(0, kMaxMessageBytes), "...")));
-}
-
-grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx,
-                               const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  reactor->Finish(EdgeStatus(status));
-  return reactor;
-}
 
 // Streams one job's statuses to a WatchJob caller and finishes after the
 // terminal one.

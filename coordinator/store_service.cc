@@ -12,25 +12,10 @@
 #include "common/file_util.h"
 #include "common/grpc_status.h"
 #include "common/unique_fd.h"
+#include "coordinator/edge_status.h"
 
 namespace shardex {
 namespace {
-
-// Long messages are cut, as in service.cc: they may echo what was sent.
-grpc::Status EdgeStatus(const absl::Status& status) {
-  constexpr size_t kMaxMessageBytes = 1024;
-  if (status.message().size() <= kMaxMessageBytes) return ToGrpcStatus(status);
-  return ToGrpcStatus(absl::Status(
-      status.code(),
-      absl::StrCat(status.message().substr(0, kMaxMessageBytes), "...")));
-}
-
-grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx,
-                               const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  reactor->Finish(EdgeStatus(status));
-  return reactor;
-}
 
 // One UploadBlob stream: the first chunk names the blob, every chunk's data
 // is appended as it arrives, and the upload is verified (on `verifier`)
