@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/fake_store.h"
+#include "client/store_testing.h"
 #include "common/file_util.h"
 #include "gmock/gmock.h"
 #include "grpcpp/server_builder.h"
@@ -26,23 +27,8 @@ bool Exists(const std::string& path) {
 class OutputDownloadTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port_);
-    builder.RegisterService(&fake_);
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    ClientOptions o;
-    o.coordinator = absl::StrCat("127.0.0.1:", port_);
-    o.retry_for = absl::Seconds(2);
-    client_ = std::make_unique<CoordinatorClient>(o);
-    std::string tmpl = TempDir() + "/output_download_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
-    RemoveTree(dir_).IgnoreError();
+    absl::Status st = server_.Start();
+    ASSERT_TRUE(st.ok()) << st;
   }
 
   static v1::JobSpec Mandelbrot(const std::string& out) {
@@ -52,11 +38,9 @@ class OutputDownloadTest : public ::testing::Test {
     return spec;
   }
 
-  FakeStore fake_;
-  int port_ = 0;
-  std::unique_ptr<grpc::Server> server_;
-  std::unique_ptr<CoordinatorClient> client_;
-  std::string dir_;
+  FakeStoreServer server_{"output_download_test"};
+  FakeStore& fake_ = server_.fake();
+  const std::string& dir_ = server_.dir();  // set by Start
 };
 
 TEST_F(OutputDownloadTest, PrepareCreatesTheOutputDirectoryHere) {
@@ -83,19 +67,20 @@ TEST_F(OutputDownloadTest, NothingForSharedFsOrJobsWithoutOutputs) {
   v1::JobSpec shared;
   shared.set_output_dir(dir_);
   shared.set_shared_fs(true);
-  EXPECT_EQ(OutputDownload::For(*client_, 1, shared), nullptr);
+  EXPECT_EQ(OutputDownload::For(server_.client(), 1, shared), nullptr);
   v1::JobSpec primes;
   primes.set_kernel("primes");
-  EXPECT_EQ(OutputDownload::For(*client_, 1, primes), nullptr);
+  EXPECT_EQ(OutputDownload::For(server_.client(), 1, primes), nullptr);
   shared.set_shared_fs(false);
-  EXPECT_NE(OutputDownload::For(*client_, 1, shared), nullptr);
+  EXPECT_NE(OutputDownload::For(server_.client(), 1, shared), nullptr);
 }
 
 TEST_F(OutputDownloadTest, PollsAtMostEveryIntervalWhileWatching) {
   fake_.AddOutput(5, "part-00000", "a");
   v1::JobSpec spec;
   spec.set_output_dir(dir_);
-  std::unique_ptr<OutputDownload> outputs = OutputDownload::For(*client_, 5, spec);
+  std::unique_ptr<OutputDownload> outputs =
+      OutputDownload::For(server_.client(), 5, spec);
   const absl::Time t0 = absl::FromUnixSeconds(1000);
   outputs->OnUpdate(t0);
   EXPECT_EQ(fake_.list_calls(), 1);
@@ -110,7 +95,7 @@ TEST_F(OutputDownloadTest, KernelOutputFileLandsAtTheUsersPathOnSuccess) {
   fake_.AddOutput(6, "param-out", "PNG bytes");
   const std::string out = dir_ + "/m.png";
   std::unique_ptr<OutputDownload> outputs =
-      OutputDownload::For(*client_, 6, Mandelbrot(out));
+      OutputDownload::For(server_.client(), 6, Mandelbrot(out));
   ASSERT_NE(outputs, nullptr);
   ASSERT_TRUE(outputs->Finish(v1::JOB_SUCCEEDED).ok());
   EXPECT_EQ(*ReadFile(out), "PNG bytes");
@@ -121,7 +106,8 @@ TEST_F(OutputDownloadTest, FailedJobGetsItsPartsButNoSuccess) {
   fake_.AddOutput(8, "_SUCCESS", "");
   v1::JobSpec spec;
   spec.set_output_dir(dir_);
-  std::unique_ptr<OutputDownload> outputs = OutputDownload::For(*client_, 8, spec);
+  std::unique_ptr<OutputDownload> outputs =
+      OutputDownload::For(server_.client(), 8, spec);
   ASSERT_TRUE(outputs->Finish(v1::JOB_FAILED).ok());
   EXPECT_TRUE(Exists(dir_ + "/part-00000"));
   EXPECT_FALSE(Exists(dir_ + "/_SUCCESS"));

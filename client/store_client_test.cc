@@ -16,6 +16,7 @@
 #include "client/fake_store.h"
 #include "client/output_fetcher.h"
 #include "client/stager.h"
+#include "client/store_testing.h"
 #include "common/blob_id.h"
 #include "common/file_util.h"
 #include "grpcpp/server_builder.h"
@@ -40,24 +41,9 @@ std::string Bytes(uint64_t n, char seed) {
 class StoreClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port_);
-    builder.RegisterService(&fake_);
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    ClientOptions o;
-    o.coordinator = absl::StrCat("127.0.0.1:", port_);
-    o.retry_for = absl::Seconds(2);
-    client_ = std::make_unique<CoordinatorClient>(o);
-    store_ = std::make_unique<StoreClient>(*client_);
-    std::string tmpl = TempDir() + "/store_client_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
-    RemoveTree(dir_).IgnoreError();
+    absl::Status st = server_.Start();
+    ASSERT_TRUE(st.ok()) << st;
+    store_ = std::make_unique<StoreClient>(server_.client());
   }
 
   // Writes `content` to dir_/name and adds it to spec_.staged.
@@ -84,12 +70,10 @@ class StoreClientTest : public ::testing::Test {
     return r;
   }
 
-  FakeStore fake_;
-  int port_ = 0;
-  std::unique_ptr<grpc::Server> server_;
-  std::unique_ptr<CoordinatorClient> client_;
+  FakeStoreServer server_{"store_client_test"};
+  FakeStore& fake_ = server_.fake();
+  const std::string& dir_ = server_.dir();  // set by Start
   std::unique_ptr<StoreClient> store_;
-  std::string dir_;
   v1::JobSpec spec_;
 };
 

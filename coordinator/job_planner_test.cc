@@ -9,6 +9,7 @@
 #include "common/blob_id.h"
 #include "common/fake_clock.h"
 #include "common/file_util.h"
+#include "coordinator/store_testing.h"
 #include "gtest/gtest.h"
 
 namespace shardex {
@@ -153,69 +154,48 @@ TEST(JobPlannerTest, SummaryIsOneShortLine) {
 class JobPlannerStagingTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = TempDir() + "/job_planner_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    root_ = tmpl;
-    auto store = BlobStore::Open(root_ + "/store", {}, &clock_);
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = *std::move(store);
-    outputs_ = std::make_unique<JobOutputs>(root_ + "/outputs");
-    staging_.store = store_.get();
-    staging_.outputs = outputs_.get();
-  }
-  void TearDown() override {
-    store_.reset();
-    (void)RemoveTree(root_);
-  }
-  std::string Upload(const std::string& content) {
-    const std::string sha = Sha256Hex(content);
-    auto up = store_->BeginUpload(sha, content.size(), 0);
-    EXPECT_TRUE(up.ok() && (*up)->Append(content).ok() && (*up)->Finish().ok());
-    return sha;
+    absl::Status st = ts_.Open();
+    ASSERT_TRUE(st.ok()) << st;
   }
   bool Exists(const std::string& path) {
     struct stat st;
     return stat(path.c_str(), &st) == 0;
   }
 
-  FakeClock clock_;
-  std::string root_;
-  std::unique_ptr<BlobStore> store_;
-  std::unique_ptr<JobOutputs> outputs_;
-  StagingEnv staging_;
+  TestStore ts_{"job_planner_test"};
   SchedulerOptions options_;
 };
 
 TEST_F(JobPlannerStagingTest, PlansFromTheStoreAndKeepsTheClientsPaths) {
-  JobPlanner planner(options_, staging_);
-  const std::string sha = Upload("one two\nthree\n");
+  JobPlanner planner(options_, ts_.env());
+  const std::string sha = ts_.Put("one two\nthree\n");
   v1::JobSpec spec = Kernel("wordcount");
   (*spec.mutable_args())["files"] = "/client/words.txt";
   v1::StagedFile* f = spec.add_staged();
   f->set_path("/client/words.txt");
   f->set_sha256(sha);
-  spec.set_output_dir(root_ + "/user-dir");
+  spec.set_output_dir(ts_.root() + "/user-dir");
   absl::StatusOr<PlannedJob> planned = planner.Plan(spec, false, 3);
   ASSERT_TRUE(planned.ok()) << planned.status();
   EXPECT_EQ(spec.args().at("files"), "/client/words.txt");
-  EXPECT_EQ(spec.output_dir(), root_ + "/user-dir");
-  EXPECT_EQ(planned->output_dir, root_ + "/outputs/3");
+  EXPECT_EQ(spec.output_dir(), ts_.root() + "/user-dir");
+  EXPECT_EQ(planned->output_dir, ts_.root() + "/outputs/3");
   EXPECT_FALSE(planned->shared_fs);
-  EXPECT_TRUE(Exists(root_ + "/outputs/3"));
-  EXPECT_FALSE(Exists(root_ + "/user-dir"));  // never touched
+  EXPECT_TRUE(Exists(ts_.root() + "/outputs/3"));
+  EXPECT_FALSE(Exists(ts_.root() + "/user-dir"));  // never touched
   // Pinned: kept by Collect however old.
-  clock_.Advance(BlobStore::kCollectGrace);
-  store_->Collect();
-  EXPECT_TRUE(store_->IsStored(sha));
+  ts_.clock().Advance(BlobStore::kCollectGrace);
+  ts_.store()->Collect();
+  EXPECT_TRUE(ts_.store()->IsStored(sha));
   // Forgotten: unpinned, outputs deleted, collected.
   planner.Forget(3);
-  EXPECT_FALSE(Exists(root_ + "/outputs/3"));
-  EXPECT_FALSE(store_->IsStored(sha));
+  EXPECT_FALSE(Exists(ts_.root() + "/outputs/3"));
+  EXPECT_FALSE(ts_.store()->IsStored(sha));
 }
 
 TEST_F(JobPlannerStagingTest, UnstagedPathIsRefusedAndNothingIsLeft) {
-  JobPlanner planner(options_, staging_);
-  const std::string sha = Upload("x");
+  JobPlanner planner(options_, ts_.env());
+  const std::string sha = ts_.Put("x");
   v1::JobSpec spec = Kernel("wordcount");
   (*spec.mutable_args())["files"] = "/client/not-sent.txt";
   v1::StagedFile* f = spec.add_staged();
@@ -226,16 +206,16 @@ TEST_F(JobPlannerStagingTest, UnstagedPathIsRefusedAndNothingIsLeft) {
   EXPECT_TRUE(Names(st, absl::StatusCode::kInvalidArgument,
                     "'/client/not-sent.txt'", "was not uploaded with the job"))
       << st;
-  EXPECT_FALSE(Exists(root_ + "/outputs/4"));
-  clock_.Advance(BlobStore::kCollectGrace);
-  store_->Collect();
-  EXPECT_FALSE(store_->IsStored(sha));  // the failed job pinned nothing
+  EXPECT_FALSE(Exists(ts_.root() + "/outputs/4"));
+  ts_.clock().Advance(BlobStore::kCollectGrace);
+  ts_.store()->Collect();
+  EXPECT_FALSE(ts_.store()->IsStored(sha));  // the failed job pinned nothing
 }
 
 TEST_F(JobPlannerStagingTest, CommandLinesAreStatedFromTheStore) {
   options_.allow_commands = true;
-  JobPlanner planner(options_, staging_);
-  const std::string sha = Upload("a\nb\nc\n");
+  JobPlanner planner(options_, ts_.env());
+  const std::string sha = ts_.Put("a\nb\nc\n");
   v1::JobSpec spec;
   spec.mutable_command()->add_argv("cat");
   spec.mutable_command()->set_lines("/client/lines.txt");

@@ -8,6 +8,7 @@
 #include "common/blob_id.h"
 #include "common/fake_clock.h"
 #include "common/file_util.h"
+#include "coordinator/store_testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kernels/kernel.h"
@@ -20,30 +21,13 @@ using ::testing::HasSubstr;
 class StagedPathsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = TempDir() + "/staged_paths_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    root_ = tmpl;
-    auto store = BlobStore::Open(root_ + "/store", {}, &clock_);
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = *std::move(store);
-    outputs_ = std::make_unique<JobOutputs>(root_ + "/outputs");
-    env_.store = store_.get();
-    env_.outputs = outputs_.get();
-  }
-  void TearDown() override {
-    store_.reset();
-    (void)RemoveTree(root_);
+    absl::Status st = ts_.Open();
+    ASSERT_TRUE(st.ok()) << st;
   }
   // Stores `content` and stages it as `path` in `spec`; returns its sha.
   std::string Stage(v1::JobSpec& spec, const std::string& path,
                     const std::string& content) {
-    const std::string sha = Sha256Hex(content);
-    auto up = store_->BeginUpload(sha, content.size(), 0);
-    EXPECT_TRUE(up.ok());
-    if (up.ok() && !(*up)->complete()) {
-      EXPECT_TRUE((*up)->Append(content).ok());
-      EXPECT_TRUE((*up)->Finish().ok());
-    }
+    const std::string sha = ts_.Put(content);
     v1::StagedFile* f = spec.add_staged();
     f->set_path(path);
     f->set_sha256(sha);
@@ -51,11 +35,7 @@ class StagedPathsTest : public ::testing::Test {
     return sha;
   }
 
-  FakeClock clock_;
-  std::string root_;
-  std::unique_ptr<BlobStore> store_;
-  std::unique_ptr<JobOutputs> outputs_;
-  StagingEnv env_;
+  TestStore ts_{"staged_paths_test"};
 };
 
 v1::JobSpec WordCount(const std::string& files) {
@@ -67,7 +47,7 @@ v1::JobSpec WordCount(const std::string& files) {
 
 TEST_F(StagedPathsTest, UnstagedInputPathIsRefusedWithTheFix) {
   absl::StatusOr<LocalizedSpec> local =
-      Localize(WordCount("/home/u/a.txt"), 1, env_);
+      Localize(WordCount("/home/u/a.txt"), 1, ts_.env());
   EXPECT_EQ(local.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(local.status().message(),
             "'/home/u/a.txt' was not uploaded with the job: submit with the "
@@ -76,7 +56,7 @@ TEST_F(StagedPathsTest, UnstagedInputPathIsRefusedWithTheFix) {
   v1::JobSpec cmd;
   cmd.mutable_command()->add_argv("cat");
   cmd.mutable_command()->set_lines("/home/u/lines.txt");
-  EXPECT_THAT(Localize(cmd, 1, env_).status().message(),
+  EXPECT_THAT(Localize(cmd, 1, ts_.env()).status().message(),
               HasSubstr("'/home/u/lines.txt' was not uploaded"));
 }
 
@@ -84,10 +64,10 @@ TEST_F(StagedPathsTest, StagedInputPathsReadTheStoresCopy) {
   v1::JobSpec spec = WordCount("/home/u/a.txt\n/home/u/b.txt");
   const std::string a = Stage(spec, "/home/u/a.txt", "alpha");
   const std::string b = Stage(spec, "/home/u/b.txt", "beta");
-  absl::StatusOr<LocalizedSpec> local = Localize(spec, 4, env_);
+  absl::StatusOr<LocalizedSpec> local = Localize(spec, 4, ts_.env());
   ASSERT_TRUE(local.ok()) << local.status();
   EXPECT_EQ(local->spec.args().at("files"),
-            store_->PathOf(a) + "\n" + store_->PathOf(b));
+            ts_.store()->PathOf(a) + "\n" + ts_.store()->PathOf(b));
   EXPECT_EQ(spec.args().at("files"), "/home/u/a.txt\n/home/u/b.txt");
   // The kernel shows the user's names (grep's "FILE:" prefixes).
   EXPECT_EQ(local->spec.args().at(std::string("files") + kAsSubmitted),
@@ -102,10 +82,10 @@ TEST_F(StagedPathsTest, StagedInputPathsReadTheStoresCopy) {
   cmd.mutable_command()->add_inputs("/in/2");
   const std::string one = Stage(cmd, "/in/1", "one");
   const std::string two = Stage(cmd, "/in/2", "two");
-  local = Localize(cmd, 5, env_);
+  local = Localize(cmd, 5, ts_.env());
   ASSERT_TRUE(local.ok()) << local.status();
-  EXPECT_EQ(local->spec.command().inputs(0), store_->PathOf(one));
-  EXPECT_EQ(local->spec.command().inputs(1), store_->PathOf(two));
+  EXPECT_EQ(local->spec.command().inputs(0), ts_.store()->PathOf(one));
+  EXPECT_EQ(local->spec.command().inputs(1), ts_.store()->PathOf(two));
 }
 
 TEST_F(StagedPathsTest, OutputsGoToTheJobsOutputDirectory) {
@@ -113,13 +93,13 @@ TEST_F(StagedPathsTest, OutputsGoToTheJobsOutputDirectory) {
   spec.set_kernel("mandelbrot");
   (*spec.mutable_args())["out"] = "/home/u/m.png";
   spec.set_output_dir("/home/u/out");
-  absl::StatusOr<LocalizedSpec> local = Localize(spec, 9, env_);
+  absl::StatusOr<LocalizedSpec> local = Localize(spec, 9, ts_.env());
   ASSERT_TRUE(local.ok()) << local.status();
-  EXPECT_EQ(local->spec.output_dir(), root_ + "/outputs/9");
-  EXPECT_EQ(local->spec.args().at("out"), root_ + "/outputs/9/param-out");
+  EXPECT_EQ(local->spec.output_dir(), ts_.root() + "/outputs/9");
+  EXPECT_EQ(local->spec.args().at("out"), ts_.root() + "/outputs/9/param-out");
   // With shared_fs, the user's paths.
   spec.set_shared_fs(true);
-  local = Localize(spec, 9, env_);
+  local = Localize(spec, 9, ts_.env());
   ASSERT_TRUE(local.ok());
   EXPECT_EQ(local->spec.output_dir(), "/home/u/out");
   EXPECT_EQ(local->spec.args().at("out"), "/home/u/m.png");
@@ -128,21 +108,22 @@ TEST_F(StagedPathsTest, OutputsGoToTheJobsOutputDirectory) {
 }
 
 TEST_F(StagedPathsTest, SharedFsUsesPathsAsTheyAreAndNamesThisHost) {
-  const std::string file = root_ + "/seen.txt";
+  const std::string file = ts_.root() + "/seen.txt";
   ASSERT_TRUE(WriteFileAtomically(file, "x").ok());
   v1::JobSpec spec = WordCount(file);
   spec.set_shared_fs(true);
-  absl::StatusOr<LocalizedSpec> local = Localize(spec, 1, env_);
+  absl::StatusOr<LocalizedSpec> local = Localize(spec, 1, ts_.env());
   ASSERT_TRUE(local.ok()) << local.status();
   EXPECT_EQ(local->spec.args().at("files"), file);
   // The coordinator's --shared-fs accepts it too.
-  env_.shared_fs = true;
-  EXPECT_TRUE(Localize(WordCount(file), 1, env_).ok());
-  absl::Status st = Localize(WordCount(root_ + "/missing"), 1, env_).status();
+  ts_.env().shared_fs = true;
+  EXPECT_TRUE(Localize(WordCount(file), 1, ts_.env()).ok());
+  absl::Status st =
+      Localize(WordCount(ts_.root() + "/missing"), 1, ts_.env()).status();
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(st.message(),
               HasSubstr("the coordinator's host (" + ThisHostName() +
-                        ") cannot open '" + root_ + "/missing'"));
+                        ") cannot open '" + ts_.root() + "/missing'"));
 }
 
 TEST_F(StagedPathsTest, BlobNotStoredIsAFailedPrecondition) {
@@ -150,7 +131,7 @@ TEST_F(StagedPathsTest, BlobNotStoredIsAFailedPrecondition) {
   v1::StagedFile* f = spec.add_staged();
   f->set_path("/a");
   f->set_sha256(Sha256Hex("never uploaded"));
-  absl::Status st = Localize(spec, 1, env_).status();
+  absl::Status st = Localize(spec, 1, ts_.env()).status();
   EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(st.message(), HasSubstr("'/a'"));
   EXPECT_THAT(st.message(), HasSubstr(Sha256Hex("never uploaded")));

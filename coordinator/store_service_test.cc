@@ -11,6 +11,7 @@
 #include "common/fake_clock.h"
 #include "common/file_util.h"
 #include "common/token.h"
+#include "coordinator/store_testing.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -36,14 +37,9 @@ std::string Bytes(size_t n, char seed) {
 class StoreServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = TempDir() + "/store_service_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    root_ = tmpl;
-    auto store = BlobStore::Open(root_ + "/store", {}, &clock_);
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = *std::move(store);
-    outputs_ = std::make_unique<JobOutputs>(root_ + "/outputs");
-    service_ = std::make_unique<StoreService>(store_.get(), outputs_.get(),
+    absl::Status st = ts_.Open();
+    ASSERT_TRUE(st.ok()) << st;
+    service_ = std::make_unique<StoreService>(ts_.store(), ts_.outputs(),
                                               &auth_, &auth_);
     grpc::ServerBuilder builder;
     int port = 0;
@@ -59,8 +55,6 @@ class StoreServiceTest : public ::testing::Test {
     server_->Shutdown();
     server_->Wait();
     service_.reset();
-    store_.reset();
-    (void)RemoveTree(root_);
   }
   std::unique_ptr<grpc::ClientContext> Ctx(bool with_token = true) {
     auto ctx = std::make_unique<grpc::ClientContext>();
@@ -104,10 +98,7 @@ class StoreServiceTest : public ::testing::Test {
   }
 
   Authenticator auth_{kToken};
-  FakeClock clock_;
-  std::string root_;
-  std::unique_ptr<BlobStore> store_;
-  std::unique_ptr<JobOutputs> outputs_;
+  TestStore ts_{"store_service_test"};
   std::unique_ptr<StoreService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::Store::Stub> stub_;
@@ -183,13 +174,13 @@ TEST_F(StoreServiceTest, BadBlobNamesAreRefused) {
 }
 
 TEST_F(StoreServiceTest, OutputsListCompleteFilesAndRefuseBadNames) {
-  const std::string dir = outputs_->DirOf(12);
+  const std::string dir = ts_.outputs()->DirOf(12);
   ASSERT_TRUE(MakeDirs(dir, 0700, "test").ok());
   ASSERT_TRUE(WriteFileAtomically(dir + "/part-00000", "p0").ok());
   ASSERT_TRUE(WriteFileAtomically(dir + "/result", "the result").ok());
   ASSERT_TRUE(WriteFileAtomically(dir + "/param-out", "png").ok());
   ASSERT_TRUE(WriteFileAtomically(dir + "/result.tmp-1-2", "half").ok());
-  ASSERT_TRUE(WriteFileAtomically(root_ + "/secret", "s").ok());
+  ASSERT_TRUE(WriteFileAtomically(ts_.root() + "/secret", "s").ok());
 
   auto ctx = Ctx();
   v1::ListOutputsRequest list;

@@ -14,6 +14,7 @@
 #include "kernels/kernel.h"
 #include "worker/executor.h"
 #include "worker/fake_blob_fetcher.h"
+#include "worker/staging_testing.h"
 #include "worker/test_files.h"
 
 namespace shardex {
@@ -24,23 +25,14 @@ using ::testing::HasSubstr;
 class ExecutorStagingTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = TempPath(absl::StrCat(
-        "exec-staging-",
-        ::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    ASSERT_TRUE(RemoveTree(root_).ok());
-    ASSERT_TRUE(MakeDirs(root_ + "/shards", 0755, "test").ok());
-    absl::StatusOr<std::unique_ptr<BlobCache>> cache =
-        BlobCache::Open({root_ + "/cache", uint64_t{1} << 30}, &fetcher_);
-    ASSERT_TRUE(cache.ok()) << cache.status();
-    cache_ = *std::move(cache);
-    stager_ = std::make_unique<JobStager>(
-        JobStager::Options{root_ + "/jobs", "testhost"}, cache_.get(),
-        absl::OkStatus());
+    absl::Status st = ts_.Open("exec-staging-");
+    ASSERT_TRUE(st.ok()) << st;
+    ASSERT_TRUE(MakeDirs(ts_.root + "/shards", 0755, "test").ok());
     ShardExecutor::Options options;
     options.threads = 1;
     options.processes = 1;
-    options.scratch_root = root_ + "/shards";
-    options.stager = stager_.get();
+    options.scratch_root = ts_.root + "/shards";
+    options.stager = ts_.stager.get();
     exec_ = std::make_unique<ShardExecutor>(options, [this](v1::ShardResult r) {
       absl::MutexLock lock(&mu_);
       results_.push_back(std::move(r));
@@ -71,22 +63,7 @@ class ExecutorStagingTest : public ::testing::Test {
     return b;
   }
 
-  void Stage(v1::JobDefinition* def, const std::string& path,
-             const std::string& content, const std::string& upload_name = "",
-             uint32_t mode = 0644) {
-    const BlobRef blob = fetcher_.Put(content);
-    v1::StagedFile* f = def->add_staged();
-    f->set_path(path);
-    f->set_sha256(blob.sha256);
-    f->set_size(blob.size);
-    f->set_mode(mode);
-    f->set_upload_name(upload_name);
-  }
-
-  std::string root_;
-  FakeBlobFetcher fetcher_;
-  std::unique_ptr<BlobCache> cache_;
-  std::unique_ptr<JobStager> stager_;
+  TestStager ts_;
   absl::Mutex mu_;
   std::vector<v1::ShardResult> results_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<ShardExecutor> exec_;  // last: destroyed first
@@ -99,7 +76,7 @@ TEST_F(ExecutorStagingTest, AStagedKernelJobRunsFromTheCache) {
   def.set_shards(1);
   def.set_kernel("wordcount");
   (*def.mutable_args())["files"] = "/elsewhere/hamlet.txt";
-  Stage(&def, "/elsewhere/hamlet.txt", text);
+  ts_.Stage(&def, "/elsewhere/hamlet.txt", text);
   exec_->Assign(Batch(def, 0, text.size()));
   const v1::ShardResult r = WaitForResult();
   ASSERT_TRUE(r.ok()) << r.error();
@@ -111,7 +88,7 @@ TEST_F(ExecutorStagingTest, AStagedKernelJobRunsFromTheCache) {
   ASSERT_TRUE(runner.ok());
   const CancelFlag never(false);
   EXPECT_EQ(r.payload(), *(*runner)->RunShard({0, text.size()}, never));
-  EXPECT_EQ(fetcher_.calls(), 1);
+  EXPECT_EQ(ts_.fetcher.calls(), 1);
 }
 
 TEST_F(ExecutorStagingTest, ACommandShardRunsAnUploadedProgram) {
@@ -122,20 +99,20 @@ TEST_F(ExecutorStagingTest, ACommandShardRunsAnUploadedProgram) {
   def.mutable_command()->set_max_output_bytes(1000);
   def.mutable_command()->add_argv("{input}");
   def.mutable_command()->add_inputs("/home/me/in.txt");
-  Stage(&def, "/home/me/in.txt", "42\n");
-  Stage(&def, "/home/me/simulate", "#!/bin/sh\necho \"got $(cat \"$1\")\"\n",
-        "simulate", 0755);
+  ts_.Stage(&def, "/home/me/in.txt", "42\n");
+  ts_.Stage(&def, "/home/me/simulate",
+            "#!/bin/sh\necho \"got $(cat \"$1\")\"\n", "simulate", 0755);
   exec_->Assign(Batch(def, 0, 1));
   const v1::ShardResult r = WaitForResult();
   ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_EQ(r.payload(), "got 42\n");
 
   struct stat st;
-  ASSERT_EQ(stat(stager_->JobDir(2).c_str(), &st), 0);
+  ASSERT_EQ(stat(ts_.stager->JobDir(2).c_str(), &st), 0);
   v1::CancelShards ended;
   ended.add_job_ids(2);
   exec_->Cancel(ended);
-  EXPECT_NE(stat(stager_->JobDir(2).c_str(), &st), 0);  // forgotten
+  EXPECT_NE(stat(ts_.stager->JobDir(2).c_str(), &st), 0);  // forgotten
 }
 
 TEST_F(ExecutorStagingTest, AFetchFailureFailsTheAttempt) {
@@ -144,8 +121,8 @@ TEST_F(ExecutorStagingTest, AFetchFailureFailsTheAttempt) {
   def.set_shards(1);
   def.mutable_command()->add_argv("cat");
   def.mutable_command()->set_lines("/data/lines");
-  Stage(&def, "/data/lines", "a\nb\n");
-  fetcher_.FailWith(absl::UnavailableError("coordinator unreachable"));
+  ts_.Stage(&def, "/data/lines", "a\nb\n");
+  ts_.fetcher.FailWith(absl::UnavailableError("coordinator unreachable"));
   exec_->Assign(Batch(def, 0, 4));
   const v1::ShardResult r = WaitForResult();
   EXPECT_FALSE(r.ok());

@@ -14,6 +14,7 @@
 #include "kernels/kernel.h"
 #include "worker/command_runner.h"
 #include "worker/fake_blob_fetcher.h"
+#include "worker/staging_testing.h"
 #include "worker/test_files.h"
 
 namespace shardex {
@@ -43,31 +44,8 @@ std::string Text(uint64_t bytes, int seed) {
 class StagingTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = TempPath(absl::StrCat(
-        "staging-",
-        ::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    ASSERT_TRUE(RemoveTree(root_).ok());
-    absl::StatusOr<std::unique_ptr<BlobCache>> cache =
-        BlobCache::Open({root_ + "/cache", uint64_t{1} << 30}, &fetcher_);
-    ASSERT_TRUE(cache.ok()) << cache.status();
-    cache_ = *std::move(cache);
-    stager_ = std::make_unique<JobStager>(
-        JobStager::Options{root_ + "/jobs", "testhost"}, cache_.get(),
-        absl::OkStatus());
-  }
-
-  // Stages `content` as the file `path` of `def`.
-  BlobRef Stage(v1::JobDefinition* def, const std::string& path,
-                const std::string& content, const std::string& upload_name = "",
-                uint32_t mode = 0644) {
-    const BlobRef blob = fetcher_.Put(content);
-    v1::StagedFile* f = def->add_staged();
-    f->set_path(path);
-    f->set_sha256(blob.sha256);
-    f->set_size(blob.size);
-    f->set_mode(mode);
-    f->set_upload_name(upload_name);
-    return blob;
+    absl::Status st = ts_.Open("staging-");
+    ASSERT_TRUE(st.ok()) << st;
   }
 
   static v1::ShardTask Task(uint64_t job, uint64_t shard, uint64_t begin,
@@ -82,10 +60,7 @@ class StagingTest : public ::testing::Test {
   }
 
   const CancelFlag never_{false};
-  std::string root_;
-  FakeBlobFetcher fetcher_;
-  std::unique_ptr<BlobCache> cache_;
-  std::unique_ptr<JobStager> stager_;
+  TestStager ts_;
 };
 
 TEST(ShardFileRangesTest, MapsTheStreamOntoFiles) {
@@ -104,41 +79,41 @@ TEST_F(StagingTest, LocalizesKernelAndCommandPaths) {
   kernel.set_job_id(1);
   kernel.set_kernel("wordcount");
   (*kernel.mutable_args())["files"] = "/home/u/a.txt\n/home/u/b.txt";
-  const BlobRef a = Stage(&kernel, "/home/u/a.txt", "one two\n");
-  const BlobRef b = Stage(&kernel, "/home/u/b.txt", "three\n");
+  const BlobRef a = ts_.Stage(&kernel, "/home/u/a.txt", "one two\n");
+  const BlobRef b = ts_.Stage(&kernel, "/home/u/b.txt", "three\n");
   absl::StatusOr<std::shared_ptr<const StagedJob>> job =
-      stager_->Prepare(kernel);
+      ts_.stager->Prepare(kernel);
   ASSERT_TRUE(job.ok()) << job.status();
   EXPECT_EQ((*job)->local.args().at("files"),
-            absl::StrCat(cache_->DataPath(a.sha256), "\n",
-                         cache_->DataPath(b.sha256)));
+            absl::StrCat(ts_.cache->DataPath(a.sha256), "\n",
+                         ts_.cache->DataPath(b.sha256)));
   EXPECT_FALSE((*job)->local.has_command());
   ASSERT_EQ((*job)->kernel_files.size(), 2u);
   EXPECT_EQ((*job)->kernel_files[1].sha256, b.sha256);
   struct stat st;
-  ASSERT_EQ(stat(cache_->DataPath(a.sha256).c_str(), &st), 0);
+  ASSERT_EQ(stat(ts_.cache->DataPath(a.sha256).c_str(), &st), 0);
   EXPECT_EQ(static_cast<uint64_t>(st.st_size), a.size);
-  EXPECT_EQ(fetcher_.calls(), 0);  // nothing fetched before a shard runs
+  EXPECT_EQ(ts_.fetcher.calls(), 0);  // nothing fetched before a shard runs
 
   v1::JobDefinition command;
   command.set_job_id(2);
   command.mutable_command()->add_argv("cat");
   command.mutable_command()->add_inputs("/in/1");
   command.mutable_command()->add_inputs("/in/2");
-  const BlobRef in1 = Stage(&command, "/in/1", "x");
-  const BlobRef in2 = Stage(&command, "/in/2", "yy");
-  job = stager_->Prepare(command);
+  const BlobRef in1 = ts_.Stage(&command, "/in/1", "x");
+  const BlobRef in2 = ts_.Stage(&command, "/in/2", "yy");
+  job = ts_.stager->Prepare(command);
   ASSERT_TRUE(job.ok()) << job.status();
-  EXPECT_THAT(
-      (*job)->local.command().inputs(),
-      ElementsAre(cache_->DataPath(in1.sha256), cache_->DataPath(in2.sha256)));
+  EXPECT_THAT((*job)->local.command().inputs(),
+              ElementsAre(ts_.cache->DataPath(in1.sha256),
+                          ts_.cache->DataPath(in2.sha256)));
 
   // --inputs: a shard fetches its own file, whole.
   std::vector<ProcessSpec::Link> links;
   ASSERT_TRUE(
-      stager_->BeforeShard(**job, Task(2, 1, 1, 2), never_, &links).ok());
-  EXPECT_THAT(fetcher_.FetchedOf(in2.sha256), ElementsAre(0));
-  EXPECT_TRUE(fetcher_.FetchedOf(in1.sha256).empty());
+      ts_.stager->BeforeShard(**job, Task(2, 1, 1, 2), never_, &links).ok());
+  EXPECT_THAT(ts_.fetcher.FetchedOf(in2.sha256), ElementsAre(0));
+  EXPECT_TRUE(ts_.fetcher.FetchedOf(in1.sha256).empty());
   EXPECT_TRUE(links.empty());
 }
 
@@ -147,8 +122,9 @@ TEST_F(StagingTest, APathThatWasNotStagedIsRefused) {
   def.set_job_id(3);
   def.mutable_command()->add_argv("cat");
   def.mutable_command()->set_lines("/data/lines.txt");
-  Stage(&def, "/data/other.txt", "z\n");
-  absl::StatusOr<std::shared_ptr<const StagedJob>> job = stager_->Prepare(def);
+  ts_.Stage(&def, "/data/other.txt", "z\n");
+  absl::StatusOr<std::shared_ptr<const StagedJob>> job =
+      ts_.stager->Prepare(def);
   EXPECT_EQ(job.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(job.status().message()),
               HasSubstr("'/data/lines.txt'"));
@@ -161,17 +137,18 @@ TEST_F(StagingTest, AMultiFileShardFetchesItsRangeOfEachFile) {
   const std::string text_a = Text(3 * kB, 1);
   const std::string text_b = Text(3 * kB, 2);
   (*def.mutable_args())["files"] = "/a\n/b";
-  const BlobRef a = Stage(&def, "/a", text_a);
-  const BlobRef b = Stage(&def, "/b", text_b);
-  absl::StatusOr<std::shared_ptr<const StagedJob>> job = stager_->Prepare(def);
+  const BlobRef a = ts_.Stage(&def, "/a", text_a);
+  const BlobRef b = ts_.Stage(&def, "/b", text_b);
+  absl::StatusOr<std::shared_ptr<const StagedJob>> job =
+      ts_.stager->Prepare(def);
   ASSERT_TRUE(job.ok()) << job.status();
 
   // [2.5 MiB, 4.5 MiB) of the stream: a's [2.5, 3) and b's [0, 1.5).
   const v1::ShardTask task = Task(4, 1, 5 * kB / 2, 9 * kB / 2);
   std::vector<ProcessSpec::Link> links;
-  ASSERT_TRUE(stager_->BeforeShard(**job, task, never_, &links).ok());
-  EXPECT_THAT(fetcher_.FetchedOf(a.sha256), ElementsAre(2));
-  EXPECT_THAT(fetcher_.FetchedOf(b.sha256), ElementsAre(0, 1));
+  ASSERT_TRUE(ts_.stager->BeforeShard(**job, task, never_, &links).ok());
+  EXPECT_THAT(ts_.fetcher.FetchedOf(a.sha256), ElementsAre(2));
+  EXPECT_THAT(ts_.fetcher.FetchedOf(b.sha256), ElementsAre(0, 1));
 
   // The kernel over the cache's files counts what it counts over the
   // originals.
@@ -197,16 +174,17 @@ TEST_F(StagingTest, LinesShardFetchesItsLineRange) {
   def.set_job_id(5);
   def.mutable_command()->add_argv("wc");
   def.mutable_command()->set_lines("/l");
-  const BlobRef l = Stage(&def, "/l", Text(4 * kB, 3));
-  absl::StatusOr<std::shared_ptr<const StagedJob>> job = stager_->Prepare(def);
+  const BlobRef l = ts_.Stage(&def, "/l", Text(4 * kB, 3));
+  absl::StatusOr<std::shared_ptr<const StagedJob>> job =
+      ts_.stager->Prepare(def);
   ASSERT_TRUE(job.ok()) << job.status();
-  EXPECT_EQ((*job)->local.command().lines(), cache_->DataPath(l.sha256));
+  EXPECT_EQ((*job)->local.command().lines(), ts_.cache->DataPath(l.sha256));
   std::vector<ProcessSpec::Link> links;
   ASSERT_TRUE(
-      stager_
+      ts_.stager
           ->BeforeShard(**job, Task(5, 0, 2 * kB, 3 * kB - 10), never_, &links)
           .ok());
-  EXPECT_THAT(fetcher_.FetchedOf(l.sha256), ElementsAre(1, 2));
+  EXPECT_THAT(ts_.fetcher.FetchedOf(l.sha256), ElementsAre(1, 2));
 }
 
 TEST_F(StagingTest, UploadsAreMaterialisedOnceAndLinkedIntoTheWorkDir) {
@@ -215,14 +193,15 @@ TEST_F(StagingTest, UploadsAreMaterialisedOnceAndLinkedIntoTheWorkDir) {
   def.set_shards(2);
   def.mutable_command()->add_argv("./prog");
   def.mutable_command()->set_max_output_bytes(1000);
-  Stage(&def, "/src/prog", "#!/bin/sh\necho \"$(cat data/x.txt) from prog\"\n",
-        "prog", 0755);
-  Stage(&def, "/src/data/x.txt", "hello", "data/x.txt", 0644);
-  absl::StatusOr<std::shared_ptr<const StagedJob>> job = stager_->Prepare(def);
+  ts_.Stage(&def, "/src/prog",
+            "#!/bin/sh\necho \"$(cat data/x.txt) from prog\"\n", "prog", 0755);
+  ts_.Stage(&def, "/src/data/x.txt", "hello", "data/x.txt", 0644);
+  absl::StatusOr<std::shared_ptr<const StagedJob>> job =
+      ts_.stager->Prepare(def);
   ASSERT_TRUE(job.ok()) << job.status();
   for (uint64_t shard = 0; shard < 2; ++shard) {
     std::vector<ProcessSpec::Link> links;
-    ASSERT_TRUE(stager_
+    ASSERT_TRUE(ts_.stager
                     ->BeforeShard(**job, Task(6, shard, shard, shard + 1),
                                   never_, &links)
                     .ok());
@@ -238,24 +217,25 @@ TEST_F(StagingTest, UploadsAreMaterialisedOnceAndLinkedIntoTheWorkDir) {
     ASSERT_TRUE(out.payload.ok()) << out.payload.status();
     EXPECT_EQ(*out.payload, "hello from prog\n");
   }
-  const std::string prog = stager_->JobDir(6) + "/upload/prog";
+  const std::string prog = ts_.stager->JobDir(6) + "/upload/prog";
   struct stat st;
   ASSERT_EQ(stat(prog.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0555);  // executable, read-only
-  ASSERT_EQ(stat((stager_->JobDir(6) + "/upload/data/x.txt").c_str(), &st), 0);
+  ASSERT_EQ(stat((ts_.stager->JobDir(6) + "/upload/data/x.txt").c_str(), &st),
+            0);
   EXPECT_EQ(st.st_mode & 0777, 0444);
-  EXPECT_EQ(fetcher_.calls(), 2);  // each upload fetched once
+  EXPECT_EQ(ts_.fetcher.calls(), 2);  // each upload fetched once
 
-  stager_->Forget(6);
-  EXPECT_NE(stat(stager_->JobDir(6).c_str(), &st), 0);
+  ts_.stager->Forget(6);
+  EXPECT_NE(stat(ts_.stager->JobDir(6).c_str(), &st), 0);
 }
 
 TEST_F(StagingTest, ABadUploadNameIsRefused) {
   v1::JobDefinition def;
   def.set_job_id(7);
   def.mutable_command()->add_argv("true");
-  Stage(&def, "/src/x", "x", "../x");
-  EXPECT_EQ(stager_->Prepare(def).status().code(),
+  ts_.Stage(&def, "/src/x", "x", "../x");
+  EXPECT_EQ(ts_.stager->Prepare(def).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 
@@ -264,13 +244,14 @@ TEST_F(StagingTest, AFetchFailureFailsTheShard) {
   def.set_job_id(8);
   def.mutable_command()->add_argv("cat");
   def.mutable_command()->add_inputs("/in");
-  Stage(&def, "/in", "data");
-  absl::StatusOr<std::shared_ptr<const StagedJob>> job = stager_->Prepare(def);
+  ts_.Stage(&def, "/in", "data");
+  absl::StatusOr<std::shared_ptr<const StagedJob>> job =
+      ts_.stager->Prepare(def);
   ASSERT_TRUE(job.ok()) << job.status();
-  fetcher_.FailWith(absl::UnavailableError("connection refused"));
+  ts_.fetcher.FailWith(absl::UnavailableError("connection refused"));
   std::vector<ProcessSpec::Link> links;
   absl::Status st =
-      stager_->BeforeShard(**job, Task(8, 0, 0, 1), never_, &links);
+      ts_.stager->BeforeShard(**job, Task(8, 0, 0, 1), never_, &links);
   EXPECT_EQ(st.code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(std::string(st.message()), HasSubstr("connection refused"));
   EXPECT_THAT(std::string(st.message()), HasSubstr("coordinator"));
@@ -282,7 +263,7 @@ TEST_F(StagingTest, SharedFsKeepsPathsAndNamesTheHostThatCannotOpenThem) {
   kernel.set_shared_fs(true);
   kernel.set_kernel("wordcount");
   (*kernel.mutable_args())["files"] = "/nonexistent/words.txt";
-  absl::Status st = stager_->Prepare(kernel).status();
+  absl::Status st = ts_.stager->Prepare(kernel).status();
   EXPECT_THAT(std::string(st.message()),
               HasSubstr("worker host testhost cannot open "
                         "'/nonexistent/words.txt': "));
@@ -293,11 +274,11 @@ TEST_F(StagingTest, SharedFsKeepsPathsAndNamesTheHostThatCannotOpenThem) {
   command.mutable_command()->add_argv("cat");
   command.mutable_command()->add_inputs("/nonexistent/in");
   absl::StatusOr<std::shared_ptr<const StagedJob>> job =
-      stager_->Prepare(command);
+      ts_.stager->Prepare(command);
   ASSERT_TRUE(job.ok()) << job.status();
   EXPECT_EQ((*job)->local.command().inputs(0), "/nonexistent/in");
   std::vector<ProcessSpec::Link> links;
-  st = stager_->BeforeShard(**job, Task(10, 0, 0, 1), never_, &links);
+  st = ts_.stager->BeforeShard(**job, Task(10, 0, 0, 1), never_, &links);
   EXPECT_THAT(std::string(st.message()),
               HasSubstr("worker host testhost cannot open '/nonexistent/in'"));
 }
