@@ -44,6 +44,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "proto/shardex.pb.h"
+#include "tests/netns_cluster.h"
 #include "tests/netns_hosts.h"
 #include "tests/test_cluster.h"
 
@@ -53,28 +54,9 @@ namespace {
 constexpr int kA = 0;  // the coordinator's host, and a worker
 constexpr int kB = 1;  // a worker
 constexpr int kC = 2;  // a worker; submits
-constexpr int kPort = 7473;
 constexpr absl::Duration kLinkDown = absl::Seconds(10);
 // How long a CLI may take after its host's link came back.
 constexpr absl::Duration kCliBound = absl::Seconds(90);
-
-std::string Trim(const std::string& s) {
-  return std::string(absl::StripAsciiWhitespace(s));
-}
-
-template <typename Message>
-absl::StatusOr<Message> FromJson(const std::string& json) {
-  Message m;
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = true;
-  auto st = google::protobuf::util::JsonStringToMessage(json, &m, options);
-  if (!st.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("not JSON of ", Message::descriptor()->name(), ": ",
-                     st.ToString(), ": ", json));
-  }
-  return m;
-}
 
 // The sum of [0, n): the answer of SumJob.
 int64_t SumBelow(int64_t n) { return n * (n - 1) / 2; }
@@ -89,20 +71,11 @@ std::vector<std::string> SumJob(int n, int shards, int sleep_s) {
                        " / 2 ))")};
 }
 
-class MultiHostTest : public ::testing::Test {
+class MultiHostTest : public NetnsClusterTest {
  protected:
   void SetUp() override {
-    if (absl::Status st = NetnsHosts::Available(); !st.ok()) {
-      GTEST_SKIP() << "no hosts from network namespaces here: "
-                   << st.message();
-    }
-    const std::string dir =
-        absl::StrCat(getenv("TEST_TMPDIR"), "/",
-                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    mkdir(dir.c_str(), 0755);
-    auto hosts = NetnsHosts::Create(3, dir);
-    ASSERT_TRUE(hosts.ok()) << hosts.status();
-    hosts_ = std::move(hosts).value();
+    ASSERT_NO_FATAL_FAILURE(CreateHosts(3));
+    if (hosts_ == nullptr) return;  // skipped
     if (builtin_ca_) {
       // The built-in CA: no certificates or token files made here; hosts
       // enrol with join tokens created on host a. Host c logs in first, so
@@ -117,150 +90,35 @@ class MultiHostTest : public ::testing::Test {
       ASSERT_NO_FATAL_FAILURE(WaitForWorkers(2));
       return;
     }
-    ASSERT_NO_FATAL_FAILURE(MakeCertificates(dir + "/pki"));
+    ASSERT_NO_FATAL_FAILURE(MakeCertificates(dir_ + "/pki"));
     ASSERT_NO_FATAL_FAILURE(StartCoordinator());
     for (int h : {kA, kB, kC}) ASSERT_NO_FATAL_FAILURE(StartWorker(h));
     ASSERT_NO_FATAL_FAILURE(WaitForWorkers(3));
   }
 
-  void TearDown() override {
-    if (hosts_ == nullptr) return;
-    if (HasFailure()) {
-      std::cerr << "--- coordinator (host a)\n" << coordinator_->Log() << "\n";
-      for (size_t h = 0; h < workers_.size(); ++h) {
-        if (workers_[h] == nullptr) continue;
-        std::cerr << "--- worker on host " << hosts_->name(h) << "\n"
-                  << workers_[h]->Log() << "\n";
-      }
-    }
-    workers_.clear();  // kill -9 and reap
-    coordinator_.reset();
-    absl::Status leaks = hosts_->Destroy();
-    EXPECT_TRUE(leaks.ok()) << leaks;
-    hosts_.reset();
-  }
-
-  // A CA, a server certificate for host a (its address in the SAN) and a
-  // client certificate per host, made with the openssl CLI; each host gets
-  // its files in ~/.shardex.
-  void MakeCertificates(const std::string& pki) {
-    mkdir(pki.c_str(), 0700);
-    std::string script = absl::StrCat(
-        "set -e; cd ", pki, "; ",
-        "printf 'subjectAltName=IP:", hosts_->ip(kA),
-        ",DNS:host-a\\n' > server.ext; "
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
-        "-nodes -keyout ca.key -out ca.pem -days 1 -subj /CN=shardex-test-ca "
-        "2>/dev/null; "
-        "for n in server a b c; do "
-        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-        "-keyout $n.key -out $n.csr -subj /CN=host-$n 2>/dev/null; "
-        "openssl x509 -req -in $n.csr -CA ca.pem -CAkey ca.key "
-        "-CAcreateserial -out $n.pem -days 1 "
-        "$( [ $n = server ] && echo -extfile server.ext ) 2>/dev/null; done");
-    for (int h = 0; h < hosts_->size(); ++h) {
-      const std::string& n = hosts_->name(h);
-      const std::string d = Config(h);
-      absl::StrAppend(&script, "; mkdir -p -m 700 ", d, "; cp ca.pem ", d,
-                      "/ca.pem; cp ", n, ".pem ", d, "/client.pem; cp ", n,
-                      ".key ", d, "/client.key");
-    }
-    absl::StrAppend(&script, "; cp server.pem server.key ", Config(kA));
-    ASSERT_EQ(system(script.c_str()), 0) << "openssl failed: " << script;
-  }
-
-  std::string Config(int host) const { return hosts_->home(host) + "/.shardex"; }
-  std::string Address() const {
-    return absl::StrCat(hosts_->ip(kA), ":", kPort);
-  }
-
   // What a worker or client on `host` needs to reach the coordinator:
   // nothing once enrolled with the built-in CA.
-  std::vector<std::string> AccessFlags(int host) const {
+  std::vector<std::string> AccessFlags(int host) const override {
     if (builtin_ca_) return {};
-    const std::string d = Config(host);
-    return {"--coordinator=" + Address(), "--token-file=" + d + "/token",
-            "--tls-ca=" + d + "/ca.pem", "--tls-cert=" + d + "/client.pem",
-            "--tls-key=" + d + "/client.key"};
-  }
-
-  std::string CoordinatorState() const {
-    return hosts_->state_dir(kA) + "/coordinator";
+    return NetnsClusterTest::AccessFlags(host);
   }
 
   // With the built-in CA: no --tls-* and no --insecure, so a coordinator
   // listening beyond loopback makes its own CA (its address is in the
   // server certificate by default: no --advertise).
   void StartCoordinator() {
-    const std::string state = CoordinatorState();
-    const std::string port_file = hosts_->state_dir(kA) + "/port";
-    const std::string d = Config(kA);
-    std::vector<std::string> argv = {
-        ShardexBinary(),        "coordinator",     "--listen=" + Address(),
-        "--state-dir=" + state, "--port-file=" + port_file};
-    if (!builtin_ca_) {
-      argv.insert(argv.end(), {"--tls-cert=" + d + "/server.pem",
-                               "--tls-key=" + d + "/server.key",
-                               "--tls-ca=" + d + "/ca.pem"});
-    }
-    argv.insert(argv.end(), {"--allow-commands", "--heartbeat-timeout=3s"});
-    auto p = hosts_->Start(kA, argv, "coordinator");
-    ASSERT_TRUE(p.ok()) << p.status();
-    coordinator_ = std::move(p).value();
-    const absl::Time deadline = absl::Now() + absl::Seconds(30);
-    while (ReadFile(port_file).value_or("").empty()) {
-      ASSERT_TRUE(coordinator_->running() && absl::Now() < deadline)
-          << "the coordinator did not start:\n" << coordinator_->Log();
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    if (builtin_ca_) return;
-    // The token travels to every host, as an operator would copy it.
-    auto token = ReadFile(state + "/token");
-    ASSERT_TRUE(token.ok()) << token.status();
-    for (int h = 0; h < hosts_->size(); ++h) {
-      const std::string copy = Config(h) + "/token";
-      ASSERT_TRUE(WriteFileAtomically(copy, *token).ok());
-      chmod(copy.c_str(), 0600);
-    }
+    ASSERT_NO_FATAL_FAILURE(StartCoordinator(!builtin_ca_, {}, false));
   }
+  using NetnsClusterTest::StartCoordinator;
 
-  // A worker on `host` with 1 thread and 2 process slots; its scratch
-  // directory is in the host-local directory. With `join`, it enrols with
-  // that join token first.
+  // A worker on `host` (NetnsClusterTest::StartWorker). With `join`, it
+  // enrols with that join token first.
   void StartWorker(int host, const std::string& join = "") {
-    mkdir((hosts_->local_backing_dir(host) + "/scratch").c_str(), 0755);
-    std::vector<std::string> argv = {ShardexBinary(), "worker"};
-    for (const std::string& f : AccessFlags(host)) argv.push_back(f);
+    std::vector<std::string> extra;
     if (!join.empty()) {
-      argv.insert(argv.end(), {"--join=" + join, "--coordinator=" + Address()});
+      extra = {"--join=" + join, "--coordinator=" + Address()};
     }
-    argv.insert(argv.end(),
-                {"--name=host-" + hosts_->name(host), "--threads=1",
-                 "--processes=2", "--scratch-dir=" + hosts_->local_dir() + "/scratch"});
-    auto p = hosts_->Start(host, argv, "worker");
-    ASSERT_TRUE(p.ok()) << p.status();
-    if (workers_.size() <= static_cast<size_t>(host)) workers_.resize(host + 1);
-    workers_[host] = std::move(p).value();
-  }
-
-  // `shardex COMMAND <access flags of host> ARGS...` run on `host`.
-  std::vector<std::string> CliArgv(int host, const std::string& command,
-                                   const std::vector<std::string>& args) const {
-    std::vector<std::string> argv = {ShardexBinary(), command};
-    for (const std::string& f : AccessFlags(host)) argv.push_back(f);
-    argv.insert(argv.end(), args.begin(), args.end());
-    return argv;
-  }
-  CliRun Cli(int host, const std::string& command,
-             const std::vector<std::string>& args,
-             absl::Duration timeout = absl::Seconds(120)) {
-    return hosts_->Run(host, CliArgv(host, command, args), timeout);
-  }
-  std::unique_ptr<HostProcess> StartCli(int host, const std::string& command,
-                                        const std::vector<std::string>& args) {
-    auto p = hosts_->Start(host, CliArgv(host, command, args), command);
-    EXPECT_TRUE(p.ok()) << p.status();
-    return p.ok() ? std::move(p).value() : nullptr;
+    ASSERT_NO_FATAL_FAILURE(NetnsClusterTest::StartWorker(host, extra));
   }
 
   // `shardex ARGS...` on host a, as the operator, on the coordinator's
@@ -287,59 +145,9 @@ class MultiHostTest : public ::testing::Test {
                        absl::Seconds(30));
   }
 
-  // The workers the coordinator lists, asked from host a (its link stays
-  // up), or with the built-in CA from host c (the host logged in).
-  absl::StatusOr<std::vector<v1::WorkerInfo>> Workers() {
-    CliRun run = Cli(query_host_, "workers", {"--json"}, absl::Seconds(30));
-    if (run.exit_code != 0) {
-      return absl::UnavailableError(absl::StrCat("workers: ", run.err));
-    }
-    auto list = FromJson<v1::ListWorkersResponse>(run.out);
-    if (!list.ok()) return list.status();
-    return std::vector<v1::WorkerInfo>(list->workers().begin(),
-                                       list->workers().end());
-  }
-
-  // Waits until `pred` holds for the worker list; fails the test otherwise.
-  void WaitForWorkerList(
-      const std::string& what,
-      const std::function<bool(const std::vector<v1::WorkerInfo>&)>& pred,
-      absl::Duration timeout = absl::Seconds(45)) {
-    const absl::Time deadline = absl::Now() + timeout;
-    absl::StatusOr<std::vector<v1::WorkerInfo>> last;
-    do {
-      last = Workers();
-      if (last.ok() && pred(*last)) return;
-      absl::SleepFor(absl::Milliseconds(200));
-    } while (absl::Now() < deadline);
-    ADD_FAILURE() << "never: " << what << "; last list: "
-                  << (last.ok() ? absl::StrCat(last->size(), " workers")
-                                : std::string(last.status().message()));
-  }
-
-  void WaitForWorkers(size_t n) {
-    WaitForWorkerList(absl::StrCat(n, " workers registered"),
-                      [n](const auto& list) { return list.size() >= n; });
-  }
-
-  // The listed worker named host-<name of `host`>, if any.
-  static const v1::WorkerInfo* Find(const std::vector<v1::WorkerInfo>& list,
-                                    const std::string& name) {
-    for (const v1::WorkerInfo& w : list) {
-      if (w.host() == "host-" + name) return &w;
-    }
-    return nullptr;
-  }
-
   // Submits `args` from host c without following; the job's id.
   uint64_t SubmitDetached(const std::vector<std::string>& args) {
-    std::vector<std::string> all = {"--detach"};
-    all.insert(all.end(), args.begin(), args.end());
-    CliRun run = Cli(kC, "submit", all);
-    uint64_t id = 0;
-    EXPECT_TRUE(run.exit_code == 0 && absl::SimpleAtoi(Trim(run.out), &id))
-        << run.exit_code << " " << run.out << run.err;
-    return id;
+    return NetnsClusterTest::SubmitDetached(kC, args);
   }
 
   // Waits until the worker on `host` runs a shard (of any job).
@@ -381,10 +189,6 @@ class MultiHostTest : public ::testing::Test {
   }
 
   bool builtin_ca_ = false;  // set before SetUp
-  int query_host_ = kA;
-  std::unique_ptr<NetnsHosts> hosts_;
-  std::unique_ptr<HostProcess> coordinator_;
-  std::vector<std::unique_ptr<HostProcess>> workers_;  // by host
 };
 
 TEST_F(MultiHostTest, HostsHaveTheirOwnAddressesHomesAndLocalDirectories) {

@@ -30,10 +30,6 @@
 namespace shardex {
 namespace staging {
 
-std::string Trim(const std::string& s) {
-  return std::string(absl::StripAsciiWhitespace(s));
-}
-
 std::string Shell(const std::string& cmd) {
   std::string out;
   FILE* p = popen(cmd.c_str(), "r");
@@ -136,16 +132,8 @@ bool Exists(const std::string& path) {
 // ------------------------------------------------------------ StagingTest
 
 void StagingTest::SetUp() {
-  if (absl::Status st = NetnsHosts::Available(); !st.ok()) {
-    GTEST_SKIP() << "no hosts from network namespaces here: " << st.message();
-  }
-  dir_ = absl::StrCat(
-      getenv("TEST_TMPDIR"), "/",
-      ::testing::UnitTest::GetInstance()->current_test_info()->name());
-  mkdir(dir_.c_str(), 0755);
-  auto hosts = NetnsHosts::Create(4, dir_);
-  ASSERT_TRUE(hosts.ok()) << hosts.status();
-  hosts_ = std::move(hosts).value();
+  ASSERT_NO_FATAL_FAILURE(CreateHosts(4));
+  if (hosts_ == nullptr) return;  // skipped
   ASSERT_NO_FATAL_FAILURE(MakeCertificates(dir_ + "/pki"));
   ASSERT_NO_FATAL_FAILURE(StartCoordinator());
   for (int h : {kB, kC}) ASSERT_NO_FATAL_FAILURE(StartWorker(h));
@@ -156,26 +144,13 @@ void StagingTest::TearDown() {
   if (hosts_ == nullptr) return;
   // Undo any shaping first (the namespaces go anyway; this is tidiness).
   for (int h : shaped_) (void)Unshape(h);
-  if (HasFailure()) {
-    if (coordinator_ != nullptr) {
-      std::cerr << "--- coordinator (host a)\n" << coordinator_->Log() << "\n";
-    }
-    for (size_t h = 0; h < workers_.size(); ++h) {
-      if (workers_[h] == nullptr) continue;
-      std::cerr << "--- worker on host " << hosts_->name(h) << "\n"
-                << workers_[h]->Log() << "\n";
-    }
-  }
-  workers_.clear();  // kill -9 and reap
-  coordinator_.reset();
+  // The paths are computed while the hosts still exist.
   std::vector<std::string> bulky = big_files_;
   bulky.push_back(CoordinatorState() + "/store");
   for (int h = 0; h < hosts_->size(); ++h) {
     bulky.push_back(hosts_->local_backing_dir(h) + "/scratch");
   }
-  absl::Status leaks = hosts_->Destroy();
-  EXPECT_TRUE(leaks.ok()) << leaks;
-  hosts_.reset();
+  StopAndDestroyHosts();
   // The data files, the store and the caches: up to a few hundred MiB.
   // Logs stay when the test failed; everything goes when it passed.
   if (HasFailure()) {
@@ -187,81 +162,9 @@ void StagingTest::TearDown() {
   }
 }
 
-void StagingTest::MakeCertificates(const std::string& pki) {
-  mkdir(pki.c_str(), 0700);
-  std::string script = absl::StrCat(
-      "set -e; cd ", pki, "; ", "printf 'subjectAltName=IP:", hosts_->ip(kA),
-      ",DNS:host-a\\n' > server.ext; "
-      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
-      "-nodes -keyout ca.key -out ca.pem -days 1 -subj /CN=shardex-test-ca "
-      "2>/dev/null; "
-      "for n in server a b c d; do "
-      "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-      "-keyout $n.key -out $n.csr -subj /CN=host-$n 2>/dev/null; "
-      "openssl x509 -req -in $n.csr -CA ca.pem -CAkey ca.key "
-      "-CAcreateserial -out $n.pem -days 1 "
-      "$( [ $n = server ] && echo -extfile server.ext ) 2>/dev/null; done");
-  for (int h = 0; h < hosts_->size(); ++h) {
-    const std::string& n = hosts_->name(h);
-    const std::string d = Config(h);
-    absl::StrAppend(&script, "; mkdir -p -m 700 ", d, "; cp ca.pem ", d,
-                    "/ca.pem; cp ", n, ".pem ", d, "/client.pem; cp ", n,
-                    ".key ", d, "/client.key");
-  }
-  absl::StrAppend(&script, "; cp server.pem server.key ", Config(kA));
-  ASSERT_EQ(system(script.c_str()), 0) << "openssl failed: " << script;
-}
-
 void StagingTest::StartCoordinator(bool retry) {
-  const std::string d = Config(kA);
-  std::vector<std::string> argv = {ShardexBinary(),
-                                   "coordinator",
-                                   "--listen=" + Address(),
-                                   "--state-dir=" + CoordinatorState(),
-                                   "--port-file=" + PortFile(),
-                                   "--tls-cert=" + d + "/server.pem",
-                                   "--tls-key=" + d + "/server.key",
-                                   "--tls-ca=" + d + "/ca.pem",
-                                   "--allow-commands",
-                                   "--heartbeat-timeout=3s"};
-  argv.insert(argv.end(), coordinator_flags_.begin(), coordinator_flags_.end());
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (true) {
-    unlink(PortFile().c_str());
-    auto p = hosts_->Start(kA, argv, "coordinator");
-    ASSERT_TRUE(p.ok()) << p.status();
-    coordinator_ = std::move(p).value();
-    while (ReadFile(PortFile()).value_or("").empty() &&
-           coordinator_->running() && absl::Now() < deadline) {
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    if (!ReadFile(PortFile()).value_or("").empty()) break;
-    ASSERT_TRUE(retry && absl::Now() < deadline)
-        << "the coordinator did not start:\n"
-        << coordinator_->Log();
-    absl::SleepFor(absl::Milliseconds(500));
-  }
-  auto token = ReadFile(CoordinatorState() + "/token");
-  ASSERT_TRUE(token.ok()) << token.status();
-  for (int h = 0; h < hosts_->size(); ++h) {
-    const std::string copy = Config(h) + "/token";
-    ASSERT_TRUE(WriteFileAtomically(copy, *token).ok());
-    chmod(copy.c_str(), 0600);
-  }
-}
-
-void StagingTest::StartWorker(int host) {
-  mkdir((hosts_->local_backing_dir(host) + "/scratch").c_str(), 0755);
-  std::vector<std::string> argv = {ShardexBinary(), "worker"};
-  for (const std::string& f : AccessFlags(host)) argv.push_back(f);
-  argv.insert(
-      argv.end(),
-      {"--name=host-" + hosts_->name(host), "--threads=1", "--processes=2",
-       "--scratch-dir=" + hosts_->local_dir() + "/scratch"});
-  auto p = hosts_->Start(host, argv, "worker");
-  ASSERT_TRUE(p.ok()) << p.status();
-  if (workers_.size() <= static_cast<size_t>(host)) workers_.resize(host + 1);
-  workers_[host] = std::move(p).value();
+  ASSERT_NO_FATAL_FAILURE(NetnsClusterTest::StartCoordinator(
+      /*tls=*/true, coordinator_flags_, retry));
 }
 
 std::string StagingTest::HostShell(int host, const std::string& cmd,
@@ -333,33 +236,6 @@ v1::BlobStat StagingTest::WaitForBlob(
   return last.ok() ? *last : v1::BlobStat();
 }
 
-absl::StatusOr<std::vector<v1::WorkerInfo>> StagingTest::Workers() {
-  CliRun run = Cli(kA, "workers", {"--json"}, absl::Seconds(30));
-  if (run.exit_code != 0) {
-    return absl::UnavailableError(absl::StrCat("workers: ", run.err));
-  }
-  auto list = FromJson<v1::ListWorkersResponse>(run.out);
-  if (!list.ok()) return list.status();
-  return std::vector<v1::WorkerInfo>(list->workers().begin(),
-                                     list->workers().end());
-}
-
-void StagingTest::WaitForWorkerList(
-    const std::string& what,
-    const std::function<bool(const std::vector<v1::WorkerInfo>&)>& pred,
-    absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  absl::StatusOr<std::vector<v1::WorkerInfo>> last;
-  do {
-    last = Workers();
-    if (last.ok() && pred(*last)) return;
-    absl::SleepFor(absl::Milliseconds(200));
-  } while (absl::Now() < deadline);
-  ADD_FAILURE() << "never: " << what << "; last list: "
-                << (last.ok() ? absl::StrCat(last->size(), " workers")
-                              : std::string(last.status().message()));
-}
-
 absl::StatusOr<std::vector<v1::JobStatus>> StagingTest::Jobs() {
   CliRun run = Cli(kA, "jobs", {"--json"}, absl::Seconds(30));
   if (run.exit_code != 0) {
@@ -368,17 +244,6 @@ absl::StatusOr<std::vector<v1::JobStatus>> StagingTest::Jobs() {
   auto list = FromJson<v1::ListJobsResponse>(run.out);
   if (!list.ok()) return list.status();
   return std::vector<v1::JobStatus>(list->jobs().begin(), list->jobs().end());
-}
-
-uint64_t StagingTest::SubmitDetached(int host,
-                                     const std::vector<std::string>& args) {
-  std::vector<std::string> all = {"--detach"};
-  all.insert(all.end(), args.begin(), args.end());
-  CliRun run = Cli(host, "submit", all);
-  uint64_t id = 0;
-  EXPECT_TRUE(run.exit_code == 0 && absl::SimpleAtoi(Trim(run.out), &id))
-      << run.exit_code << " " << run.out << run.err;
-  return id;
 }
 
 void StagingTest::Shape(int host, const std::string& rate) {

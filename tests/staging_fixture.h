@@ -40,9 +40,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "proto/shardex.pb.h"
+#include "tests/netns_cluster.h"
 #include "tests/netns_hosts.h"
 #include "tests/test_cluster.h"
 
@@ -59,22 +59,6 @@ inline constexpr int kPort = 7473;
 inline constexpr char kStatBlobsFlag[] = "--staging-test-stat-blobs";
 
 inline constexpr uint64_t kMiB = 1 << 20;
-
-std::string Trim(const std::string& s);
-
-template <typename Message>
-absl::StatusOr<Message> FromJson(const std::string& json) {
-  Message m;
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = true;
-  auto st = google::protobuf::util::JsonStringToMessage(json, &m, options);
-  if (!st.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("not JSON of ", Message::descriptor()->name(), ": ",
-                     st.ToString(), ": ", json));
-  }
-  return m;
-}
 
 // `sh -c cmd` in the test's own namespace; its stdout.
 std::string Shell(const std::string& cmd);
@@ -115,59 +99,18 @@ bool Exists(const std::string& path);
 // derived fixture sets in its constructor), workers on kB and kC, set up
 // afresh for every test; torn down with a leak check, logs printed when the
 // test failed.
-class StagingTest : public ::testing::Test {
+class StagingTest : public NetnsClusterTest {
  protected:
   void SetUp() override;
   void TearDown() override;
 
-  // ---- hosts, certificates, processes (as tests/multihost_test.cc)
-
-  void MakeCertificates(const std::string& pki);
-
-  std::string Config(int host) const {
-    return hosts_->home(host) + "/.shardex";
-  }
-  std::string Address() const {
-    return absl::StrCat(hosts_->ip(kA), ":", kPort);
-  }
-  std::vector<std::string> AccessFlags(int host) const {
-    const std::string d = Config(host);
-    return {"--coordinator=" + Address(), "--token-file=" + d + "/token",
-            "--tls-ca=" + d + "/ca.pem", "--tls-cert=" + d + "/client.pem",
-            "--tls-key=" + d + "/client.key"};
-  }
-  std::string CoordinatorState() const {
-    return hosts_->state_dir(kA) + "/coordinator";
-  }
-  std::string PortFile() const { return hosts_->state_dir(kA) + "/port"; }
+  // ---- hosts, certificates, processes (tests/netns_cluster.h)
 
   // Starts the coordinator on host a with `coordinator_flags_` added, and
   // waits for its port file. With `retry`, a coordinator that exits at once
   // (its port not free yet after a kill) is started again, for up to 30 s.
   void StartCoordinator(bool retry = false);
 
-  // A worker on `host` with 1 thread and 2 process slots, its scratch
-  // directory (and so its blob cache) in the host-local directory.
-  void StartWorker(int host);
-
-  std::vector<std::string> CliArgv(int host, const std::string& command,
-                                   const std::vector<std::string>& args) const {
-    std::vector<std::string> argv = {ShardexBinary(), command};
-    for (const std::string& f : AccessFlags(host)) argv.push_back(f);
-    argv.insert(argv.end(), args.begin(), args.end());
-    return argv;
-  }
-  CliRun Cli(int host, const std::string& command,
-             const std::vector<std::string>& args,
-             absl::Duration timeout = absl::Seconds(120)) {
-    return hosts_->Run(host, CliArgv(host, command, args), timeout);
-  }
-  std::unique_ptr<HostProcess> StartCli(int host, const std::string& command,
-                                        const std::vector<std::string>& args) {
-    auto p = hosts_->Start(host, CliArgv(host, command, args), command);
-    EXPECT_TRUE(p.ok()) << p.status();
-    return p.ok() ? std::move(p).value() : nullptr;
-  }
   // `sh -c cmd` on `host`; fails the test unless it exits 0. Its stdout.
   std::string HostShell(int host, const std::string& cmd,
                         absl::Duration timeout = absl::Seconds(120));
@@ -207,22 +150,10 @@ class StagingTest : public ::testing::Test {
 
   // ---- jobs and workers, asked from host a
 
-  absl::StatusOr<std::vector<v1::WorkerInfo>> Workers();
+  // The listed worker of `host` (host-a, host-b, ...), if any.
   static const v1::WorkerInfo* Find(const std::vector<v1::WorkerInfo>& list,
                                     int host) {
-    const std::string name = std::string("host-") + char('a' + host);
-    for (const v1::WorkerInfo& w : list) {
-      if (w.host() == name) return &w;
-    }
-    return nullptr;
-  }
-  void WaitForWorkerList(
-      const std::string& what,
-      const std::function<bool(const std::vector<v1::WorkerInfo>&)>& pred,
-      absl::Duration timeout = absl::Seconds(45));
-  void WaitForWorkers(size_t n) {
-    WaitForWorkerList(absl::StrCat(n, " workers registered"),
-                      [n](const auto& list) { return list.size() >= n; });
+    return NetnsClusterTest::Find(list, std::string(1, char('a' + host)));
   }
 
   absl::StatusOr<std::vector<v1::JobStatus>> Jobs();
@@ -232,10 +163,6 @@ class StagingTest : public ::testing::Test {
     EXPECT_EQ(jobs->size(), n) << why;
   }
 
-  // `submit --detach ARGS` from `host`; the job's id (0 and a failure if
-  // none).
-  uint64_t SubmitDetached(int host, const std::vector<std::string>& args);
-
   // ---- slowing a host's outgoing traffic (inside its namespace only)
 
   // A token bucket on the host's eth0: what it sends leaves at `rate`
@@ -244,10 +171,6 @@ class StagingTest : public ::testing::Test {
   absl::Status Unshape(int host);
 
   std::vector<std::string> coordinator_flags_;  // set before SetUp
-  std::string dir_;
-  std::unique_ptr<NetnsHosts> hosts_;
-  std::unique_ptr<HostProcess> coordinator_;
-  std::vector<std::unique_ptr<HostProcess>> workers_;  // by host
   std::vector<int> shaped_;
   std::vector<std::string> big_files_;
 };
