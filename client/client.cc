@@ -12,6 +12,7 @@
 #include "common/grpc_status.h"
 #include "common/job_state.h"
 #include "common/tls_diagnosis.h"
+#include "grpcpp/channel.h"
 
 namespace shardex {
 
@@ -62,6 +63,12 @@ CoordinatorClient::CoordinatorClient(ClientOptions options)
   stub_ = v1::Coordinator::NewStub(channel_);
 }
 
+// gRPC waits out its own reconnect backoff after a failed connect, failing
+// calls fast meanwhile; our retries are already paced, so each one may dial.
+void CoordinatorClient::RetryConnectNow() {
+  grpc::experimental::ChannelResetConnectionBackoff(channel_.get());
+}
+
 absl::Status CoordinatorClient::Call(
     const std::function<grpc::Status(grpc::ClientContext*)>& call) {
   if (!channel_error_.ok()) return channel_error_;
@@ -79,6 +86,7 @@ absl::Status CoordinatorClient::Call(
     const absl::Duration wait = backoff.Next();
     if (!reached_ || absl::Now() + wait > give_up) return Explain(st);
     absl::SleepFor(wait);
+    RetryConnectNow();
   }
 }
 
@@ -175,6 +183,7 @@ absl::StatusOr<v1::JobStatus> CoordinatorClient::Watch(
     const absl::Duration wait = backoff.Next();
     if (!reached_ || absl::Now() + wait > give_up) return Explain(st);
     absl::SleepFor(wait);
+    RetryConnectNow();
   }
 }
 

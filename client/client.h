@@ -90,6 +90,8 @@ class CoordinatorClient {
   const ClientOptions& options() const { return options_; }
 
  private:
+  // Lets the channel dial again at once on the next call.
+  void RetryConnectNow();
   // One WatchJob stream: OK with `*last` terminal, or why it ended.
   grpc::Status WatchOnce(
       uint64_t job_id,

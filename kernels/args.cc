@@ -55,6 +55,15 @@ const KernelParam* FindParam(absl::Span<const KernelParam> params,
   return nullptr;
 }
 
+// "P@as-submitted" for a path parameter P (kAsSubmitted in kernel.h).
+bool IsAsSubmittedName(absl::Span<const KernelParam> params,
+                       const std::string& name) {
+  if (!absl::EndsWith(name, kAsSubmitted)) return false;
+  const KernelParam* base =
+      FindParam(params, name.substr(0, name.size() - strlen(kAsSubmitted)));
+  return base != nullptr && base->is_path;
+}
+
 // Consumes `digit+ ('_' digit+)*` from the front of `*s` and returns the
 // digits without underscores, or nullopt if `*s` does not start that way or
 // an underscore is not between two digits.
@@ -153,14 +162,8 @@ absl::StatusOr<KernelArgs> ResolveArgs(absl::string_view kernel,
                                        const KernelArgs& args) {
   for (const auto& [name, value] : args) {
     if (absl::Status st = CheckArgText(name, value); !st.ok()) return st;
-    const bool as_submitted =
-        absl::EndsWith(name, kAsSubmitted) &&
-        [&] {
-          const KernelParam* base = FindParam(
-              params, name.substr(0, name.size() - strlen(kAsSubmitted)));
-          return base != nullptr && base->is_path;
-        }();
-    if (!as_submitted && FindParam(params, name) == nullptr) {
+    if (!IsAsSubmittedName(params, name) &&
+        FindParam(params, name) == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(
           "unknown argument --", Cut(name), " for kernel ", kernel));
     }
