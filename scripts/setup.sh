@@ -13,6 +13,12 @@ PACKAGES=(
   iproute2 util-linux
   # clang and libFuzzer, for the fuzz targets (scripts/fuzz.sh)
   clang-14 libclang-rt-14-dev
+  # deploy/ tests (deploy/README.md): a real Slurm (slurmctld, two slurmd,
+  # munge), sshd inside the namespace hosts, systemd-analyze and
+  # systemd-nspawn, a minimal Debian root for the boot check, dpkg-deb for
+  # the .deb, and Node.js + npm for the offline Kubernetes schema check
+  slurmctld slurmd slurm-client munge openssh-server openssh-client
+  systemd systemd-container mmdebstrap dpkg-dev nodejs
 )
 
 missing=()
@@ -21,6 +27,11 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+# npm: Debian's package, unless the installed nodejs brings its own (the
+# NodeSource build does, and conflicts with Debian's npm).
+if ! command -v npm >/dev/null && ! dpkg-query -W -f='${Version}' nodejs 2>/dev/null | grep -q nodesource; then
+  missing+=(npm)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "setup: installing ${missing[*]}" >&2
