@@ -146,8 +146,8 @@ std::string FormatJobTable(const std::vector<v1::JobStatus>& jobs) {
 
 std::string FormatWorkerTable(const std::vector<v1::WorkerInfo>& workers) {
   std::string out = absl::StrFormat(
-      "%-7s %-20s %-6s %-8s %-10s %-8s %-22s %s\n", "WORKER", "HOST", "SLOTS",
-      "RUNNING", "COMPLETED", "PID", "PEER", "STATE");
+      "%-7s %-20s %-6s %-8s %-10s %-8s %-22s %-8s %s\n", "WORKER", "HOST",
+      "SLOTS", "RUNNING", "COMPLETED", "PID", "PEER", "VERSION", "STATE");
   for (const auto& w : workers) {
     std::string state = w.draining() ? "draining" : "ready";
     if (w.quarantined_jobs_size() > 0) {
@@ -155,9 +155,10 @@ std::string FormatWorkerTable(const std::vector<v1::WorkerInfo>& workers) {
                       absl::StrJoin(w.quarantined_jobs(), ","));
     }
     absl::StrAppend(
-        &out, absl::StrFormat("%-7d %-20s %-6d %-8d %-10d %-8d %-22s %s\n",
-                              w.worker_id(), w.host(), w.slots(), w.running(),
-                              w.completed(), w.pid(), w.peer(), state));
+        &out,
+        absl::StrFormat("%-7d %-20s %-6d %-8d %-10d %-8d %-22s %-8s %s\n",
+                        w.worker_id(), w.host(), w.slots(), w.running(),
+                        w.completed(), w.pid(), w.peer(), w.version(), state));
   }
   return out;
 }

@@ -51,14 +51,19 @@ TEST(OutputTest, JobWithoutSpecShowsItsSummary) {
       << table;
 }
 
-TEST(OutputTest, WorkersShowDrainingAndQuarantine) {
+TEST(OutputTest, WorkersShowVersionDrainingAndQuarantine) {
   v1::WorkerInfo a;
   a.set_worker_id(1);
   v1::WorkerInfo b;
   b.set_worker_id(2);
   b.set_draining(true);
   b.add_quarantined_jobs(5);
+  a.set_version("0.7.1");  // mid-upgrade: versions differ
+  b.set_version("0.8.0");
   const std::string out = FormatWorkerTable({a, b});
+  EXPECT_NE(out.find("VERSION"), std::string::npos) << out;
+  EXPECT_NE(out.find("0.7.1"), std::string::npos) << out;
+  EXPECT_NE(out.find("0.8.0"), std::string::npos) << out;
   EXPECT_NE(out.find("ready"), std::string::npos) << out;
   EXPECT_NE(out.find("draining, quarantined for job 5"), std::string::npos)
       << out;
