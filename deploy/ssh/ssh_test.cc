@@ -390,7 +390,7 @@ class SshDeployTest : public NetnsClusterTest {
   std::unique_ptr<HostProcess> sshd_[3];
 };
 
-TEST_F(SshDeployTest, UpStatusJobUpAgainDownOverRealSsh) {
+TEST_F(SshDeployTest, UpStatusJobUpAgainDownUpgradeOverRealSsh) {
   const std::string b = Target(kB), c = Target(kC);
   const std::string binary = Runfile(kHostBinary);
 
@@ -486,18 +486,30 @@ TEST_F(SshDeployTest, UpStatusJobUpAgainDownOverRealSsh) {
   EXPECT_TRUE(leaks.empty()) << "the join token is in "
                              << absl::StrJoin(leaks, ", ");
 
-  // down: both drain and exit; nothing of shardex is left on b or c.
-  CliRun down =
-      hosts_->Run(kA, Script("down", {hosts_file_}), absl::Seconds(90));
-  std::cout << "down:\n" << down.out << down.err;
+  // down while a job's two shards run (each sleeps 3 s): each worker
+  // finishes what it holds before it exits (the drain), so the job still
+  // gets its exact answer; nothing of shardex is left on b or c.
+  const uint64_t job = SubmitDetached(
+      kA, {"--range=0:100", "--shards=2", "--reduce=sum", "--", "sh", "-c",
+           "sleep 3; echo $(( ({begin} + {end} - 1) * ({end} - {begin}) / 2 "
+           "))"});
+  ASSERT_NE(job, 0u);
+  WaitForWorkerList("both shards running", [](const auto& list) {
+    int running = 0;
+    for (const v1::WorkerInfo& w : list) running += w.running();
+    return running == 2;
+  });
+  CliRun down = hosts_->Run(kA, Script("down", {hosts_file_}),
+                            absl::Seconds(90));
+  std::cout << "down with 2 shards running:\n" << down.out << down.err;
   EXPECT_EQ(down.exit_code, 0) << down.out << down.err;
   for (int h : {kB, kC}) {
-    const std::string t = Target(h);
     EXPECT_TRUE(absl::StrContains(
-        LineFor(down.out, t),
+        LineFor(down.out, Target(h)),
         absl::StrCat("ok: stopped pid ", h == kB ? pid_b : pid_c)))
         << down.out;
-    const std::string log = ReadFile(hosts_->home(h) + kRemoteLog).value_or("");
+    const std::string log =
+        ReadFile(hosts_->home(h) + kRemoteLog).value_or("");
     EXPECT_TRUE(absl::StrContains(log, "signal 15: draining")) << log;
     EXPECT_TRUE(absl::StrContains(
         log, "drained: every shard finished or was handed back"))
@@ -505,14 +517,67 @@ TEST_F(SshDeployTest, UpStatusJobUpAgainDownOverRealSsh) {
     EXPECT_TRUE(WorkersRunningOn(h).empty())
         << absl::StrJoin(WorkersRunningOn(h), "\n");
   }
+  // What the workers held when they began to drain: the 2 shards.
+  int held = 0;
+  for (int h : {kB, kC}) {
+    const std::string log =
+        ReadFile(hosts_->home(h) + kRemoteLog).value_or("");
+    const size_t at = log.find("queued shards; ");
+    int n = 0;
+    if (at != std::string::npos) {
+      (void)absl::SimpleAtoi(log.substr(at + 15, log.find(' ', at + 15) -
+                                                     (at + 15)),
+                             &n);
+    }
+    held += n;
+  }
+  EXPECT_EQ(held, 2) << "running shards at the drain, from the logs";
+  CliRun watch = Cli(kA, "watch", {absl::StrCat(job)}, absl::Seconds(30));
+  EXPECT_EQ(watch.exit_code, 0) << watch.err;
+  EXPECT_EQ(Trim(watch.out), "4950") << watch.err;
   WaitForWorkerList("no workers left",
                     [](const auto& list) { return list.empty(); });
-
-  CliRun after =
+  CliRun stopped =
       hosts_->Run(kA, Script("status", {hosts_file_}), absl::Seconds(60));
-  EXPECT_EQ(after.exit_code, 1) << after.out << after.err;
-  EXPECT_TRUE(absl::StrContains(LineFor(after.out, b), "not running"))
-      << after.out;
+  EXPECT_EQ(stopped.exit_code, 1) << stopped.out << stopped.err;
+  EXPECT_TRUE(absl::StrContains(LineFor(stopped.out, b), "not running"))
+      << stopped.out;
+
+  // The upgrade: up with another binary (the same program, one byte
+  // longer) and no token. The binary is copied, and the workers start
+  // from the identity of their first join.
+  const std::string upgraded = dir_ + "/shardex-upgraded";
+  ASSERT_TRUE(
+      WriteFileAtomically(upgraded, ReadFile(binary).value_or("") + "\n")
+          .ok());
+  chmod(upgraded.c_str(), 0755);
+  CliRun upgrade = hosts_->Run(
+      kA,
+      Script("up", {"--binary", upgraded, "--drain-timeout", "20s",
+                    hosts_file_}),
+      absl::Seconds(60));
+  std::cout << "up with a new binary, no token:\n"
+            << upgrade.out << upgrade.err;
+  EXPECT_EQ(upgrade.exit_code, 0) << upgrade.out << upgrade.err;
+  for (int h : {kB, kC}) {
+    const std::string line = LineFor(upgrade.out, Target(h));
+    EXPECT_TRUE(absl::StrContains(line, "ok: binary copied; started, pid"))
+        << upgrade.out;
+    EXPECT_TRUE(absl::StrContains(line, "registered")) << upgrade.out;
+    EXPECT_EQ(ReadFile(hosts_->home(h) + kRemoteBin).value_or("x"),
+              ReadFile(upgraded).value_or("y"));
+  }
+  ASSERT_NO_FATAL_FAILURE(WaitForWorkers(2));
+  CliRun last =
+      hosts_->Run(kA, Script("down", {hosts_file_}), absl::Seconds(90));
+  EXPECT_EQ(last.exit_code, 0) << last.out << last.err;
+  for (int h : {kB, kC}) {
+    EXPECT_TRUE(absl::StrContains(
+        ReadFile(hosts_->home(h) + kRemoteLog).value_or(""),
+        "draining for up to 20s"));
+    EXPECT_TRUE(WorkersRunningOn(h).empty())
+        << absl::StrJoin(WorkersRunningOn(h), "\n");
+  }
 }
 
 // Bad input: exit 2 and a message that says what to fix; no ssh is run.
