@@ -530,6 +530,7 @@ TEST_F(SshDeployTest, UpStatusJobUpAgainDownUpgradeOverRealSsh) {
                              &n);
     }
     held += n;
+    std::cout << "worker log on host " << hosts_->name(h) << ":\n" << log;
   }
   EXPECT_EQ(held, 2) << "running shards at the drain, from the logs";
   CliRun watch = Cli(kA, "watch", {absl::StrCat(job)}, absl::Seconds(30));
