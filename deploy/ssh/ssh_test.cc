@@ -124,6 +124,7 @@ std::vector<std::string> FilesContaining(const std::string& root,
                                          const std::string& needle,
                                          const std::set<std::string>& skip,
                                          const std::string& skip_dir) {
+  // nftw's callback takes no context: the list is reached through this.
   static std::vector<std::string>* files;
   std::vector<std::string> all;
   files = &all;
@@ -184,13 +185,13 @@ class SshDeployTest : public NetnsClusterTest {
     // and `submit`, the hosts files and the worker token.
     query_host_ = kA;
     token_file_ = hosts_->home(kA) + "/worker.token";
-    ASSERT_NO_FATAL_FAILURE(CreateToken("client", hosts_->home(kA) +
-                                                      "/client.token"));
-    CliRun login = hosts_->Run(
-        kA, {"/bin/sh", "-c", "exec \"$1\" login --join - --coordinator "
-                              "\"$2\" < \"$3\"",
-             "login", ShardexBinary(), Address(),
-             hosts_->home(kA) + "/client.token"});
+    ASSERT_NO_FATAL_FAILURE(
+        CreateToken("client", hosts_->home(kA) + "/client.token"));
+    CliRun login = hosts_->Run(kA, {"/bin/sh", "-c",
+                                    "exec \"$1\" login --join - --coordinator "
+                                    "\"$2\" < \"$3\"",
+                                    "login", ShardexBinary(), Address(),
+                                    hosts_->home(kA) + "/client.token"});
     ASSERT_EQ(login.exit_code, 0) << login.err;
     ASSERT_NO_FATAL_FAILURE(CreateToken("worker", token_file_));
     secret_ = ReadFile(token_file_).value_or("");
@@ -203,10 +204,9 @@ class SshDeployTest : public NetnsClusterTest {
     // address then) but a port; comments.
     const std::string worker = " --threads 1 --processes 2 --scratch-dir " +
                                hosts_->local_dir() + "/scratch";
-    const std::string hosts =
-        absl::StrCat("# workers of ssh_test\n", Target(kB),
-                     " --name host-b", worker, "\n\n", Target(kC), worker,
-                     "   # named ", hosts_->ip(kC), "\n");
+    const std::string hosts = absl::StrCat(
+        "# workers of ssh_test\n", Target(kB), " --name host-b", worker, "\n\n",
+        Target(kC), worker, "   # named ", hosts_->ip(kC), "\n");
     hosts_file_ = hosts_->home(kA) + "/hosts.txt";
     ASSERT_TRUE(WriteFileAtomically(hosts_file_, hosts).ok());
     hosts_and_unreachable_ = hosts_->home(kA) + "/hosts-unreachable.txt";
@@ -223,7 +223,8 @@ class SshDeployTest : public NetnsClusterTest {
                     << sshd_[h]->Log() << "\n";
         }
         std::cerr << "--- worker log on host " << hosts_->name(h) << "\n"
-                  << ReadFile(hosts_->home(h) + kRemoteLog).value_or("") << "\n";
+                  << ReadFile(hosts_->home(h) + kRemoteLog).value_or("")
+                  << "\n";
       }
     }
     for (auto& sshd : sshd_) sshd.reset();  // kill -9, reap
@@ -242,8 +243,8 @@ class SshDeployTest : public NetnsClusterTest {
   void MakeKeys() {
     std::string script = absl::StrCat("set -e; cd ", ssh_dir_, "; ");
     for (const char* key : {"host_b", "host_c", "user"}) {
-      absl::StrAppend(&script, "ssh-keygen -q -t ed25519 -N '' -C '' -f ",
-                      key, "; ");
+      absl::StrAppend(&script, "ssh-keygen -q -t ed25519 -N '' -C '' -f ", key,
+                      "; ");
     }
     absl::StrAppend(&script, "cp user.pub authorized_keys; : > known_hosts; ");
     for (int h : {kB, kC}) {
@@ -356,13 +357,11 @@ class SshDeployTest : public NetnsClusterTest {
     }
   }
 
-  // The pid in the host's pid file, the worker's, if it runs (and in the
-  // host's network namespace).
+  // The pid in the host's pid file (0 if none).
   pid_t WorkerPidOn(int host) {
     int pid = 0;
     (void)absl::SimpleAtoi(
-        Trim(ReadFile(hosts_->home(host) + kRemotePidFile).value_or("")),
-        &pid);
+        Trim(ReadFile(hosts_->home(host) + kRemotePidFile).value_or("")), &pid);
     return pid;
   }
 
@@ -399,10 +398,10 @@ TEST_F(SshDeployTest, UpStatusJobUpAgainDownUpgradeOverRealSsh) {
   // Meanwhile no process may show the token.
   auto up = hosts_->Start(
       kA,
-      {"/bin/sh", "-c", "f=$1; shift; exec \"$@\" < \"$f\"", "up",
-       token_file_, "/bin/bash", Runfile(kScript), "up", "--ssh",
-       "ssh -F " + ssh_config_, "--binary", binary, "--token-file", "-",
-       "--coordinator", Address(), hosts_and_unreachable_},
+      {"/bin/sh", "-c", "f=$1; shift; exec \"$@\" < \"$f\"", "up", token_file_,
+       "/bin/bash", Runfile(kScript), "up", "--ssh", "ssh -F " + ssh_config_,
+       "--binary", binary, "--token-file", "-", "--coordinator", Address(),
+       hosts_and_unreachable_},
       "shardex-ssh-up");
   ASSERT_TRUE(up.ok()) << up.status();
   int scans = 0;
@@ -415,16 +414,15 @@ TEST_F(SshDeployTest, UpStatusJobUpAgainDownUpgradeOverRealSsh) {
   std::cout << "first up (" << scans << " process scans):\n"
             << first.out << first.err;
   EXPECT_EQ(first.exit_code, 1) << first.out << first.err;
-  EXPECT_TRUE(absl::StrContains(LineFor(first.out, kUnreachable),
-                                "FAILED: ssh failed"))
+  EXPECT_TRUE(
+      absl::StrContains(LineFor(first.out, kUnreachable), "FAILED: ssh failed"))
       << first.out;
-  EXPECT_TRUE(absl::StrContains(first.err, std::string("failed on 1 of 3 hosts: ") +
-                                               kUnreachable))
+  EXPECT_TRUE(absl::StrContains(
+      first.err, std::string("failed on 1 of 3 hosts: ") + kUnreachable))
       << first.err;
   for (const std::string& t : {b, c}) {
-    EXPECT_TRUE(absl::StrContains(
-        LineFor(first.out, t),
-        "ok: binary copied; joined and started, pid"))
+    EXPECT_TRUE(absl::StrContains(LineFor(first.out, t),
+                                  "ok: binary copied; joined and started, pid"))
         << first.out;
   }
   const pid_t pid_b = PidFor(first.out, b), pid_c = PidFor(first.out, c);
@@ -481,17 +479,17 @@ TEST_F(SshDeployTest, UpStatusJobUpAgainDownUpgradeOverRealSsh) {
   // the test but its own (the coordinator's state keeps what it needs to
   // check it).
   ExpectTokenInNoProcess("while the workers run");
-  std::vector<std::string> leaks = FilesContaining(
-      dir_, secret_, {token_file_}, CoordinatorState());
-  EXPECT_TRUE(leaks.empty()) << "the join token is in "
-                             << absl::StrJoin(leaks, ", ");
+  std::vector<std::string> leaks =
+      FilesContaining(dir_, secret_, {token_file_}, CoordinatorState());
+  EXPECT_TRUE(leaks.empty())
+      << "the join token is in " << absl::StrJoin(leaks, ", ");
 
-  // down while a job's two shards run (each sleeps 3 s): each worker
+  // down while a job's two shards run (each sleeps 5 s): each worker
   // finishes what it holds before it exits (the drain), so the job still
   // gets its exact answer; nothing of shardex is left on b or c.
   const uint64_t job = SubmitDetached(
       kA, {"--range=0:100", "--shards=2", "--reduce=sum", "--", "sh", "-c",
-           "sleep 3; echo $(( ({begin} + {end} - 1) * ({end} - {begin}) / 2 "
+           "sleep 5; echo $(( ({begin} + {end} - 1) * ({end} - {begin}) / 2 "
            "))"});
   ASSERT_NE(job, 0u);
   WaitForWorkerList("both shards running", [](const auto& list) {
@@ -499,8 +497,8 @@ TEST_F(SshDeployTest, UpStatusJobUpAgainDownUpgradeOverRealSsh) {
     for (const v1::WorkerInfo& w : list) running += w.running();
     return running == 2;
   });
-  CliRun down = hosts_->Run(kA, Script("down", {hosts_file_}),
-                            absl::Seconds(90));
+  CliRun down =
+      hosts_->Run(kA, Script("down", {hosts_file_}), absl::Seconds(90));
   std::cout << "down with 2 shards running:\n" << down.out << down.err;
   EXPECT_EQ(down.exit_code, 0) << down.out << down.err;
   for (int h : {kB, kC}) {
@@ -508,8 +506,7 @@ TEST_F(SshDeployTest, UpStatusJobUpAgainDownUpgradeOverRealSsh) {
         LineFor(down.out, Target(h)),
         absl::StrCat("ok: stopped pid ", h == kB ? pid_b : pid_c)))
         << down.out;
-    const std::string log =
-        ReadFile(hosts_->home(h) + kRemoteLog).value_or("");
+    const std::string log = ReadFile(hosts_->home(h) + kRemoteLog).value_or("");
     EXPECT_TRUE(absl::StrContains(log, "signal 15: draining")) << log;
     EXPECT_TRUE(absl::StrContains(
         log, "drained: every shard finished or was handed back"))
@@ -520,14 +517,12 @@ TEST_F(SshDeployTest, UpStatusJobUpAgainDownUpgradeOverRealSsh) {
   // What the workers held when they began to drain: the 2 shards.
   int held = 0;
   for (int h : {kB, kC}) {
-    const std::string log =
-        ReadFile(hosts_->home(h) + kRemoteLog).value_or("");
+    const std::string log = ReadFile(hosts_->home(h) + kRemoteLog).value_or("");
     const size_t at = log.find("queued shards; ");
     int n = 0;
     if (at != std::string::npos) {
-      (void)absl::SimpleAtoi(log.substr(at + 15, log.find(' ', at + 15) -
-                                                     (at + 15)),
-                             &n);
+      (void)absl::SimpleAtoi(
+          log.substr(at + 15, log.find(' ', at + 15) - (at + 15)), &n);
     }
     held += n;
     std::cout << "worker log on host " << hosts_->name(h) << ":\n" << log;
@@ -549,13 +544,12 @@ TEST_F(SshDeployTest, UpStatusJobUpAgainDownUpgradeOverRealSsh) {
   // from the identity of their first join.
   const std::string upgraded = dir_ + "/shardex-upgraded";
   ASSERT_TRUE(
-      WriteFileAtomically(upgraded, ReadFile(binary).value_or("") + "\n")
-          .ok());
+      WriteFileAtomically(upgraded, ReadFile(binary).value_or("") + "\n").ok());
   chmod(upgraded.c_str(), 0755);
   CliRun upgrade = hosts_->Run(
       kA,
-      Script("up", {"--binary", upgraded, "--drain-timeout", "20s",
-                    hosts_file_}),
+      Script("up",
+             {"--binary", upgraded, "--drain-timeout", "20s", hosts_file_}),
       absl::Seconds(60));
   std::cout << "up with a new binary, no token:\n"
             << upgrade.out << upgrade.err;
@@ -573,9 +567,9 @@ TEST_F(SshDeployTest, UpStatusJobUpAgainDownUpgradeOverRealSsh) {
       hosts_->Run(kA, Script("down", {hosts_file_}), absl::Seconds(90));
   EXPECT_EQ(last.exit_code, 0) << last.out << last.err;
   for (int h : {kB, kC}) {
-    EXPECT_TRUE(absl::StrContains(
-        ReadFile(hosts_->home(h) + kRemoteLog).value_or(""),
-        "draining for up to 20s"));
+    EXPECT_TRUE(
+        absl::StrContains(ReadFile(hosts_->home(h) + kRemoteLog).value_or(""),
+                          "draining for up to 20s"));
     EXPECT_TRUE(WorkersRunningOn(h).empty())
         << absl::StrJoin(WorkersRunningOn(h), "\n");
   }
