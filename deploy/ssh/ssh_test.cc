@@ -563,13 +563,45 @@ TEST_F(SshDeployTest, UpStatusJobUpAgainDownUpgradeOverRealSsh) {
               ReadFile(upgraded).value_or("y"));
   }
   ASSERT_NO_FATAL_FAILURE(WaitForWorkers(2));
+
+  // A worker still draining at --timeout (its shard sleeps 60 s, its
+  // drain may take 20 s): down fails naming its host, the other stops.
+  // down again sends a second SIGTERM, which stops the worker at once.
+  ASSERT_NE(
+      SubmitDetached(kA, {"--range=0:1", "--shards=1", "--", "sleep", "60"}),
+      0u);
+  std::string busy;
+  WaitForWorkerList("the sleeping shard running", [&](const auto& list) {
+    for (const v1::WorkerInfo& w : list) {
+      if (w.running() > 0) busy = w.host() == "host-b" ? b : c;
+    }
+    return !busy.empty();
+  });
+  ASSERT_FALSE(busy.empty());
+  CliRun slow = hosts_->Run(kA, Script("down", {"--timeout", "1", hosts_file_}),
+                            absl::Seconds(60));
+  std::cout << "down --timeout 1 with a 60 s shard running:\n"
+            << slow.out << slow.err;
+  EXPECT_EQ(slow.exit_code, 1) << slow.out << slow.err;
+  EXPECT_TRUE(absl::StrContains(LineFor(slow.out, busy), "FAILED: pid "))
+      << slow.out;
+  EXPECT_TRUE(
+      absl::StrContains(LineFor(slow.out, busy), "still draining after 1s"))
+      << slow.out;
+  EXPECT_TRUE(absl::StrContains(slow.err, "failed on 1 of 2 hosts: " + busy))
+      << slow.err;
   CliRun last =
       hosts_->Run(kA, Script("down", {hosts_file_}), absl::Seconds(90));
+  std::cout << "down again:\n" << last.out << last.err;
   EXPECT_EQ(last.exit_code, 0) << last.out << last.err;
+  EXPECT_TRUE(absl::StrContains(LineFor(last.out, busy), "ok: stopped pid"))
+      << last.out;
   for (int h : {kB, kC}) {
-    EXPECT_TRUE(
-        absl::StrContains(ReadFile(hosts_->home(h) + kRemoteLog).value_or(""),
-                          "draining for up to 20s"));
+    const std::string log = ReadFile(hosts_->home(h) + kRemoteLog).value_or("");
+    EXPECT_TRUE(absl::StrContains(log, "draining for up to 20s")) << log;
+    if (Target(h) == busy) {
+      EXPECT_TRUE(absl::StrContains(log, "stopping now")) << log;
+    }
     EXPECT_TRUE(WorkersRunningOn(h).empty())
         << absl::StrJoin(WorkersRunningOn(h), "\n");
   }
