@@ -75,11 +75,11 @@ TEST(HealthServerTest, ServesNothingButHealth) {
   ASSERT_TRUE(coordinator.ok()) << coordinator.status();
   const int port = (*coordinator)->health_port();
   ASSERT_NE(port, 0);
-  EXPECT_EQ(
-      CallAny(port, "/grpc.reflection.v1alpha.ServerReflection/"
+  EXPECT_EQ(CallAny(port,
+                    "/grpc.reflection.v1alpha.ServerReflection/"
                     "ServerReflectionInfo")
-          .error_code(),
-      grpc::StatusCode::UNIMPLEMENTED);
+                .error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
   EXPECT_EQ(CallAny(port, "/shardex.v1.Coordinator/ListJobs").error_code(),
             grpc::StatusCode::UNIMPLEMENTED);
   // The control: the main port does serve reflection.

@@ -97,8 +97,7 @@ class KubernetesTest : public ::testing::Test {
   void CopyManifests() {
     for (const char* dir : {"base", "overlays"}) {
       fs::copy(runfiles_ / dir, tmp_ / dir,
-               fs::copy_options::recursive |
-                   fs::copy_options::copy_symlinks);
+               fs::copy_options::recursive | fs::copy_options::copy_symlinks);
     }
     for (const auto& entry : fs::recursive_directory_iterator(tmp_)) {
       if (!entry.is_symlink()) continue;
@@ -146,8 +145,8 @@ TEST_F(KubernetesTest, OverlaySetsImageReplicasAndResources) {
   const fs::path kubectl =
       fs::path(validate_).parent_path() / ".kubectl/usr/bin/kubectl";
   CopyManifests();
-  ShellRun run =
-      Shell(kubectl.string() + " kustomize " + (tmp_ / "overlays/example").string());
+  ShellRun run = Shell(kubectl.string() + " kustomize " +
+                       (tmp_ / "overlays/example").string());
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_NE(run.output.find("image: registry.example.com/shardex:0.8.0"),
             std::string::npos)
@@ -191,17 +190,15 @@ INSTANTIATE_TEST_SUITE_P(
                  "readinessProbe probes port 7475, but --health-listen serves "
                  "health on 7474"},
         Breakage{"HealthListenNotAContainerPort", "base/coordinator.yaml",
-                 "--health-listen=0.0.0.0:7474",
-                 "--health-listen=0.0.0.0:7480", "base",
-                 "--health-listen port 7480 is not a containerPort"},
+                 "--health-listen=0.0.0.0:7474", "--health-listen=0.0.0.0:7480",
+                 "base", "--health-listen port 7480 is not a containerPort"},
         Breakage{"BadFieldType", "base/coordinator.yaml", "replicas: 1",
                  "replicas: one", "base",
                  "StatefulSet/shardex-coordinator: API schema: "
                  "data/spec/replicas must be integer"},
         Breakage{"MissingRequiredField", "base/worker.yaml",
-                 "- name: worker\n          image: shardex",
-                 "- image: shardex", "base",
-                 "containers/0 must have required property name"},
+                 "- name: worker\n          image: shardex", "- image: shardex",
+                 "base", "containers/0 must have required property name"},
         Breakage{"GraceShorterThanDrain", "base/worker.yaml",
                  "terminationGracePeriodSeconds: 45",
                  "terminationGracePeriodSeconds: 30", "base",
@@ -215,8 +212,8 @@ INSTANTIATE_TEST_SUITE_P(
                  "requests:\n              cpu: \"1\"", "base",
                  "requests.cpu 1 != limits.cpu 2"},
         Breakage{"WrongSecretName", "base/worker.yaml",
-                 "secretName: shardex-join-token",
-                 "secretName: shardex-token", "base",
+                 "secretName: shardex-join-token", "secretName: shardex-token",
+                 "base",
                  "no volume of the Secret shardex-join-token (found "
                  "shardex-token)"},
         Breakage{"TokenOnTheCommandLine", "base/worker.yaml",
