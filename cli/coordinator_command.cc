@@ -187,6 +187,15 @@ void AddSpeculationFlags(CLI::App* cmd, CoordinatorFlags& flags) {
       ->capture_default_str();
 }
 
+// A plaintext port answering only gRPC health checks, for probes that
+// cannot do TLS or carry the token (coordinator/health_server.h).
+void AddHealthListenFlag(CLI::App* cmd, CoordinatorOptions& server) {
+  cmd->add_option("--health-listen", server.health_listen,
+                  "also serve grpc.health.v1.Health alone, in plaintext and "
+                  "without a token, on this host:port (for Kubernetes gRPC "
+                  "probes); it tells only SERVING or NOT_SERVING");
+}
+
 // Blocks SIGINT and SIGTERM in every thread started after this call, and
 // returns a thread that calls `on_signal` when one arrives. Signals are
 // taken synchronously, so the handler may do anything.
@@ -213,6 +222,7 @@ Subcommand AddCoordinatorCommand(CLI::App& app, const GlobalOptions&) {
   AddStateAndSecurityFlags(cmd, flags->cmd.server);
   AddStoreFlags(cmd, flags->cmd.server);
   AddSpeculationFlags(cmd, *flags);
+  AddHealthListenFlag(cmd, flags->cmd.server);
   return {cmd, [flags] {
             flags->Finish();
             return RunCoordinator(flags->cmd);

@@ -240,6 +240,15 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   for (const char* service : kHealthServices) {
     health->SetServingStatus(service, true);
   }
+  if (!options.health_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<HealthServer>> probe = HealthServer::Start(
+        options.health_listen,
+        std::vector<std::string>(std::begin(kHealthServices),
+                                 std::end(kHealthServices)));
+    if (!probe.ok()) return probe.status();
+    s->health_ = *std::move(probe);
+    s->health_->SetServing(true);
+  }
   s->ticker_ = std::thread([raw = s.get()] { raw->TickLoop(); });
   if (s->ca_ != nullptr) {
     s->renewer_ = std::thread([raw = s.get()] { raw->RenewLoop(); });
@@ -262,6 +271,8 @@ void CoordinatorServer::Shutdown() {
     stopped_.WaitForNotification();
     return;
   }
+  // Probes see NOT_SERVING from the first moment of the shutdown.
+  if (health_ != nullptr) health_->SetServing(false);
   stopping_.Notify();
   if (ticker_.joinable()) ticker_.join();
   if (renewer_.joinable()) renewer_.join();
@@ -270,6 +281,7 @@ void CoordinatorServer::Shutdown() {
     server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
     server_->Wait();
   }
+  if (health_ != nullptr) health_->Shutdown();
   if (absl::Status st = scheduler_.SyncJournal(); !st.ok()) {
     LOG(ERROR) << "flushing the state directory: " << st;
   }

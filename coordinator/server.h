@@ -25,6 +25,7 @@
 #include "coordinator/store_service.h"
 #include "coordinator/ca.h"
 #include "coordinator/enrollment.h"
+#include "coordinator/health_server.h"
 #include "coordinator/join_tokens.h"
 #include "coordinator/journal.h"
 #include "coordinator/scheduler.h"
@@ -43,6 +44,9 @@ inline constexpr const char* kHealthServices[] = {
 struct CoordinatorOptions {
   // host:port; port 0 picks a free one (see CoordinatorServer::port()).
   std::string listen = "127.0.0.1:7473";
+  // host:port of a plaintext server answering only grpc.health.v1.Health
+  // (coordinator/health_server.h), for Kubernetes' gRPC probes; empty: none.
+  std::string health_listen;
   Scheduler::Options scheduler;
   // Where jobs and accepted results are kept (SQLite), and the store of
   // staged files (<state_dir>/store) and job outputs (<state_dir>/outputs);
@@ -94,6 +98,8 @@ class CoordinatorServer {
   ~CoordinatorServer();  // shuts down if still running
 
   int port() const { return port_; }
+  // The --health-listen server's port; 0 without one.
+  int health_port() const { return health_ == nullptr ? 0 : health_->port(); }
   // The token every call must carry (for in-process clients such as
   // `shardex local`). Never log it.
   const std::string& token() const { return token_; }
@@ -143,6 +149,7 @@ class CoordinatorServer {
   StoreService store_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  std::unique_ptr<HealthServer> health_;  // null without --health-listen
   std::atomic<bool> shutdown_started_{false};
   absl::Notification stopping_;
   absl::Notification stopped_;
