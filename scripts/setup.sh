@@ -2,6 +2,7 @@
 # Installs every Debian 12 package shardex needs to build, test and
 # benchmark. Idempotent: quiet and quick when everything is present.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 PACKAGES=(
   bazel-bootstrap bazel-platforms g++ pkg-config
@@ -32,11 +33,30 @@ done
 if ! command -v npm >/dev/null && ! dpkg-query -W -f='${Version}' nodejs 2>/dev/null | grep -q nodesource; then
   missing+=(npm)
 fi
-[ ${#missing[@]} -eq 0 ] && exit 0
-
-echo "setup: installing ${missing[*]}" >&2
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# deploy/kubernetes: the offline validation's npm packages (pinned by the
+# committed lockfile) and Debian's kubectl 1.20 for `kubectl kustomize`,
+# unpacked beside them without installing it (deploy/kubernetes/README.md).
+v=deploy/kubernetes/validate
+if [ ! -d "$v/node_modules" ] || [ "$v/package-lock.json" -nt "$v/node_modules" ]; then
+  echo "setup: npm ci in $v" >&2
+  npm ci --prefix "$v" --no-audit --no-fund --loglevel=error >/dev/null
+  touch "$v/node_modules"
+fi
+if [ ! -x "$v/.kubectl/usr/bin/kubectl" ]; then
+  echo "setup: unpacking Debian's kubernetes-client into $v/.kubectl" >&2
+  tmp=$(mktemp -d)
+  chmod 755 "$tmp"  # apt's _apt user writes the download there
+  (cd "$tmp" && { apt-get download -qq kubernetes-client 2>/dev/null ||
+    { $SUDO apt-get update -qq && apt-get download -qq kubernetes-client; }; })
+  dpkg -x "$tmp"/kubernetes-client_*.deb "$v/.kubectl"
+  rm -rf "$tmp"
+fi
