@@ -8,10 +8,10 @@
 #include <fstream>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "common/file_util.h"
 #include "common/subprocess.h"
 
@@ -25,17 +25,16 @@ constexpr char kMunged[] = "/usr/sbin/munged";
 constexpr char kSlurmctld[] = "/usr/sbin/slurmctld";
 constexpr char kSlurmd[] = "/usr/sbin/slurmd";
 constexpr char kSinfo[] = "/usr/bin/sinfo";
-constexpr int kController = 0;      // host a
-constexpr int kNodes[] = {1, 2};    // hosts b and c
+constexpr int kController = 0;    // host a
+constexpr int kNodes[] = {1, 2};  // hosts b and c
 
 // The last lines of a file, or "".
 std::string Tail(const std::string& path, int lines) {
   absl::StatusOr<std::string> text = ReadFile(path);
   if (!text.ok()) return "";
   std::vector<std::string> all = absl::StrSplit(*text, '\n');
-  const size_t from = all.size() > static_cast<size_t>(lines)
-                          ? all.size() - lines
-                          : 0;
+  const size_t from =
+      all.size() > static_cast<size_t>(lines) ? all.size() - lines : 0;
   return absl::StrJoin(all.begin() + from, all.end(), "\n");
 }
 
@@ -48,8 +47,8 @@ absl::Status WriteMungeKey(const std::string& path) {
   }
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
   if (fd < 0) return ErrnoError("munge key", path);
-  const bool ok = write(fd, key.data(), key.size()) ==
-                  static_cast<ssize_t>(key.size());
+  const bool ok =
+      write(fd, key.data(), key.size()) == static_cast<ssize_t>(key.size());
   close(fd);
   return ok ? absl::OkStatus() : ErrnoError("munge key", path);
 }
@@ -65,9 +64,10 @@ absl::Status SlurmBed::Available() {
        {kNsenter, kUnshare, kMunged, kSlurmctld, kSlurmd, kSinfo,
         "/usr/bin/sbatch", "/usr/bin/scancel", "/usr/bin/srun"}) {
     if (access(tool, X_OK) != 0) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "no ", tool, ": install Debian's slurmctld, slurmd, slurm-client "
-          "and munge (scripts/setup.sh does)"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("no ", tool,
+                       ": install Debian's slurmctld, slurmd, slurm-client "
+                       "and munge (scripts/setup.sh does)"));
     }
   }
   return NetnsHosts::Available();
@@ -88,9 +88,8 @@ absl::StatusOr<std::unique_ptr<SlurmBed>> SlurmBed::Start() {
 
 absl::Status SlurmBed::Build() {
   chmod(dir_.c_str(), 0755);  // munged wants its socket's path searchable
-  for (const char* d :
-       {"/munge", "/ctld", "/spool/b", "/spool/c", "/log", "/shared", "/home",
-        "/tmp"}) {
+  for (const char* d : {"/munge", "/ctld", "/spool/b", "/spool/c", "/log",
+                        "/shared", "/home", "/tmp"}) {
     if (absl::Status st = MakeDirs(dir_ + d, 0755, "test bed"); !st.ok()) {
       return st;
     }
@@ -107,14 +106,14 @@ absl::Status SlurmBed::Build() {
   // --force: munged refuses a key or socket in a directory others may
   // enter, which /tmp/... is; the key itself is 0600.
   const std::string socket = dir_ + "/munge/munge.socket";
-  if (absl::Status st = StartDaemon(
-          kController,
-          {kMunged, "--foreground", "--force", "--socket=" + socket,
-           "--key-file=" + dir_ + "/munge/munge.key",
-           "--pid-file=" + dir_ + "/munge/munged.pid",
-           "--seed-file=" + dir_ + "/munge/seed",
-           "--log-file=" + dir_ + "/log/munged.log"},
-          "munged");
+  if (absl::Status st =
+          StartDaemon(kController,
+                      {kMunged, "--foreground", "--force", "--socket=" + socket,
+                       "--key-file=" + dir_ + "/munge/munge.key",
+                       "--pid-file=" + dir_ + "/munge/munged.pid",
+                       "--seed-file=" + dir_ + "/munge/seed",
+                       "--log-file=" + dir_ + "/log/munged.log"},
+                      "munged");
       !st.ok()) {
     return st;
   }
@@ -125,15 +124,15 @@ absl::Status SlurmBed::Build() {
     return absl::InternalError("munged made no socket in 5 s");
   }
   // -i: no state from an earlier run (there is none: a fresh directory).
-  if (absl::Status st = StartDaemon(kController, {kSlurmctld, "-D", "-i"},
-                                    "slurmctld");
+  if (absl::Status st =
+          StartDaemon(kController, {kSlurmctld, "-D", "-i"}, "slurmctld");
       !st.ok()) {
     return st;
   }
   for (int node : kNodes) {
-    if (absl::Status st = StartDaemon(
-            node, {kSlurmd, "-D", "-N", hosts_->name(node)},
-            "slurmd-" + hosts_->name(node));
+    if (absl::Status st =
+            StartDaemon(node, {kSlurmd, "-D", "-N", hosts_->name(node)},
+                        "slurmd-" + hosts_->name(node));
         !st.ok()) {
       return st;
     }
@@ -146,18 +145,18 @@ absl::Status SlurmBed::WriteConfig() {
   std::string conf = absl::StrCat(
       "# Generated by deploy/slurm/slurm_bed.cc for one test run.\n"
       "ClusterName=sdxtest\n"
-      "SlurmctldHost=a(", hosts_->ip(kController), ")\n",
+      "SlurmctldHost=a(",
+      hosts_->ip(kController), ")\n",
       "SlurmUser=root\n"
       "SlurmdUser=root\n"
       "AuthType=auth/munge\n"
       "CredType=cred/munge\n"
-      "AuthInfo=socket=", d, "/munge/munge.socket\n",
-      "StateSaveLocation=", d, "/ctld\n",
-      "SlurmdSpoolDir=", d, "/spool/%n\n",
-      "SlurmctldPidFile=", d, "/ctld/slurmctld.pid\n",
-      "SlurmdPidFile=", d, "/spool/slurmd-%n.pid\n",
-      "SlurmctldLogFile=", d, "/log/slurmctld.log\n",
-      "SlurmdLogFile=", d, "/log/slurmd-%n.log\n",
+      "AuthInfo=socket=",
+      d, "/munge/munge.socket\n", "StateSaveLocation=", d, "/ctld\n",
+      "SlurmdSpoolDir=", d, "/spool/%n\n", "SlurmctldPidFile=", d,
+      "/ctld/slurmctld.pid\n", "SlurmdPidFile=", d, "/spool/slurmd-%n.pid\n",
+      "SlurmctldLogFile=", d, "/log/slurmctld.log\n", "SlurmdLogFile=", d,
+      "/log/slurmd-%n.log\n",
       "ProctrackType=proctrack/linuxproc\n"
       "TaskPlugin=task/none\n"
       "SelectType=select/cons_tres\n"
@@ -171,8 +170,7 @@ absl::Status SlurmBed::WriteConfig() {
       "KillWait=10\n");
   for (int node : kNodes) {
     absl::StrAppend(&conf, "NodeName=", hosts_->name(node),
-                    " NodeAddr=", hosts_->ip(node),
-                    " CPUs=2 State=UNKNOWN\n");
+                    " NodeAddr=", hosts_->ip(node), " CPUs=2 State=UNKNOWN\n");
   }
   absl::StrAppend(&conf, "PartitionName=test Nodes=", hosts_->name(kNodes[0]),
                   ",", hosts_->name(kNodes[1]),
@@ -187,11 +185,19 @@ std::string SlurmBed::tag() const {
 std::vector<std::string> SlurmBed::OnHost(
     int host, const std::vector<std::string>& argv,
     const std::vector<std::string>& env) const {
-  std::vector<std::string> wrapped = {
-      kNsenter, "--net=/run/netns/" + hosts_->netns(host), kUnshare, "--uts",
-      "/bin/sh", "-c", "hostname \"$0\" && exec \"$@\"", hosts_->name(host),
-      "/usr/bin/env", "SLURM_CONF=" + dir_ + "/slurm.conf",
-      "HOME=" + dir_ + "/home", "TMPDIR=" + dir_ + "/tmp", tag()};
+  std::vector<std::string> wrapped = {kNsenter,
+                                      "--net=/run/netns/" + hosts_->netns(host),
+                                      kUnshare,
+                                      "--uts",
+                                      "/bin/sh",
+                                      "-c",
+                                      "hostname \"$0\" && exec \"$@\"",
+                                      hosts_->name(host),
+                                      "/usr/bin/env",
+                                      "SLURM_CONF=" + dir_ + "/slurm.conf",
+                                      "HOME=" + dir_ + "/home",
+                                      "TMPDIR=" + dir_ + "/tmp",
+                                      tag()};
   wrapped.insert(wrapped.end(), env.begin(), env.end());
   wrapped.insert(wrapped.end(), argv.begin(), argv.end());
   return wrapped;
@@ -224,8 +230,7 @@ CliRun SlurmBed::OnController(const std::vector<std::string>& argv,
     run.err = std::string(p.status().message());
     return run;
   }
-  return HostProcess(std::move(p).value(), opts.stdout_file,
-                     opts.stderr_file)
+  return HostProcess(std::move(p).value(), opts.stdout_file, opts.stderr_file)
       .Finish(timeout);
 }
 
@@ -239,25 +244,24 @@ absl::Status SlurmBed::WaitForIdleNodes(absl::Duration timeout) {
             absl::StrCat("a Slurm daemon exited at start:\n", d->Log()));
       }
     }
-    CliRun run =
-        OnController({kSinfo, "-h", "-N", "-o", "%N %T"}, {}, absl::Seconds(10));
+    CliRun run = OnController({kSinfo, "-h", "-N", "-o", "%N %T"}, {},
+                              absl::Seconds(10));
     last = run.out + run.err;
-    if (run.exit_code == 0 &&
-        absl::StrContains(run.out, "b idle") &&
+    if (run.exit_code == 0 && absl::StrContains(run.out, "b idle") &&
         absl::StrContains(run.out, "c idle")) {
       return absl::OkStatus();
     }
     absl::SleepFor(absl::Milliseconds(300));
   }
-  return absl::DeadlineExceededError(absl::StrCat(
-      "the Slurm nodes were not idle within ", absl::FormatDuration(timeout),
-      "; sinfo said: ", last));
+  return absl::DeadlineExceededError(
+      absl::StrCat("the Slurm nodes were not idle within ",
+                   absl::FormatDuration(timeout), "; sinfo said: ", last));
 }
 
 std::string SlurmBed::DaemonLogs() const {
   std::string out;
-  for (const char* log : {"slurmctld.log", "slurmd-b.log", "slurmd-c.log",
-                          "munged.out"}) {
+  for (const char* log :
+       {"slurmctld.log", "slurmd-b.log", "slurmd-c.log", "munged.out"}) {
     absl::StrAppend(&out, "--- ", log, " (last lines)\n",
                     Tail(dir_ + "/log/" + log, 15), "\n");
   }

@@ -68,8 +68,9 @@ class SlurmTest : public ::testing::Test {
   int Sbatch(const std::vector<std::string>& sbatch_flags,
              const std::vector<std::string>& args,
              const std::vector<std::string>& env, CliRun* run) {
-    std::vector<std::string> argv = {"/usr/bin/sbatch", "--wait", "-N", "2",
-                                     "-D", dir_, "-o", dir_ + "/slurm-%j.out"};
+    std::vector<std::string> argv = {
+        "/usr/bin/sbatch",     "--wait", "-N", "2", "-D", dir_, "-o",
+        dir_ + "/slurm-%j.out"};
     argv.insert(argv.end(), sbatch_flags.begin(), sbatch_flags.end());
     argv.push_back(SbatchScript());
     argv.insert(argv.end(), args.begin(), args.end());
@@ -81,7 +82,8 @@ class SlurmTest : public ::testing::Test {
               << run->exit_code << "\n";
     int job = 0;
     std::string out(absl::StripAsciiWhitespace(run->out));
-    (void)absl::SimpleAtoi(absl::StripPrefix(out, "Submitted batch job "), &job);
+    (void)absl::SimpleAtoi(absl::StripPrefix(out, "Submitted batch job "),
+                           &job);
     std::cerr << "--- job " << job << "'s output\n" << JobOutput(job);
     return job;
   }
@@ -122,17 +124,19 @@ TEST_F(SlurmTest, PrimesOnTwoNodes) {
   for (const char* node : {"b", "c"}) {
     const std::string log = JobFile(job, absl::StrCat("worker-", node, ".log"));
     EXPECT_TRUE(absl::StrContains(log, "with 2 threads and 2 process slots"))
-        << node << ":\n" << log;
+        << node << ":\n"
+        << log;
     EXPECT_TRUE(absl::StrContains(log, "drained: every shard finished"))
-        << node << ":\n" << log;
+        << node << ":\n"
+        << log;
   }
   // The address file names node b's address; the token file is private.
   EXPECT_TRUE(absl::StartsWith(JobFile(job, "coordinator"), "10.200.77.2:"));
   struct stat st;
-  ASSERT_EQ(stat(absl::StrCat(dir_, "/shardex-job-", job, "/worker.token")
-                     .c_str(),
-                 &st),
-            0);
+  ASSERT_EQ(
+      stat(absl::StrCat(dir_, "/shardex-job-", job, "/worker.token").c_str(),
+           &st),
+      0);
   EXPECT_EQ(st.st_mode & 0777, 0600);
   ExpectNoShardexLeft();
 }
@@ -145,8 +149,16 @@ TEST_F(SlurmTest, PrimesOnTwoNodes) {
 TEST_F(SlurmTest, TimeLimitDrainsAndResumes) {
   const std::string flag = dir_ + "/fast";
   const std::vector<std::string> job_args = {
-      "--range", "0:8", "--shards", "8", "--reduce", "sum", "--",
-      "sh", "-c", absl::StrCat("test -e ", flag, " || sleep 300; echo {begin}")};
+      "--range",
+      "0:8",
+      "--shards",
+      "8",
+      "--reduce",
+      "sum",
+      "--",
+      "sh",
+      "-c",
+      absl::StrCat("test -e ", flag, " || sleep 300; echo {begin}")};
   CliRun run;
   const int first = Sbatch({"--time=1", "--signal=B:TERM@20"}, job_args,
                            {"SHARDEX_DRAIN_TIMEOUT=3s"}, &run);
@@ -161,10 +173,13 @@ TEST_F(SlurmTest, TimeLimitDrainsAndResumes) {
         JobFile(first, absl::StrCat("worker-", node, ".log"));
     std::cerr << "--- worker-" << node << ".log\n" << log;
     EXPECT_TRUE(absl::StrContains(log, "draining for up to 3s"))
-        << node << ":\n" << log;
-    EXPECT_TRUE(absl::StrContains(log, "drained: every shard finished or was "
-                                       "handed back"))
-        << node << ":\n" << log;
+        << node << ":\n"
+        << log;
+    EXPECT_TRUE(absl::StrContains(log,
+                                  "drained: every shard finished or was "
+                                  "handed back"))
+        << node << ":\n"
+        << log;
   }
   const std::string coordinator_log = JobFile(first, "coordinator.log");
   std::cerr << "--- coordinator.log\n" << coordinator_log;
