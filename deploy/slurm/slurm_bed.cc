@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -53,6 +54,27 @@ absl::Status WriteMungeKey(const std::string& path) {
   return ok ? absl::OkStatus() : ErrnoError("munge key", path);
 }
 
+// slurmd loads a cgroup plugin even with proctrack/linuxproc and stops if
+// it finds none; this is its autodetection (Slurm 22.05, cgroup_common.c).
+absl::Status CheckCgroupFilesystem() {
+  constexpr long kCgroup2Magic = 0x63677270;  // CGROUP2_SUPER_MAGIC
+  constexpr long kCgroup1Magic = 0x27e0eb;    // CGROUP_SUPER_MAGIC
+  constexpr long kTmpfsMagic = 0x01021994;    // TMPFS_MAGIC
+  struct statfs fs;
+  if (statfs("/sys/fs/cgroup", &fs) == 0) {
+    if (static_cast<long>(fs.f_type) == kCgroup2Magic) return absl::OkStatus();
+    struct statfs systemd;
+    if (static_cast<long>(fs.f_type) == kTmpfsMagic &&
+        statfs("/sys/fs/cgroup/systemd", &systemd) == 0 &&
+        static_cast<long>(systemd.f_type) == kCgroup1Magic) {
+      return absl::OkStatus();
+    }
+  }
+  return absl::FailedPreconditionError(
+      "no cgroup filesystem slurmd can use at /sys/fs/cgroup (cgroup2, or "
+      "cgroup v1 with /sys/fs/cgroup/systemd): slurmd would not start");
+}
+
 }  // namespace
 
 absl::Status SlurmBed::Available() {
@@ -70,6 +92,7 @@ absl::Status SlurmBed::Available() {
                        "and munge (scripts/setup.sh does)"));
     }
   }
+  if (absl::Status st = CheckCgroupFilesystem(); !st.ok()) return st;
   return NetnsHosts::Available();
 }
 

@@ -38,9 +38,9 @@ namespace shardex {
 
 class SlurmBed {
  public:
-  // OK if a bed can be made here: root, network namespaces, and Debian's
-  // slurmctld, slurmd, slurm-client and munge installed. Otherwise why not,
-  // for GTEST_SKIP().
+  // OK if a bed can be made here: root, network namespaces, a cgroup
+  // filesystem slurmd accepts, and Debian's slurmctld, slurmd, slurm-client
+  // and munge installed. Otherwise why not, for GTEST_SKIP().
   static absl::Status Available();
 
   // Makes the hosts, starts munged, slurmctld and both slurmd, and waits
