@@ -35,12 +35,13 @@ std::string FindBuildIdInNotes(const unsigned char* data, size_t size,
   while (size - offset >= sizeof(ElfW(Nhdr))) {
     ElfW(Nhdr) header;
     std::memcpy(&header, data + offset, sizeof(header));
+    // Offsets are aligned from the segment's start (itself aligned): with
+    // 8-byte notes the name follows the 12-byte header directly and the
+    // descriptor starts at the next multiple of 8.
     const size_t name_at = offset + sizeof(header);
-    const size_t name_size = AlignUp(header.n_namesz, align);
-    if (name_size > size - name_at) break;
-    const size_t desc_at = name_at + name_size;
-    const size_t desc_size = AlignUp(header.n_descsz, align);
-    if (desc_size > size - desc_at) break;
+    if (header.n_namesz > size - name_at) break;
+    const size_t desc_at = AlignUp(name_at + header.n_namesz, align);
+    if (desc_at > size || header.n_descsz > size - desc_at) break;
     if (header.n_type == NT_GNU_BUILD_ID && header.n_namesz == 4 &&
         std::memcmp(data + name_at, "GNU", 4) == 0) {
       std::string hex;
@@ -51,7 +52,7 @@ std::string FindBuildIdInNotes(const unsigned char* data, size_t size,
       }
       return hex;
     }
-    offset = desc_at + desc_size;
+    offset = AlignUp(desc_at + header.n_descsz, align);
   }
   return "";
 }

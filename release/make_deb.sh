@@ -7,6 +7,7 @@
 # Depends names only libc6, at least the glibc version the binary's
 # symbols need; the build fails if the binary needs any other library.
 set -euo pipefail
+# shellcheck source=release/stage.sh
 source "$(dirname "$0")/stage.sh"
 
 usage() {
@@ -27,8 +28,9 @@ while [ $# -gt 0 ]; do
     *) usage ;;
   esac
 done
-[ -n "$version" ] && [ -n "$header" ] && [ -n "$binary" ] && [ -n "$debian" ] &&
-  [ -n "$units" ] && [ -n "$out" ] || usage
+for required in "$version" "$header" "$binary" "$debian" "$units" "$out"; do
+  [ -n "$required" ] || usage
+done
 check_version "$version" "$header"
 
 # Only glibc's libraries may be needed: the package depends on libc6 alone.
@@ -66,5 +68,5 @@ for script in postinst prerm postrm; do
 done
 normalize_tree "$root"
 
-out_abs="$PWD/$out"
+out_abs=$(absolute "$out")
 SOURCE_DATE_EPOCH=0 dpkg-deb --root-owner-group -Zxz --build "$root" "$out_abs" >/dev/null

@@ -3,6 +3,7 @@
 # shardex-VERSION/ holding bin/shardex and the given files at their source
 # tree paths. Reproducible: sorted names, epoch mtimes, owner root.
 set -euo pipefail
+# shellcheck source=release/stage.sh
 source "$(dirname "$0")/stage.sh"
 
 usage() {
@@ -20,7 +21,9 @@ while [ $# -gt 0 ]; do
     *) usage ;;
   esac
 done
-[ -n "$version" ] && [ -n "$header" ] && [ -n "$binary" ] && [ -n "$out" ] || usage
+for required in "$version" "$header" "$binary" "$out"; do
+  [ -n "$required" ] || usage
+done
 check_version "$version" "$header"
 
 stage=$(mktemp -d)
@@ -32,6 +35,6 @@ chmod 0755 "$top/bin/shardex"
 stage_files "$top" "$@"
 normalize_tree "$stage"
 
-out_abs="$PWD/$out"
+out_abs=$(absolute "$out")
 (cd "$stage" && tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
    --format=gnu -cf - "shardex-$version") | gzip -9 -n >"$out_abs"

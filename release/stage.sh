@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by make_tarball.sh and make_deb.sh (sourced, not run).
 
 die() {
@@ -36,4 +37,12 @@ stage_files() {
 normalize_tree() {
   find "$1" -type d -exec chmod 0755 {} +
   find "$1" -exec touch -h -d @0 {} +
+}
+
+# absolute PATH: PATH made absolute against the current directory.
+absolute() {
+  case "$1" in
+    /*) echo "$1" ;;
+    *) echo "$PWD/$1" ;;
+  esac
 }
