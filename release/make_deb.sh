@@ -69,4 +69,6 @@ done
 normalize_tree "$root"
 
 out_abs=$(absolute "$out")
-SOURCE_DATE_EPOCH=0 dpkg-deb --root-owner-group -Zxz --build "$root" "$out_abs" >/dev/null
+# xz -1: within 10% of the default -6 in size at a fifth of its CPU time
+# (this runs in every CI build).
+SOURCE_DATE_EPOCH=0 dpkg-deb --root-owner-group -Zxz -z1 --build "$root" "$out_abs" >/dev/null

@@ -37,4 +37,4 @@ normalize_tree "$stage"
 
 out_abs=$(absolute "$out")
 (cd "$stage" && tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
-   --format=gnu -cf - "shardex-$version") | gzip -9 -n >"$out_abs"
+   --format=gnu -cf - "shardex-$version") | gzip -n >"$out_abs"
