@@ -12,6 +12,7 @@
 #include "cli/job_flags.h"
 #include "cli/pki_commands.h"
 #include "cli/shared_flags.h"
+#include "common/build_id.h"
 #include "common/grpc_logging.h"
 #include "common/version.h"
 #include "glog/logging.h"
@@ -57,6 +58,15 @@ bool Parse(CLI::App& app, const std::vector<Subcommand>& subcommands,
   }
 }
 
+// `shardex --version`: "shardex 0.8.0 (build 3f9a...)", the build id being
+// the binary's own (common/build_id.h), so a deployed copy can be matched
+// to its build with `readelf -n`.
+std::string VersionLine() {
+  const std::string id = ProgramBuildId();
+  return std::string("shardex ") + kVersion + " (build " +
+         (id.empty() ? "id unknown" : id) + ")";
+}
+
 // "debug" is "info" plus gRPC's own log lines (common/grpc_logging.h).
 void InitLogging(const std::string& level, const char* argv0) {
   FLAGS_logtostderr = true;
@@ -70,7 +80,7 @@ int Main(int argc, char** argv) {
   CLI::App app{"shardex: split CPU-bound jobs into shards and run them on a "
                "cluster of workers."};
   app.footer(kExitCodeHelp);
-  app.set_version_flag("--version", kVersion);
+  app.set_version_flag("--version", VersionLine());
   app.require_subcommand(1);
   GlobalOptions global;
   app.add_option("--log-level", global.log_level,

@@ -4,7 +4,7 @@
 #define SHARDEX_COMMON_VERSION_H_
 
 namespace shardex {
-inline constexpr char kVersion[] = "0.1.0";
+inline constexpr char kVersion[] = "0.8.0";
 }  // namespace shardex
 
 #endif  // SHARDEX_COMMON_VERSION_H_
