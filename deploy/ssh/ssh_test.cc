@@ -43,9 +43,9 @@
 namespace shardex {
 namespace {
 
-// The binary the script copies to the hosts, as a runfile path. The one
-// place to name it, so the release's static binary can take its place.
-constexpr char kHostBinary[] = "cli/shardex";
+// The binary the script copies to the hosts, as a runfile path: the
+// release's static binary, which needs nothing on a host but glibc.
+constexpr char kHostBinary[] = "release/bin/shardex";
 constexpr char kScript[] = "deploy/ssh/shardex-ssh";
 constexpr char kSshd[] = "/usr/sbin/sshd";
 
