@@ -58,14 +58,19 @@ absl::Status ReadJoinFile(WorkerFlags* flags) {
   absl::StatusOr<std::optional<ClientConfig>> enrolled =
       ReadClientConfig(flags->identity_dir);
   if (!enrolled.ok() || enrolled->has_value()) return enrolled.status();
-  absl::StatusOr<std::string> token = ReadFile(flags->join_file);
-  if (!token.ok()) {
+  absl::StatusOr<std::string> file = ReadFile(flags->join_file);
+  const absl::string_view token =
+      file.ok() ? absl::StripAsciiWhitespace(*file) : "";
+  if (token.empty()) {
+    // systemd's fallback for a missing credential is an empty file.
     return absl::FailedPreconditionError(absl::StrCat(
-        "--join-file: ", token.status().message(), " (", flags->identity_dir,
-        " holds no identity yet, so this worker needs a join token: `shardex "
-        "token create --role worker` on the coordinator's host)"));
+        "--join-file ", flags->join_file, ": ",
+        file.ok() ? "empty" : file.status().message(), "; ",
+        flags->identity_dir,
+        " holds no identity yet, so this worker needs a join token there "
+        "(`shardex token create --role worker` on the coordinator's host)"));
   }
-  flags->join = std::string(absl::StripAsciiWhitespace(*token));
+  flags->join = std::string(token);
   return absl::OkStatus();
 }
 
