@@ -18,8 +18,8 @@
 #include "cli/pki_commands.h"
 #include "cli/shared_flags.h"
 #include "common/file_util.h"
-#include "common/sd_notify.h"
 #include "common/pki.h"
+#include "common/sd_notify.h"
 #include "glog/logging.h"
 
 namespace shardex {
