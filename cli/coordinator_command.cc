@@ -14,6 +14,7 @@
 #include "cli/job_flags.h"
 #include "cli/shared_flags.h"
 #include "common/file_util.h"
+#include "common/sd_notify.h"
 #include "common/state_dir.h"
 #include "glog/logging.h"
 
@@ -235,6 +236,9 @@ int RunCoordinator(const CoordinatorCommand& cmd) {
   std::thread signals = HandleStopSignals([&](int signo) {
     started.WaitForNotification();
     LOG(INFO) << "signal " << signo << ": shutting down";
+    NotifyServiceManager(
+        "STOPPING=1\nSTATUS=shutting down: ending calls, flushing the "
+        "journal");
     if (server != nullptr) server->Shutdown();
   });
   absl::StatusOr<std::unique_ptr<CoordinatorServer>> s =
@@ -253,6 +257,10 @@ int RunCoordinator(const CoordinatorCommand& cmd) {
         cmd.port_file, absl::StrCat(server->port(), "\n"));
     if (!written.ok()) LOG(ERROR) << "--port-file: " << written;
   }
+  // Type=notify (deploy/systemd): `systemctl start` returns now, when
+  // clients and workers can connect and the port file is there.
+  NotifyServiceManager(
+      absl::StrCat("READY=1\nSTATUS=serving on port ", server->port()));
   server->Wait();
   signals.join();
   return kExitOk;

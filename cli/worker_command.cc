@@ -7,6 +7,8 @@
 #include <optional>
 #include <thread>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "cli/client_config.h"
 #include "cli/commands.h"
@@ -17,6 +19,7 @@
 #include "cli/shared_flags.h"
 #include "common/file_util.h"
 #include "common/pki.h"
+#include "common/sd_notify.h"
 #include "glog/logging.h"
 
 namespace shardex {
@@ -38,12 +41,38 @@ absl::Duration RenewCheckInterval(const ClientConfig& identity) {
 struct WorkerFlags {
   WorkerOptions options;
   std::string token_file;
-  std::string join;  // --join TOKEN: enrol first
+  std::string join;       // --join TOKEN: enrol first
+  std::string join_file;  // --join-file FILE: enrol once, token from FILE
   std::string identity_dir = WorkerIdentityDir();
   CLI::Option* coordinator_flag = nullptr;
   // Set when the worker uses an identity from the built-in CA.
   std::optional<ClientConfig> identity;
 };
+
+// --join-file: the token for a first start under a service manager
+// (deploy/systemd passes a LoadCredential= file, so the token is never on
+// a command line or in the journal). Read only while --identity-dir holds
+// no identity; every later start uses that identity and ignores the file.
+absl::Status ReadJoinFile(WorkerFlags* flags) {
+  if (flags->join_file.empty() || !flags->join.empty()) return absl::OkStatus();
+  absl::StatusOr<std::optional<ClientConfig>> enrolled =
+      ReadClientConfig(flags->identity_dir);
+  if (!enrolled.ok() || enrolled->has_value()) return enrolled.status();
+  absl::StatusOr<std::string> file = ReadFile(flags->join_file);
+  const absl::string_view token =
+      file.ok() ? absl::StripAsciiWhitespace(*file) : "";
+  if (token.empty()) {
+    // systemd's fallback for a missing credential is an empty file.
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--join-file ", flags->join_file, ": ",
+        file.ok() ? "empty" : file.status().message(), "; ",
+        flags->identity_dir,
+        " holds no identity yet, so this worker needs a join token there "
+        "(`shardex token create --role worker` on the coordinator's host)"));
+  }
+  flags->join = std::string(token);
+  return absl::OkStatus();
+}
 
 // --join: enrol with the coordinator and keep the identity. Otherwise an
 // identity from an earlier --join supplies the address (unless
@@ -52,6 +81,7 @@ struct WorkerFlags {
 absl::Status ResolveIdentity(WorkerFlags* flags) {
   WorkerOptions& worker = flags->options;
   std::optional<ClientConfig> config;
+  if (absl::Status st = ReadJoinFile(flags); !st.ok()) return st;
   if (!flags->join.empty()) {
     EnrollOptions enroll;
     enroll.coordinator = worker.coordinator;
@@ -110,6 +140,10 @@ Subcommand AddWorkerCommand(CLI::App& app, const GlobalOptions&) {
                   "enrol with a join token from `shardex token create --role "
                   "worker` (\"-\": read it from stdin); later runs need no "
                   "flags");
+  cmd->add_option("--join-file", flags->join_file,
+                  "as --join with the token in FILE, but only while "
+                  "--identity-dir holds no identity (for service managers; "
+                  "the file may stay or go after the first start)");
   cmd->add_option("--identity-dir", flags->identity_dir,
                   "where --join keeps this worker's key, certificates and "
                   "coordinator address")
@@ -187,13 +221,24 @@ int RunWorker(const WorkerOptions& options) {
       if (count == 0) {
         LOG(INFO) << "signal " << signo << ": draining for up to "
                   << options.drain_timeout << " (signal again to stop now)";
+        NotifyServiceManager(absl::StrCat(
+            "STOPPING=1\nSTATUS=draining: running shards have up to ",
+            absl::FormatDuration(options.drain_timeout), " to finish"));
         worker.Drain(options.drain_timeout);
       } else {
         LOG(INFO) << "signal " << signo << ": stopping now";
+        NotifyServiceManager("STATUS=stopping now, handing shards back");
         worker.Stop();
       }
     }
   });
+  // Type=notify (deploy/systemd): ready once the run loop starts, not once
+  // the coordinator answers. The loop itself dials and redials with backoff,
+  // so a coordinator that is down or restarting is a state the worker
+  // waits out, not a failed start (which would make systemd restart it and
+  // give up after StartLimitBurst, and order boot behind the network).
+  NotifyServiceManager(absl::StrCat("READY=1\nSTATUS=working for ",
+                                    options.coordinator));
   absl::Status st = worker.Run();
   exiting.store(true);
   pthread_kill(signals.native_handle(), SIGTERM);  // wakes sigwait
