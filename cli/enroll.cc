@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "common/file_util.h"
 #include "common/grpc_status.h"
 #include "common/join_token.h"
@@ -16,6 +17,7 @@
 #include "common/tls.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_certificate_verifier.h"
 #include "grpcpp/security/tls_credentials_options.h"
 #include "proto/shardex.grpc.pb.h"
@@ -28,8 +30,22 @@ using Stub = v1::Enrollment::Stub;
 
 // TLS that accepts any server certificate: only for GetCa, whose answer
 // is checked against the token's fingerprint before anything is trusted.
-std::unique_ptr<Stub> UnverifiedStub(const std::string& target) {
+// gRPC wants root certificates even when it verifies nothing, and without
+// any of its own it loads the system's (ca-certificates): a host with none
+// (a minimal container or Debian root) could not join. So it gets a root
+// of its own, made here and thrown away, which verifies nothing either.
+absl::StatusOr<std::unique_ptr<Stub>> UnverifiedStub(
+    const std::string& target) {
+  ASSIGN_OR_RETURN(std::string key_pem, NewPrivateKeyPem());
+  const absl::Time now = absl::Now();
+  ASSIGN_OR_RETURN(std::string placeholder_root,
+                   SelfSignedCaPem(key_pem, "shardex unverified GetCa",
+                                   now - absl::Hours(1), now + absl::Hours(1)));
   grpc::experimental::TlsChannelCredentialsOptions tls;
+  tls.set_certificate_provider(
+      std::make_shared<grpc::experimental::StaticDataCertificateProvider>(
+          placeholder_root));
+  tls.watch_root_certs();
   tls.set_verify_server_certs(false);
   tls.set_check_call_host(false);
   tls.set_certificate_verifier(
@@ -71,8 +87,8 @@ absl::StatusOr<std::string> FetchPinnedCa(const std::string& target,
   grpc::ClientContext ctx;
   SetDeadline(&ctx, deadline);
   v1::GetCaResponse response;
-  grpc::Status st =
-      UnverifiedStub(target)->GetCa(&ctx, v1::GetCaRequest(), &response);
+  ASSIGN_OR_RETURN(std::unique_ptr<Stub> stub, UnverifiedStub(target));
+  grpc::Status st = stub->GetCa(&ctx, v1::GetCaRequest(), &response);
   if (!st.ok()) {
     return CallError(st, "cannot fetch the CA certificate of the coordinator",
                      target);

@@ -216,6 +216,62 @@ TEST_F(PkiTest, WorkerJoinsRunsAJobAndLaterStartsNeedNoFlags) {
   EXPECT_THAT(WorkerLog(1), HasSubstr("registered with " + address_));
 }
 
+// Under a service manager the token comes from a file (deploy/systemd's
+// LoadCredential=): read for the first start only, so it may go later.
+TEST_F(PkiTest, WorkerJoinsWithATokenFileThatMayGoAfterwards) {
+  const std::string identity = root_ + "/worker-identity";
+  const std::string token_file = root_ + "/join-token";
+  ASSERT_TRUE(WriteFileAtomically(token_file, CreateToken("worker") + "\n").ok());
+  StartWorker(identity, "",
+              {"--coordinator=" + address_, "--join-file=" + token_file});
+  ASSERT_NO_FATAL_FAILURE(WaitForWorkers(1));
+  workers_[0]->Stop(absl::Seconds(5));
+
+  ASSERT_EQ(unlink(token_file.c_str()), 0);
+  StartWorker(identity, "", {"--join-file=" + token_file});
+  ASSERT_NO_FATAL_FAILURE(WaitForWorkers(1));
+  EXPECT_THAT(WorkerLog(1), HasSubstr("registered with " + address_));
+}
+
+TEST_F(PkiTest, AnEmptyJoinFileWithNoIdentityNamesTheFix) {
+  const std::string token_file = root_ + "/join-token";
+  ASSERT_TRUE(WriteFileAtomically(token_file, "").ok());  // systemd's fallback
+  const int w = StartWorker(root_ + "/no-identity", "",
+                            {"--coordinator=" + address_,
+                             "--join-file=" + token_file});
+  ExpectWorkerGivesUp(w, "shardex token create --role worker");
+}
+
+// A minimal host (a container, a debootstrap root) has no system root
+// certificates; joining must not need them: the token's fingerprint is the
+// trust. The worker runs in a mount namespace where /etc/ssl and gRPC's
+// bundled roots are empty.
+TEST_F(PkiTest, WorkerJoinsOnAHostWithoutSystemRootCertificates) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (a mount namespace)";
+  const std::string identity = root_ + "/worker-identity";
+  Subprocess::Options opts;
+  opts.stdout_file = opts.stderr_file = root_ + "/bare-worker.log";
+  std::vector<std::string> argv = {
+      "/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+      "mount -t tmpfs none /etc/ssl && "
+      "{ [ ! -d /usr/share/grpc ] || mount -t tmpfs none /usr/share/grpc; } && "
+      "[ -z \"$(ls /etc/ssl)\" ] && exec \"$@\"",
+      "sh", ShardexBinary(), "worker", "--threads=1",
+      "--identity-dir=" + identity, "--name=bare",
+      "--coordinator=" + address_, "--join=" + CreateToken("worker")};
+  std::unique_ptr<Subprocess> worker = Subprocess::Start(argv, opts).value();
+  auto client = OperatorClient();
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  bool registered = false;
+  while (!registered && absl::Now() < deadline) {
+    auto workers = client->ListWorkers();
+    registered = workers.ok() && !workers->empty();
+    if (!registered) absl::SleepFor(absl::Milliseconds(50));
+  }
+  worker->Stop(absl::Seconds(5));
+  EXPECT_TRUE(registered) << ReadFile(opts.stderr_file).value_or("");
+}
+
 TEST_F(PkiTest, LoginThenSubmitWithNoFlags) {
   CliRun login = Login(CreateToken("client"));
   ASSERT_EQ(login.exit_code, 0) << login.err;
