@@ -43,11 +43,8 @@ dpkg-deb --info "$deb" >/dev/null 2>&1 || die "$deb is not a .deb"
 
 # The root: Debian 12 minbase plus systemd as init and dbus (systemctl,
 # logind, DynamicUser= need it). Built once; the tarball is reused.
-# ca-certificates: `worker --join` fails on a host without any CA roots
-# ("Failed to create security handshaker": gRPC loads the system's roots
-# even for the unverified GetCa), so the package must depend on it (or
-# cli/enroll.cc must stop needing it): see README.md.
-packages=systemd,systemd-sysv,dbus,ca-certificates
+# No ca-certificates: joining must work on a host without system roots.
+packages=systemd,systemd-sysv,dbus
 mkdir -p "$cache"
 tarball=$cache/bookworm-minbase-${packages//,/-}.tar
 if [[ ! -s $tarball ]]; then
