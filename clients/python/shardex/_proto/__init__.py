@@ -1,0 +1,1 @@
+"""Generated stubs of proto/shardex.proto (gen_stubs.sh; never committed)."""
