@@ -20,6 +20,9 @@ PACKAGES=(
   # the .deb, and Node.js + npm for the offline Kubernetes schema check
   slurmctld slurmd slurm-client munge openssh-server openssh-client
   systemd systemd-container mmdebstrap dpkg-dev nodejs
+  # the Python client (clients/python) and its test: Debian's Python with
+  # gRPC; its stubs come from protoc and grpc_python_plugin (above)
+  python3 python3-grpcio python3-protobuf
 )
 
 missing=()
