@@ -80,6 +80,21 @@ std::string RenderMetrics(const SchedulerMetrics& m) {
   out.Gauge("shardex_slots", "Slots of all connected workers.",
             m.slots_total);
   out.Gauge("shardex_slots_busy", "Slots running an attempt.", m.slots_busy);
+  out.Gauge("shardex_worker_cpu_utilization_ratio",
+            "Mean busy share (0..1) of the workers' hosts' CPUs, from their "
+            "heartbeats.",
+            m.workers_connected == 0
+                ? 0.0
+                : m.cpu_utilization_sum / m.workers_connected);
+  out.Gauge("shardex_worker_memory_bytes",
+            "Memory of the workers' hosts, summed over workers: total, and "
+            "available (MemAvailable).",
+            {Labelled("kind", "total", m.memory_total_bytes),
+             Labelled("kind", "available", m.memory_available_bytes)});
+  out.Gauge("shardex_worker_load1",
+            "1-minute load averages of the workers' hosts, summed over "
+            "workers.",
+            m.load1_sum);
   out.Histogram("shardex_journal_commit_duration_seconds",
                 "Time to append (and when needed fsync) a batch of journal "
                 "records in the state directory.",

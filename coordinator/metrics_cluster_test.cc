@@ -169,6 +169,18 @@ TEST_F(MetricsClusterTest, ScrapeNeedsTheTokenAndPassesPromtool) {
             std::string::npos);
   EXPECT_EQ(scrape.body.find(token_), std::string::npos);
 
+  // The worker's host stats arrive with its heartbeats.
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (scrape.body.find("shardex_worker_memory_bytes{kind=\"total\"} 0\n") !=
+             std::string::npos &&
+         absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(200));
+    scrape = HttpGet(http_port_, "/metrics", token_);
+  }
+  EXPECT_EQ(scrape.body.find("shardex_worker_memory_bytes{kind=\"total\"} 0\n"),
+            std::string::npos)
+      << scrape.body;
+
   const std::string promtool = PrometheusDir() + "/promtool";
   if (access(promtool.c_str(), X_OK) != 0) GTEST_SKIP() << kSetupHint;
   const std::string file = cluster_->dir() + "/metrics.txt";

@@ -46,6 +46,12 @@ struct SchedulerMetrics {
   uint64_t workers_quarantined = 0;
   uint64_t slots_total = 0;
   uint64_t slots_busy = 0;
+  // Sums over connected workers of their hosts' last heartbeat (a host
+  // with several workers counts once per worker).
+  double cpu_utilization_sum = 0;
+  uint64_t memory_total_bytes = 0;
+  uint64_t memory_available_bytes = 0;
+  double load1_sum = 0;
   // Run times of accepted shard results, and journal commits.
   HistogramData shard_seconds;
   HistogramData journal_commit_seconds;

@@ -448,6 +448,10 @@ SchedulerMetrics Scheduler::Metrics() const {
         break;
       }
     }
+    m.cpu_utilization_sum += w.host.cpu_utilization();
+    m.memory_total_bytes += w.host.memory_total_bytes();
+    m.memory_available_bytes += w.host.memory_available_bytes();
+    m.load1_sum += w.host.load1();
     m.slots_total += w.reg.slots();
     m.slots_busy += std::min<uint64_t>(w.running.size(), w.reg.slots());
   }
@@ -541,6 +545,10 @@ void Scheduler::OnHeartbeat(uint64_t worker_id,
   if (ConnectedWorker* w = workers_.Find(worker_id)) {
     w->last_seen = clock_->Now();
     w->jobs_known = heartbeat.jobs_known();
+    w->host.set_cpu_utilization(heartbeat.cpu_utilization());
+    w->host.set_memory_total_bytes(heartbeat.memory_total_bytes());
+    w->host.set_memory_available_bytes(heartbeat.memory_available_bytes());
+    w->host.set_load1(heartbeat.load1());
   }
 }
 
