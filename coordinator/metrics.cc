@@ -99,6 +99,10 @@ std::string RenderMetrics(const SchedulerMetrics& m) {
                 "Time to append (and when needed fsync) a batch of journal "
                 "records in the state directory.",
                 m.journal_commit_seconds);
+  out.Counter("shardex_rpc_errors_total",
+              "Calls of the coordinator's gRPC port that ended with an "
+              "error, by status code.",
+              m.rpc_errors);
   return out.text();
 }
 

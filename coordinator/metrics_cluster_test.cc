@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -153,6 +154,13 @@ TEST_F(MetricsClusterTest, ScrapeNeedsTheTokenAndPassesPromtool) {
   EXPECT_EQ(denied.body.find("shardex_"), std::string::npos);
   EXPECT_EQ(HttpGet(http_port_, "/metrics", "wrong-token-0123456789").status,
             401);
+  // A gRPC call with a wrong token is counted by its code.
+  const std::string wrong = cluster_->dir() + "/wrong_token";
+  ASSERT_TRUE(WriteFileAtomically(wrong, std::string(64, 'f') + "\n").ok());
+  ASSERT_EQ(chmod(wrong.c_str(), 0600), 0);
+  CliRun bad = RunCli({"workers", "--coordinator=" + cluster_->address(),
+                       "--token-file", wrong});
+  EXPECT_NE(bad.exit_code, 0) << bad.out;
 
   HttpReply scrape = HttpGet(http_port_, "/metrics", token_);
   ASSERT_EQ(scrape.status, 200) << scrape.body;
@@ -168,6 +176,12 @@ TEST_F(MetricsClusterTest, ScrapeNeedsTheTokenAndPassesPromtool) {
                 "shardex_shard_duration_seconds_count ", kShards, "\n")),
             std::string::npos);
   EXPECT_EQ(scrape.body.find(token_), std::string::npos);
+  EXPECT_EQ(scrape.body.find(
+                "shardex_rpc_errors_total{code=\"UNAUTHENTICATED\"} 0\n"),
+            std::string::npos)
+      << scrape.body;
+  EXPECT_NE(scrape.body.find("shardex_rpc_errors_total{code=\"UNAUTHENTICATED\"} "),
+            std::string::npos);
 
   // The worker's host stats arrive with its heartbeats.
   const absl::Time deadline = absl::Now() + absl::Seconds(30);

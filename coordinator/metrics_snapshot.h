@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <vector>
 
 #include "coordinator/metrics_text.h"
 #include "proto/shardex.pb.h"
@@ -55,6 +56,9 @@ struct SchedulerMetrics {
   // Run times of accepted shard results, and journal commits.
   HistogramData shard_seconds;
   HistogramData journal_commit_seconds;
+  // Calls of the gRPC port that ended in an error, by code (set by the
+  // server from its RpcErrorCounts, coordinator/metrics_rpc.h).
+  std::vector<MetricSample> rpc_errors;
 };
 
 }  // namespace shardex

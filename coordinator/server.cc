@@ -224,6 +224,13 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   builder.AddChannelArgument(
       GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  {
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(s->rpc_errors_.InterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  }
   builder.RegisterService(&s->service_);
   builder.RegisterService(&s->gateway_);
   builder.RegisterService(&s->store_service_);
@@ -286,7 +293,11 @@ absl::Status CoordinatorServer::StartHttp() {
   }
   absl::StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(
       http, MetricsHandler(options_.metrics_no_auth ? "" : token_,
-                           [this] { return scheduler_.Metrics(); }));
+                           [this] {
+                             SchedulerMetrics m = scheduler_.Metrics();
+                             m.rpc_errors = rpc_errors_.Samples();
+                             return m;
+                           }));
   if (!started.ok()) return started.status();
   http_ = *std::move(started);
   LOG(INFO) << "serving /metrics on "

@@ -29,6 +29,7 @@
 #include "coordinator/http_server.h"
 #include "coordinator/join_tokens.h"
 #include "coordinator/journal.h"
+#include "coordinator/metrics_rpc.h"
 #include "coordinator/scheduler.h"
 #include "coordinator/service.h"
 #include "coordinator/watch_hub.h"
@@ -161,6 +162,7 @@ class CoordinatorServer {
   CoordinatorService service_;
   WorkerGatewayService gateway_;
   StoreService store_service_;
+  RpcErrorCounts rpc_errors_;  // outlives server_ (declared before it)
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::unique_ptr<HealthServer> health_;  // null without --health-listen
