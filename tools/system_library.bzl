@@ -38,7 +38,7 @@ _LIBS = {
     "re2": (["re2"], []),
     "crypto": (["libcrypto"], []),
     # TLS for the HTTP server (Boost.Beast over OpenSSL; coordinator/BUILD).
-    "ssl": (["libssl"], []),
+    "ssl": (["libssl", "libcrypto"], []),
     "sqlite3": (["sqlite3"], []),
     "gtest": (["gtest", "gmock"], []),
     "gtest_main": (["gtest_main"], []),
