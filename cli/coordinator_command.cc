@@ -197,6 +197,17 @@ void AddHealthListenFlag(CLI::App* cmd, CoordinatorOptions& server) {
                   "probes); it tells only SERVING or NOT_SERVING");
 }
 
+// The HTTP port of Prometheus' /metrics (coordinator/metrics_endpoint.h).
+void AddMetricsFlags(CLI::App* cmd, CoordinatorOptions& server) {
+  cmd->add_option("--http-listen", server.http_listen,
+                  "serve Prometheus metrics at /metrics on this host:port "
+                  "(e.g. 127.0.0.1:7480); it needs the token like the gRPC "
+                  "port, and beyond loopback the same TLS (HTTPS)");
+  cmd->add_flag("--metrics-no-auth", server.metrics_no_auth,
+                "serve /metrics without the token (scrape-only: counts, no "
+                "job or worker ids)");
+}
+
 // Blocks SIGINT and SIGTERM in every thread started after this call, and
 // returns a thread that calls `on_signal` when one arrives. Signals are
 // taken synchronously, so the handler may do anything.
@@ -224,6 +235,7 @@ Subcommand AddCoordinatorCommand(CLI::App& app, const GlobalOptions&) {
   AddStoreFlags(cmd, flags->cmd.server);
   AddSpeculationFlags(cmd, *flags);
   AddHealthListenFlag(cmd, flags->cmd.server);
+  AddMetricsFlags(cmd, flags->cmd.server);
   return {cmd, [flags] {
             flags->Finish();
             return RunCoordinator(flags->cmd);

@@ -411,6 +411,53 @@ std::vector<v1::WorkerInfo> Scheduler::ListWorkers() const {
   return out;
 }
 
+SchedulerMetrics Scheduler::Metrics() const {
+  SchedulerMetrics m;
+  m.shard_seconds = shard_seconds_.Snapshot();
+  m.journal_commit_seconds = journal_commit_seconds_.Snapshot();
+  absl::MutexLock lock(&mu_);
+  m.totals = forgotten_totals_;
+  for (const auto& [id, job] : jobs_) {
+    ++m.jobs_by_state[job.state];
+    if (job.archived.has_value()) {
+      m.totals.Add(*job.archived);
+      continue;
+    }
+    m.totals.succeeded += job.succeeded;
+    m.totals.failed += job.failed;
+    m.totals.cancelled += job.cancelled;
+    m.totals.skipped += job.skipped;
+    m.totals.retries += job.retries;
+    m.totals.speculative_attempts += job.speculative_attempts;
+    m.totals.discarded_results += job.discarded_results;
+    m.totals.result_mismatches += job.result_mismatches;
+    m.shards_queued += job.queue.size();
+    m.shards_running += job.running;
+  }
+  for (const auto& [id, w] : workers_.workers()) {
+    ++m.workers_connected;
+    if (w.draining) ++m.workers_draining;
+    if (!w.running.empty()) {
+      ++m.workers_busy;
+    } else if (!w.draining) {
+      ++m.workers_idle;
+    }
+    for (uint64_t job_id : active_jobs_) {
+      if (jobs_.at(job_id).quarantined.contains(id)) {
+        ++m.workers_quarantined;
+        break;
+      }
+    }
+    m.cpu_utilization_sum += w.host.cpu_utilization();
+    m.memory_total_bytes += w.host.memory_total_bytes();
+    m.memory_available_bytes += w.host.memory_available_bytes();
+    m.load1_sum += w.host.load1();
+    m.slots_total += w.reg.slots();
+    m.slots_busy += std::min<uint64_t>(w.running.size(), w.reg.slots());
+  }
+  return m;
+}
+
 // ------------------------------------------------------------ worker calls
 
 absl::StatusOr<uint64_t> Scheduler::OpenSession(
@@ -498,6 +545,10 @@ void Scheduler::OnHeartbeat(uint64_t worker_id,
   if (ConnectedWorker* w = workers_.Find(worker_id)) {
     w->last_seen = clock_->Now();
     w->jobs_known = heartbeat.jobs_known();
+    w->host.set_cpu_utilization(heartbeat.cpu_utilization());
+    w->host.set_memory_total_bytes(heartbeat.memory_total_bytes());
+    w->host.set_memory_available_bytes(heartbeat.memory_available_bytes());
+    w->host.set_load1(heartbeat.load1());
   }
 }
 
@@ -582,6 +633,9 @@ void Scheduler::EndJob(Job& job, v1::JobState state, std::string error,
 
 void Scheduler::TrimEndedJobs(Effects& fx, uint64_t keep) {
   for (uint64_t id : retention_.TakeJobsToForget(keep)) {
+    if (auto it = jobs_.find(id); it != jobs_.end()) {
+      forgotten_totals_.Add(it->second.Status(JobView::kProgress));
+    }
     jobs_.erase(id);
     fx.forgotten.push_back(id);
     if (journal_ != nullptr) {
@@ -597,8 +651,12 @@ void Scheduler::TrimEndedJobs(Effects& fx, uint64_t keep) {
 absl::Status Scheduler::CommitJournal(std::vector<JournalRecord> records,
                                       bool sync) {
   if (journal_ == nullptr) return absl::OkStatus();
+  if (records.empty() && !sync) return absl::OkStatus();
+  const absl::Time start = absl::Now();  // real time, whatever clock_ is
   if (!records.empty()) journal_->Append(std::move(records));
-  return sync ? journal_->Sync() : absl::OkStatus();
+  absl::Status st = sync ? journal_->Sync() : absl::OkStatus();
+  journal_commit_seconds_.Observe(absl::ToDoubleSeconds(absl::Now() - start));
+  return st;
 }
 
 void Scheduler::Apply(Effects fx) {

@@ -99,6 +99,8 @@
 #include "coordinator/job.h"
 #include "coordinator/job_planner.h"
 #include "coordinator/journal.h"
+#include "coordinator/metrics_histogram.h"
+#include "coordinator/metrics_snapshot.h"
 #include "coordinator/retention.h"
 #include "coordinator/scheduler_options.h"
 #include "coordinator/worker_link.h"
@@ -155,6 +157,8 @@ class Scheduler {
   // The newest jobs that fit in max_list_bytes, in the kProgress view.
   std::vector<shardex::v1::JobStatus> ListJobs() const;
   std::vector<shardex::v1::WorkerInfo> ListWorkers() const;
+  // Counts for /metrics (coordinator/metrics.h), in one hold of the lock.
+  SchedulerMetrics Metrics() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // ---- Worker calls, from the transport.
   // A worker stream opened: RESOURCE_EXHAUSTED beyond max_worker_sessions.
@@ -325,6 +329,11 @@ class Scheduler {
   std::vector<uint64_t> active_jobs_ ABSL_GUARDED_BY(mu_);  // not terminal
   WorkerTable workers_ ABSL_GUARDED_BY(mu_);
   Retention retention_ ABSL_GUARDED_BY(mu_);
+  // The counts of the jobs TrimEndedJobs forgot, for Metrics.
+  ShardTotals forgotten_totals_ ABSL_GUARDED_BY(mu_);
+  // For Metrics; each has its own leaf lock.
+  LatencyHistogram shard_seconds_{LatencyHistogram::ShardBounds()};
+  LatencyHistogram journal_commit_seconds_{LatencyHistogram::CommitBounds()};
 
   // Submits run here: they plan (may stat files) and wait for the journal.
   ThreadPool submitter_{2};

@@ -267,6 +267,7 @@ void Scheduler::AcceptSuccess(Job& job, uint64_t shard, ConnectedWorker& w,
                               const v1::ShardResult& r, Effects& fx) {
   CancelAttempts(job, shard, fx);  // a twin still running loses
   job.AcceptPayload(shard, r.payload(), r.runtime_us());
+  shard_seconds_.Observe(r.runtime_us() / 1e6);
   retention_.SetHeld(job, job.held_bytes + r.payload().size());
   ++w.completed;
   if (journal_ != nullptr) {

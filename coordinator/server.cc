@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/channel.h"
 #include "common/token.h"
+#include "coordinator/metrics_endpoint.h"
 #include "glog/logging.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -223,6 +224,13 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   builder.AddChannelArgument(
       GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  {
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(s->rpc_errors_.InterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  }
   builder.RegisterService(&s->service_);
   builder.RegisterService(&s->gateway_);
   builder.RegisterService(&s->store_service_);
@@ -249,11 +257,53 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     s->health_ = *std::move(probe);
     s->health_->SetServing(true);
   }
+  if (absl::Status st = s->StartHttp(); !st.ok()) return st;
   s->ticker_ = std::thread([raw = s.get()] { raw->TickLoop(); });
   if (s->ca_ != nullptr) {
     s->renewer_ = std::thread([raw = s.get()] { raw->RenewLoop(); });
   }
   return s;
+}
+
+absl::Status CoordinatorServer::StartHttp() {
+  if (options_.http_listen.empty()) return absl::OkStatus();
+  HttpServerOptions http;
+  http.listen = options_.http_listen;
+  if (!IsLoopbackAddress(options_.http_listen)) {
+    if (!options_.tls.cert.empty()) {
+      http.cert_file = options_.tls.cert;
+      http.key_file = options_.tls.key;
+    } else if (ca_ != nullptr) {
+      http.cert_file = ca_->server_cert_path();
+      http.key_file = ca_->server_key_path();
+    } else if (options_.insecure) {
+      LOG(WARNING) << "INSECURE: serving /metrics on " << options_.http_listen
+                   << " without TLS (--insecure)";
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--http-listen ", options_.http_listen,
+          " is reachable from other hosts and the coordinator has no TLS: "
+          "give a --state-dir (for the built-in CA), or --tls-cert and "
+          "--tls-key, or --insecure to accept plain HTTP"));
+    }
+  }
+  if (options_.metrics_no_auth) {
+    LOG(WARNING) << "/metrics on " << options_.http_listen
+                 << " answers without the token (--metrics-no-auth)";
+  }
+  absl::StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(
+      http, MetricsHandler(options_.metrics_no_auth ? "" : token_,
+                           [this] {
+                             SchedulerMetrics m = scheduler_.Metrics();
+                             m.rpc_errors = rpc_errors_.Samples();
+                             return m;
+                           }));
+  if (!started.ok()) return started.status();
+  http_ = *std::move(started);
+  LOG(INFO) << "serving /metrics on "
+            << (http.cert_file.empty() ? "http://" : "https://")
+            << options_.http_listen << " (port " << http_->port() << ")";
+  return absl::OkStatus();
 }
 
 CoordinatorServer::~CoordinatorServer() { Shutdown(); }
@@ -282,6 +332,7 @@ void CoordinatorServer::Shutdown() {
     server_->Wait();
   }
   if (health_ != nullptr) health_->Shutdown();
+  if (http_ != nullptr) http_->Shutdown();
   if (absl::Status st = scheduler_.SyncJournal(); !st.ok()) {
     LOG(ERROR) << "flushing the state directory: " << st;
   }

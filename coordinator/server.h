@@ -26,8 +26,10 @@
 #include "coordinator/ca.h"
 #include "coordinator/enrollment.h"
 #include "coordinator/health_server.h"
+#include "coordinator/http_server.h"
 #include "coordinator/join_tokens.h"
 #include "coordinator/journal.h"
+#include "coordinator/metrics_rpc.h"
 #include "coordinator/scheduler.h"
 #include "coordinator/service.h"
 #include "coordinator/watch_hub.h"
@@ -47,6 +49,14 @@ struct CoordinatorOptions {
   // host:port of a plaintext server answering only grpc.health.v1.Health
   // (coordinator/health_server.h), for Kubernetes' gRPC probes; empty: none.
   std::string health_listen;
+  // host:port of the HTTP server for Prometheus' /metrics
+  // (coordinator/metrics_endpoint.h); empty: none. Beyond loopback it
+  // serves HTTPS with the gRPC port's certificate, or plain HTTP only with
+  // `insecure`.
+  std::string http_listen;
+  // Serve /metrics without the token (scrape-only metrics; they hold
+  // counts, no job or worker ids).
+  bool metrics_no_auth = false;
   Scheduler::Options scheduler;
   // Where jobs and accepted results are kept (SQLite), and the store of
   // staged files (<state_dir>/store) and job outputs (<state_dir>/outputs);
@@ -100,6 +110,8 @@ class CoordinatorServer {
   int port() const { return port_; }
   // The --health-listen server's port; 0 without one.
   int health_port() const { return health_ == nullptr ? 0 : health_->port(); }
+  // The --http-listen server's port; 0 without one.
+  int http_port() const { return http_ == nullptr ? 0 : http_->port(); }
   // The token every call must carry (for in-process clients such as
   // `shardex local`). Never log it.
   const std::string& token() const { return token_; }
@@ -126,6 +138,9 @@ class CoordinatorServer {
   // Built-in CA only: re-issues the server certificate when due (the
   // server's TLS watches its files), hourly until Shutdown.
   void RenewLoop();
+  // Starts http_ (--http-listen) with the TLS and auth rules of the gRPC
+  // port.
+  absl::Status StartHttp();
 
   const CoordinatorOptions options_;
   const std::string token_;
@@ -147,9 +162,11 @@ class CoordinatorServer {
   CoordinatorService service_;
   WorkerGatewayService gateway_;
   StoreService store_service_;
+  RpcErrorCounts rpc_errors_;  // outlives server_ (declared before it)
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::unique_ptr<HealthServer> health_;  // null without --health-listen
+  std::unique_ptr<HttpServer> http_;      // null without --http-listen
   std::atomic<bool> shutdown_started_{false};
   absl::Notification stopping_;
   absl::Notification stopped_;

@@ -50,6 +50,10 @@ shardex::v1::WorkerInfo ConnectedWorker::Info() const {
   info.set_last_heartbeat_unix_ms(absl::ToUnixMillis(last_seen));
   info.set_jobs_known(jobs_known);
   info.set_draining(draining);
+  info.set_cpu_utilization(host.cpu_utilization());
+  info.set_memory_total_bytes(host.memory_total_bytes());
+  info.set_memory_available_bytes(host.memory_available_bytes());
+  info.set_load1(host.load1());
   return info;
 }
 

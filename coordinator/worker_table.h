@@ -51,6 +51,8 @@ struct ConnectedWorker {
   absl::Time last_seen;
   // Job definitions the worker says it holds (its last Heartbeat).
   uint64_t jobs_known = 0;
+  // Its host's CPU, memory and load (its last Heartbeat's fields).
+  shardex::v1::Heartbeat host;
   uint64_t completed = 0;
   bool draining = false;
 

@@ -37,6 +37,8 @@ _LIBS = {
     "png": (["libpng"], []),
     "re2": (["re2"], []),
     "crypto": (["libcrypto"], []),
+    # TLS for the HTTP server (Boost.Beast over OpenSSL; coordinator/BUILD).
+    "ssl": (["libssl", "libcrypto"], []),
     "sqlite3": (["sqlite3"], []),
     "gtest": (["gtest", "gmock"], []),
     "gtest_main": (["gtest_main"], []),

@@ -246,6 +246,7 @@ void Worker::FillHeartbeat(v1::Heartbeat* heartbeat) {
   heartbeat->set_running(c.running);
   heartbeat->set_queued(c.queued);
   heartbeat->set_jobs_known(executor_->KnownJobs());
+  host_stats_.Sample().FillHeartbeat(heartbeat);
 }
 
 absl::Status Worker::Run() {

@@ -56,6 +56,7 @@
 #include "worker/blob_fetcher.h"
 #include "worker/executor.h"
 #include "worker/outbox.h"
+#include "worker/host_stats.h"
 #include "worker/session.h"
 #include "worker/staging.h"
 #include "worker/worker_state.h"
@@ -158,6 +159,9 @@ class Worker : private Session::Host {
   std::unique_ptr<BlobFetcher> fetcher_;
   std::unique_ptr<BlobCache> cache_;  // null if it could not be opened
   std::unique_ptr<JobStager> stager_;
+
+  // The host's CPU, memory and load, for heartbeats.
+  ProcHostStats host_stats_;
 
   // Last: destroyed first (it calls OnResult until then).
   std::unique_ptr<ShardExecutor> executor_;
