@@ -10,6 +10,8 @@ PACKAGES=(
   libabsl-dev libgtest-dev libgmock-dev libgoogle-glog-dev libcli11-dev
   libprimesieve-dev primesieve-bin libpng-dev libre2-dev libssl-dev openssl
   libsqlite3-dev
+  # Boost.Beast/Asio, header-only: the coordinator's HTTP server (/metrics)
+  libboost-dev
   # ip and unshare, for the multi-host tests (tests/netns_hosts.h)
   iproute2 util-linux
   # clang and libFuzzer, for the fuzz targets (scripts/fuzz.sh)
@@ -55,6 +57,21 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   if [ -n "$policy" ]; then $SUDO rm -f "$policy"; trap - EXIT; fi
+fi
+
+# Prometheus and promtool for the metrics tests
+# (coordinator/metrics_cluster_test), unpacked from Debian's package
+# without installing it (no service).
+p=$HOME/.cache/shardex/prometheus
+if [ ! -x "$p/usr/bin/promtool" ] || [ ! -x "$p/usr/bin/prometheus" ]; then
+  echo "setup: unpacking Debian's prometheus into $p" >&2
+  tmp=$(mktemp -d)
+  chmod 755 "$tmp"  # apt's _apt user writes the download there
+  (cd "$tmp" && { apt-get download -qq prometheus 2>/dev/null ||
+    { $SUDO apt-get update -qq && apt-get download -qq prometheus; }; })
+  mkdir -p "$p"
+  dpkg -x "$tmp"/prometheus_*.deb "$p"
+  rm -rf "$tmp"
 fi
 
 # deploy/kubernetes: the offline validation's npm packages (pinned by the
