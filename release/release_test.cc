@@ -70,7 +70,9 @@ void CheckListing(const std::string& listing, const std::string& owner,
     fields >> mode >> entry_owner >> size >> date >> time >> path;
     EXPECT_EQ(entry_owner, owner) << line;
     EXPECT_EQ(date + " " + time, "1970-01-01 00:00") << line;
-    if (path == binary) EXPECT_EQ(mode, "-rwxr-xr-x") << line;
+    if (path == binary) {
+      EXPECT_EQ(mode, "-rwxr-xr-x") << line;
+    }
     paths.insert(path);
   }
   EXPECT_EQ(paths.count(binary), 1u) << binary << " missing\n" << listing;
