@@ -397,6 +397,12 @@ std::vector<v1::JobStatus> Scheduler::ListJobs() const {
   return out;
 }
 
+absl::StatusOr<v1::ListAttemptsResponse> Scheduler::ListAttempts(
+    const v1::ListAttemptsRequest& request) const {
+  // Skeleton: the shard log is being built (issue 13).
+  return absl::UnimplementedError("the shard log is not built yet");
+}
+
 std::vector<v1::WorkerInfo> Scheduler::ListWorkers() const {
   absl::MutexLock lock(&mu_);
   std::vector<v1::WorkerInfo> out;

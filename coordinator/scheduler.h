@@ -157,6 +157,10 @@ class Scheduler {
   // The newest jobs that fit in max_list_bytes, in the kProgress view.
   std::vector<shardex::v1::JobStatus> ListJobs() const;
   std::vector<shardex::v1::WorkerInfo> ListWorkers() const;
+  // A page of the job's shard log (AttemptRecord, in start order).
+  // NOT_FOUND for a job the coordinator does not know.
+  absl::StatusOr<shardex::v1::ListAttemptsResponse> ListAttempts(
+      const shardex::v1::ListAttemptsRequest& request) const;
   // Counts for /metrics (coordinator/metrics.h), in one hold of the lock.
   SchedulerMetrics Metrics() const ABSL_LOCKS_EXCLUDED(mu_);
 
