@@ -181,16 +181,20 @@ Subcommand AddWatchCommand(CLI::App& app, const GlobalOptions&) {
 Subcommand AddLocalCommand(CLI::App& app, const GlobalOptions& global) {
   auto flags = std::make_shared<LocalFlags>();
   LocalClusterOptions& cluster = flags->cmd.cluster;
-  cluster.threads = 1;
   CLI::App* cmd = app.add_subcommand(
       "local", "run a job on a private cluster of worker processes here");
   cmd->fallthrough();
   cmd->add_option("--workers", cluster.workers, "worker processes to start")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
-  cmd->add_option("--threads", cluster.threads, "threads per worker")
-      ->check(CLI::Range(1, 4096))
-      ->capture_default_str();
+  cmd->add_option("--threads", cluster.threads,
+                  "kernel shards each worker runs at once (default: this "
+                  "host's cores / --workers, at least 1)")
+      ->check(CLI::Range(1, 4096));
+  cmd->add_option("--processes", cluster.processes,
+                  "command shards each worker runs at once (default: as "
+                  "--threads)")
+      ->check(CLI::Range(1, 4096));
   cmd->add_flag("--json", flags->cmd.wait.json, "print JSON");
   cmd->add_option("--state-dir", cluster.state_dir,
                   "keep the coordinator's state here (default: a private "

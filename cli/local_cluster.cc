@@ -5,11 +5,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <algorithm>
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/file_util.h"
 
 namespace shardex {
+
+LocalSlots ResolveLocalSlots(const LocalClusterOptions& options, int cores) {
+  LocalSlots slots;
+  slots.threads = options.threads > 0
+                      ? options.threads
+                      : std::max(1, cores / std::max(1, options.workers));
+  slots.processes = options.processes > 0 ? options.processes : slots.threads;
+  return slots;
+}
 
 absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
     const LocalClusterOptions& options) {
@@ -35,12 +47,14 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
   if (!server.ok()) return server.status();
   cluster->server_ = std::move(server).value();
 
+  const LocalSlots slots = ResolveLocalSlots(
+      options, static_cast<int>(std::thread::hardware_concurrency()));
   for (int i = 0; i < options.workers; ++i) {
     absl::StatusOr<std::unique_ptr<Subprocess>> worker = Subprocess::Start(
         {options.self_exe, absl::StrCat("--log-level=", options.log_level),
          "worker", absl::StrCat("--coordinator=", cluster->address()),
-         absl::StrCat("--threads=", options.threads),
-         absl::StrCat("--processes=", options.threads),
+         absl::StrCat("--threads=", slots.threads),
+         absl::StrCat("--processes=", slots.processes),
          absl::StrCat("--token-file=", cluster->server_->token_file()),
          absl::StrCat("--name=local-", i + 1)},
         Subprocess::Options{});

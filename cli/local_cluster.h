@@ -23,7 +23,11 @@ namespace shardex {
 
 struct LocalClusterOptions {
   int workers = 2;
-  int threads = 1;          // per worker
+  // Per worker: kernel shards run at once (threads) and command shards
+  // run at once (child processes). 0: this host's cores shared among the
+  // workers (at least 1); processes 0: as many as threads.
+  int threads = 0;
+  int processes = 0;
   std::string self_exe;     // path of the shardex binary
   std::string log_level = "error";  // for the worker processes
   // The private cluster runs only the user's own jobs, so it may run their
@@ -34,6 +38,14 @@ struct LocalClusterOptions {
   std::string state_dir;
   absl::Duration ready_timeout = absl::Seconds(30);
 };
+
+// The slots each worker gets: `threads` and `processes` with their 0
+// defaults resolved for a host with `cores` cores.
+struct LocalSlots {
+  int threads = 1;
+  int processes = 1;
+};
+LocalSlots ResolveLocalSlots(const LocalClusterOptions& options, int cores);
 
 class LocalCluster {
  public:

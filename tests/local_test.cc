@@ -1,9 +1,12 @@
 // `shardex local`: the quick start's cluster-in-one-command path.
 #include <dirent.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <string>
+
+#include "absl/strings/str_cat.h"
 
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
@@ -55,7 +58,6 @@ TEST(LocalTest, PiMatchesAClusterOfOne) {
   ASSERT_EQ(one.exit_code, 0) << one.err;
   EXPECT_EQ(three.out, one.out);
 }
-
 }  // namespace
 }  // namespace shardex
 
@@ -121,6 +123,30 @@ TEST(LocalKernelsTest, WordcountAndGrepEqualCoreutilsOnTwoWorkers) {
                         "(GNU|Free) Software", file});
   ASSERT_EQ(grep.exit_code, 0) << grep.err;
   EXPECT_EQ(grep.out, Shell("grep -E '(GNU|Free) Software' " + file));
+}
+
+// Two command shards that each wait (up to `patience` tenths of a second)
+// until both have started: they finish only if they run at once.
+CliRun RunTwoShardsThatMeet(const std::string& processes, int patience) {
+  const std::string dir = absl::StrCat(testing::TempDir(), "/meet-",
+                                       processes, "-", patience);
+  mkdir(dir.c_str(), 0700);
+  return RunCli(
+      {"local", "--workers", "1", "--processes", processes, "--shards", "2",
+       "--reduce", "sum", "--no-retry-exit", "3", "--shell", "--",
+       absl::StrCat("touch ", dir, "/{shard}; i=0; while [ $(ls ", dir,
+                    " | wc -l) -lt 2 ]; do i=$((i+1)); [ $i -gt ", patience,
+                    " ] && exit 3; sleep 0.1; done; echo 1")});
+}
+
+// `local --processes 2` runs two command shards at once on one worker;
+// with one process the second never starts while the first waits.
+TEST(LocalTest, ProcessesRunCommandShardsAtOnce) {
+  CliRun two = RunTwoShardsThatMeet("2", 600);
+  EXPECT_EQ(two.exit_code, 0) << two.err;
+  EXPECT_EQ(absl::StripAsciiWhitespace(two.out), "2");
+  CliRun one = RunTwoShardsThatMeet("1", 20);
+  EXPECT_NE(one.exit_code, 0) << one.out;
 }
 
 }  // namespace
