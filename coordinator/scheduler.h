@@ -254,6 +254,10 @@ class Scheduler {
   void TrimEndedJobs(Effects& fx, uint64_t keep = 0)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Job* FindJob(uint64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // NOT_FOUND for a job not in jobs_, saying if it may have been forgotten.
+  absl::Status UnknownJob(uint64_t id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A new job's empty shard log, with the configured cap.
+  AttemptLog NewAttemptLog() const { return AttemptLog(options_.max_attempt_log); }
 
   // ---- Assignment.
   // Fills free worker slots from the queues of running jobs.
@@ -294,6 +298,12 @@ class Scheduler {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Skips the shards a result's Cutoff made unnecessary.
   void ApplyCutoff(Job& job, uint64_t cutoff, Effects& fx)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends `attempt`'s entry in the job's shard log; `r` is its result, if
+  // one came (run time, exit code, bytes, error).
+  void LogEnd(Job& job, const RunningAttempt& attempt,
+              shardex::v1::AttemptOutcome outcome,
+              const shardex::v1::ShardResult* r = nullptr)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Hands a job whose shards are all done to the reducer.
   void StartReduce(Job& job, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
