@@ -56,6 +56,10 @@ void AttemptLog::End(uint32_t index, const Ending& ending) {
     absl::string_view error = ending.error;
     if (error.size() > kMaxErrorBytes) {
       error = error.substr(error.size() - kMaxErrorBytes);
+      // Start at a character, not inside one: records are UTF-8.
+      while (!error.empty() && (static_cast<unsigned char>(error[0]) & 0xC0) == 0x80) {
+        error.remove_prefix(1);
+      }
     }
     errors_[index] = std::string(error);
   }
