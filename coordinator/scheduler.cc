@@ -660,7 +660,7 @@ void Scheduler::EndJob(Job& job, v1::JobState state, std::string error,
     rec.kind = JournalRecord::Kind::kJobEnded;
     rec.job_id = job.id;
     rec.data = job.Status().SerializeAsString();
-    rec.attempts = job.attempts.Serialize();
+    fx.attempt_logs.emplace_back(fx.journal.size() - 1, job.attempts);
   }
   retention_.SetHeld(job, job.Archive());
   retention_.MarkEnded(job);
@@ -696,6 +696,9 @@ absl::Status Scheduler::CommitJournal(std::vector<JournalRecord> records,
 }
 
 void Scheduler::Apply(Effects fx) {
+  for (const auto& [index, log] : fx.attempt_logs) {
+    fx.journal[index].attempts = log.Serialize();
+  }
   if (absl::Status st = CommitJournal(std::move(fx.journal), fx.sync_journal);
       !st.ok()) {
     LOG(ERROR) << "journal: " << st;

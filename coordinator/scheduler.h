@@ -224,6 +224,10 @@ class Scheduler {
     std::vector<uint64_t> to_reduce;
     std::vector<std::pair<uint64_t, bool>> changed;  // (job, terminal)
     std::vector<uint64_t> forgotten;  // their blobs and outputs go
+    // Shard logs of ended jobs, copied under the lock and serialized into
+    // journal[index].attempts outside it (a log may hold a million
+    // attempts: a copy is a memcpy, serializing is not).
+    std::vector<std::pair<size_t, AttemptLog>> attempt_logs;
   };
 
   // What Admit decides: refused, answered (a retried request id: its job's
