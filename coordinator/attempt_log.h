@@ -71,6 +71,10 @@ class AttemptLog {
       uint64_t start, uint32_t max_count,
       uint64_t max_bytes = UINT64_MAX) const;
 
+  // Gives back the spare capacity of a log that will not grow much more
+  // (its job ended).
+  void ShrinkToFit() { entries_.shrink_to_fit(); }
+
   uint64_t size() const { return entries_.size(); }
   uint64_t dropped() const { return dropped_; }
   // Memory held, for the job's held bytes (Retention).

@@ -157,6 +157,7 @@ uint64_t Job::Archive() {
   queue.clear();
   queue.shrink_to_fit();
   kernel.reset();
+  attempts.ShrinkToFit();
   return spec_bytes + result.ByteSizeLong() + error.size() + mismatch.size() +
          attempts.bytes();
 }

@@ -36,6 +36,13 @@
 // them). Worker sessions are counted and a session that does not Register
 // within heartbeat_timeout is closed.
 //
+// Shard log: every attempt gets an entry in its job's AttemptLog
+// (attempt_log.h) when it starts (dispatched, speculative, or adopted from
+// a returning worker) and its outcome when it ends (succeeded, failed,
+// cancelled, handed back, lost, discarded); ListAttempts pages through it.
+// The log stays with the job record after the end and is journaled with
+// the job's end (serialized outside the lock, Effects::attempt_logs).
+//
 // Ends: a job ends one way whatever the outcome (EndJob: succeeded after
 // Reduce, failed, cancelled). Every connected worker that was sent its
 // JobDefinition then gets CancelShards{job_ids: [job]}: it stops the job's
