@@ -7,6 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -144,10 +147,26 @@ std::string FormatJobTable(const std::vector<v1::JobStatus>& jobs) {
   return out;
 }
 
+std::string FormatCpu(const v1::WorkerInfo& w) {
+  if (w.memory_total_bytes() == 0) return "-";  // no heartbeat yet
+  return absl::StrFormat("%.0f%%", 100 * w.cpu_utilization());
+}
+
+std::string FormatMemory(const v1::WorkerInfo& w) {
+  if (w.memory_total_bytes() == 0) return "-";
+  const double gib = 1024.0 * 1024 * 1024;
+  const uint64_t used =
+      w.memory_total_bytes() -
+      std::min(w.memory_available_bytes(), w.memory_total_bytes());
+  return absl::StrFormat("%.1f/%.1fG", used / gib,
+                         w.memory_total_bytes() / gib);
+}
+
 std::string FormatWorkerTable(const std::vector<v1::WorkerInfo>& workers) {
   std::string out = absl::StrFormat(
-      "%-7s %-20s %-6s %-8s %-10s %-8s %-22s %-8s %s\n", "WORKER", "HOST",
-      "SLOTS", "RUNNING", "COMPLETED", "PID", "PEER", "VERSION", "STATE");
+      "%-7s %-20s %-6s %-8s %-10s %-5s %-12s %-6s %-8s %-22s %-8s %s\n",
+      "WORKER", "HOST", "SLOTS", "RUNNING", "COMPLETED", "CPU", "MEM", "LOAD1",
+      "PID", "PEER", "VERSION", "STATE");
   for (const auto& w : workers) {
     std::string state = w.draining() ? "draining" : "ready";
     if (w.quarantined_jobs_size() > 0) {
@@ -156,9 +175,147 @@ std::string FormatWorkerTable(const std::vector<v1::WorkerInfo>& workers) {
     }
     absl::StrAppend(
         &out,
-        absl::StrFormat("%-7d %-20s %-6d %-8d %-10d %-8d %-22s %-8s %s\n",
-                        w.worker_id(), w.host(), w.slots(), w.running(),
-                        w.completed(), w.pid(), w.peer(), w.version(), state));
+        absl::StrFormat(
+            "%-7d %-20s %-6d %-8d %-10d %-5s %-12s %-6s %-8d %-22s %-8s %s\n",
+            w.worker_id(), w.host(), w.slots(), w.running(), w.completed(),
+            FormatCpu(w), FormatMemory(w),
+            w.memory_total_bytes() == 0 ? "-"
+                                        : absl::StrFormat("%.2f", w.load1()),
+            w.pid(), w.peer(), w.version(), state));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- shard log
+
+namespace {
+
+// Seconds the attempt ran: as the worker measured it, else wall time from
+// start to end; "-" while it runs.
+std::string RuntimeText(const v1::AttemptRecord& a) {
+  if (a.runtime_us() > 0) return absl::StrFormat("%.3fs", a.runtime_us() / 1e6);
+  if (a.end_unix_ms() == 0) return "-";
+  return absl::StrFormat("%.3fs",
+                         (a.end_unix_ms() - a.start_unix_ms()) / 1000.0);
+}
+
+std::string StartText(const v1::AttemptRecord& a) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ",
+                          absl::FromUnixMillis(a.start_unix_ms()),
+                          absl::UTCTimeZone());
+}
+
+std::string JsonString(absl::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          absl::StrAppend(&out, absl::StrFormat("\\u%04x", c));
+        } else {
+          out += static_cast<char>(c);  // UTF-8 passes through
+        }
+    }
+  }
+  out += "\"";
+  return out;
+}
+
+std::string CsvField(absl::string_view s) {
+  if (s.find_first_of(",\"\r\n") == absl::string_view::npos) {
+    return std::string(s);
+  }
+  return absl::StrCat("\"", absl::StrReplaceAll(s, {{"\"", "\"\""}}), "\"");
+}
+
+}  // namespace
+
+std::string OutcomeName(v1::AttemptOutcome outcome) {
+  std::string name = v1::AttemptOutcome_Name(outcome);
+  if (absl::StartsWith(name, "ATTEMPT_")) name = name.substr(8);
+  if (name == "OUTCOME_UNSPECIFIED") name = "unknown";
+  return absl::AsciiStrToLower(name);
+}
+
+std::string FormatAttemptTable(const std::vector<v1::AttemptRecord>& attempts,
+                               uint64_t dropped) {
+  std::string out = absl::StrFormat(
+      "%-7s %-8s %-7s %-20s %-24s %-10s %-11s %-5s %s\n", "SHARD", "ATTEMPT",
+      "WORKER", "HOST", "START", "RUNTIME", "OUTCOME", "EXIT", "BYTES");
+  bool any_speculative = false;
+  for (const v1::AttemptRecord& a : attempts) {
+    any_speculative |= a.speculative();
+    absl::StrAppend(
+        &out,
+        absl::StrFormat(
+            "%-7d %-8s %-7d %-20s %-24s %-10s %-11s %-5s %d\n", a.shard(),
+            absl::StrCat(a.attempt(), a.speculative() ? "*" : ""),
+            a.worker_id(), a.host(), StartText(a), RuntimeText(a),
+            absl::AsciiStrToUpper(OutcomeName(a.outcome())),
+            a.has_exit_code() ? absl::StrCat(a.exit_code()) : "-",
+            a.bytes_out()));
+  }
+  if (any_speculative) out += "* a speculative backup of a slow attempt\n";
+  if (dropped > 0) {
+    absl::StrAppend(&out, dropped,
+                    " later attempts not kept (the coordinator's cap on "
+                    "attempts kept per job)\n");
+  }
+  for (const v1::AttemptRecord& a : attempts) {
+    if (a.outcome() != v1::ATTEMPT_FAILED || a.error().empty()) continue;
+    absl::StrAppend(&out, "\nshard ", a.shard(), " attempt ", a.attempt(),
+                    " on worker ", a.worker_id(), " (", a.host(), ") failed",
+                    a.has_exit_code() ? absl::StrCat(" with exit code ",
+                                                     a.exit_code())
+                                      : "",
+                    ":\n");
+    for (absl::string_view line : absl::StrSplit(
+             absl::StripTrailingAsciiWhitespace(a.error()), '\n')) {
+      absl::StrAppend(&out, "  ", line, "\n");
+    }
+  }
+  return out;
+}
+
+std::string AttemptsToJson(const std::vector<v1::AttemptRecord>& attempts) {
+  std::string out = "[";
+  for (size_t i = 0; i < attempts.size(); ++i) {
+    const v1::AttemptRecord& a = attempts[i];
+    absl::StrAppend(
+        &out, i == 0 ? "\n" : ",\n", "{\"shard\":", a.shard(),
+        ",\"attempt\":", a.attempt(), ",\"worker_id\":", a.worker_id(),
+        ",\"host\":", JsonString(a.host()),
+        ",\"start_unix_ms\":", a.start_unix_ms(),
+        ",\"end_unix_ms\":", a.end_unix_ms(),
+        ",\"runtime_us\":", a.runtime_us(),
+        ",\"outcome\":", JsonString(OutcomeName(a.outcome())),
+        ",\"exit_code\":",
+        a.has_exit_code() ? absl::StrCat(a.exit_code()) : "null",
+        ",\"bytes_out\":", a.bytes_out(),
+        ",\"speculative\":", a.speculative() ? "true" : "false",
+        ",\"error\":", JsonString(a.error()), "}");
+  }
+  out += attempts.empty() ? "]\n" : "\n]\n";
+  return out;
+}
+
+std::string AttemptsToCsv(const std::vector<v1::AttemptRecord>& attempts) {
+  std::string out =
+      "shard,attempt,worker_id,host,start_unix_ms,end_unix_ms,runtime_us,"
+      "outcome,exit_code,bytes_out,speculative,error\n";
+  for (const v1::AttemptRecord& a : attempts) {
+    absl::StrAppend(
+        &out, a.shard(), ",", a.attempt(), ",", a.worker_id(), ",",
+        CsvField(a.host()), ",", a.start_unix_ms(), ",", a.end_unix_ms(), ",",
+        a.runtime_us(), ",", OutcomeName(a.outcome()), ",",
+        a.has_exit_code() ? absl::StrCat(a.exit_code()) : "", ",",
+        a.bytes_out(), ",", a.speculative() ? "true" : "false", ",",
+        CsvField(a.error()), "\n");
   }
   return out;
 }

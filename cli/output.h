@@ -42,6 +42,29 @@ std::string FormatJobTable(const std::vector<shardex::v1::JobStatus>& jobs);
 std::string FormatWorkerTable(
     const std::vector<shardex::v1::WorkerInfo>& workers);
 
+// A job's shard log (`status JOB --shards`), one row per attempt in start
+// order. The table has SHARD ATTEMPT WORKER HOST START RUNTIME OUTCOME EXIT
+// BYTES (a speculative backup's attempt is marked "*"), then the error of
+// each failed attempt. `dropped`: attempts the coordinator did not keep.
+std::string FormatAttemptTable(
+    const std::vector<shardex::v1::AttemptRecord>& attempts,
+    uint64_t dropped = 0);
+// The same as one JSON array of objects named like AttemptRecord's fields;
+// numbers are JSON numbers, `outcome` is "succeeded", "failed", ...,
+// `exit_code` is null when there is none.
+std::string AttemptsToJson(
+    const std::vector<shardex::v1::AttemptRecord>& attempts);
+// The same as CSV (RFC 4180: CRLF-free, quoted where needed) with a header
+// line of the field names.
+std::string AttemptsToCsv(
+    const std::vector<shardex::v1::AttemptRecord>& attempts);
+// "succeeded", "failed", ... from ATTEMPT_SUCCEEDED, ATTEMPT_FAILED, ...
+std::string OutcomeName(shardex::v1::AttemptOutcome outcome);
+
+// Host load of a worker for `workers`: "37%", "1.2/7.6G", "0.85".
+std::string FormatCpu(const shardex::v1::WorkerInfo& w);
+std::string FormatMemory(const shardex::v1::WorkerInfo& w);
+
 // A proto as one JSON object (field names as in the .proto).
 std::string ToJson(const google::protobuf::Message& message);
 

@@ -1,6 +1,7 @@
 // status, cancel, jobs, workers: one call to the coordinator, its answer
 // printed as text or JSON.
 #include <iostream>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -11,11 +12,85 @@
 
 namespace shardex {
 
+namespace {
+
+// `status JOB --shards`: the flags beyond QueryFlags.
+struct ShardLogFlags {
+  bool shards = false;  // --shards
+  bool csv = false;     // --csv
+};
+
+// Every attempt of the job, a page at a time; `dropped` as the last page
+// says.
+absl::StatusOr<std::vector<v1::AttemptRecord>> FetchAttempts(
+    CoordinatorClient& client, uint64_t job_id, uint64_t* dropped) {
+  if (client.channel() == nullptr) return client.channel_error();
+  auto stub = v1::Coordinator::NewStub(client.channel());
+  std::vector<v1::AttemptRecord> all;
+  v1::ListAttemptsRequest req;
+  req.set_job_id(job_id);
+  while (true) {
+    v1::ListAttemptsResponse page;
+    absl::Status st = client.Call([&](grpc::ClientContext* ctx) {
+      return stub->ListAttempts(ctx, req, &page);
+    });
+    if (!st.ok()) return st;
+    for (v1::AttemptRecord& a : *page.mutable_attempts()) {
+      all.push_back(std::move(a));
+    }
+    *dropped = page.dropped();
+    // `next` must move on; a server that says otherwise would loop forever.
+    if (!page.more() || page.next() <= req.start()) return all;
+    req.set_start(page.next());
+  }
+}
+
+int RunShardLog(const ClientOptions& options, uint64_t job_id, bool json,
+                bool csv) {
+  CoordinatorClient client(options);
+  uint64_t dropped = 0;
+  absl::StatusOr<std::vector<v1::AttemptRecord>> attempts =
+      FetchAttempts(client, job_id, &dropped);
+  if (!attempts.ok()) return Fail(attempts.status());
+  if (json) {
+    std::cout << AttemptsToJson(*attempts);
+  } else if (csv) {
+    std::cout << AttemptsToCsv(*attempts);
+  } else {
+    std::cout << FormatAttemptTable(*attempts, dropped);
+  }
+  if (dropped > 0 && (json || csv)) {
+    std::cerr << "shardex: " << dropped
+              << " later attempts of the job were not kept (the "
+                 "coordinator's cap on attempts kept per job)\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
 Subcommand AddStatusCommand(CLI::App& app, const GlobalOptions&) {
-  return AddQueryCommand(app, "status", "show a job", /*takes_job=*/true,
-                         [](const QueryFlags& f) {
-                           return RunStatus(f.client.options, f.job_id, f.json);
-                         });
+  auto extra = std::make_shared<ShardLogFlags>();
+  Subcommand sub = AddQueryCommand(
+      app, "status", "show a job", /*takes_job=*/true,
+      [extra](const QueryFlags& f) {
+        if (extra->csv && !extra->shards) {
+          return UsageError("--csv is for the shard log: add --shards");
+        }
+        if (extra->csv && f.json) {
+          return UsageError("--json and --csv: choose one");
+        }
+        if (extra->shards) {
+          return RunShardLog(f.client.options, f.job_id, f.json, extra->csv);
+        }
+        return RunStatus(f.client.options, f.job_id, f.json);
+      });
+  sub.app->add_flag("--shards", extra->shards,
+                    "print the shard log: one row per attempt (shard, "
+                    "attempt, worker, host, start, runtime, outcome, exit "
+                    "code, bytes out)");
+  sub.app->add_flag("--csv", extra->csv, "with --shards: print CSV");
+  return sub;
 }
 
 Subcommand AddCancelCommand(CLI::App& app, const GlobalOptions&) {

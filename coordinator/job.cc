@@ -75,17 +75,18 @@ void Job::AdoptAttempt(uint64_t shard, uint32_t attempt, uint64_t worker_id,
   slot.running.push_back(RunningAttempt{attempt, worker_id, now});
 }
 
-bool Job::EndAttempt(uint64_t shard, uint64_t worker_id,
-                     std::optional<uint32_t> attempt) {
-  auto& attempts = shards[shard].running;
-  for (auto it = attempts.begin(); it != attempts.end(); ++it) {
+std::optional<RunningAttempt> Job::EndAttempt(
+    uint64_t shard, uint64_t worker_id, std::optional<uint32_t> attempt) {
+  auto& running = shards[shard].running;
+  for (auto it = running.begin(); it != running.end(); ++it) {
     if (it->worker_id == worker_id &&
         (!attempt.has_value() || it->attempt == *attempt)) {
-      attempts.erase(it);
-      return true;
+      RunningAttempt ended = *it;
+      running.erase(it);
+      return ended;
     }
   }
-  return false;
+  return std::nullopt;
 }
 
 void Job::Requeue(uint64_t shard) {
@@ -156,7 +157,9 @@ uint64_t Job::Archive() {
   queue.clear();
   queue.shrink_to_fit();
   kernel.reset();
-  return spec_bytes + result.ByteSizeLong() + error.size() + mismatch.size();
+  attempts.ShrinkToFit();
+  return spec_bytes + result.ByteSizeLong() + error.size() + mismatch.size() +
+         attempts.bytes();
 }
 
 shardex::v1::JobStatus Job::Status(JobView view) const {

@@ -37,6 +37,7 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/time/time.h"
 #include "common/job_state.h"
+#include "coordinator/attempt_log.h"
 #include "kernels/kernel.h"
 #include "proto/shardex.pb.h"
 
@@ -48,6 +49,8 @@ struct RunningAttempt {
   uint64_t worker_id = 0;
   absl::Time started;
   bool speculative = false;  // a backup twin of a straggler
+  // Its entry in the job's AttemptLog (AttemptLog::kNotLogged: none).
+  uint32_t log_index = AttemptLog::kNotLogged;
 };
 
 // Why a shard's attempts failed; kept only for shards that failed.
@@ -145,6 +148,10 @@ struct Job {
 
   // The idempotency key the client sent with the submit, if any.
   std::string request_id;
+  // The shard log: every attempt, in start order. Kept after the job
+  // ends, until the job is forgotten; journaled with the job's end.
+  AttemptLog attempts;
+
   // Set for jobs that ended before a coordinator restart: their status as
   // journaled, returned by Status() as is.
   std::optional<shardex::v1::JobStatus> archived;
@@ -166,8 +173,8 @@ struct Job {
   void AdoptAttempt(uint64_t shard, uint32_t attempt, uint64_t worker_id,
                     absl::Time now);
   // Forgets that `worker_id` runs `attempt` of `shard` (nullopt: whichever
-  // it runs); false if it ran none.
-  bool EndAttempt(uint64_t shard, uint64_t worker_id,
+  // it runs); returns that attempt, or nullopt if it ran none.
+  std::optional<RunningAttempt> EndAttempt(uint64_t shard, uint64_t worker_id,
                   std::optional<uint32_t> attempt);
   // Puts a shard whose attempts all ended back at the front of the queue.
   void Requeue(uint64_t shard);
@@ -181,7 +188,7 @@ struct Job {
   // Marks every queued or running shard CANCELLED (the job ends).
   void CancelUnfinished();
   // Frees what an ended job no longer needs (shards, payloads, kernel);
-  // returns the bytes it still holds (spec, result, error).
+  // returns the bytes it still holds (spec, result, error, shard log).
   uint64_t Archive();
 
   // A snapshot for clients.

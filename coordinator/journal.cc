@@ -26,7 +26,9 @@ namespace shardex {
 
 namespace {
 
-constexpr int kSchemaVersion = 1;
+// 1: jobs and shards. 2: jobs.attempts, the shard log of an ended job
+// (a version 1 file gets the column when opened).
+constexpr int kSchemaVersion = 2;
 constexpr int kBusyTimeoutMs = 5000;
 
 // ----------------------------------------------------------------- errors
@@ -233,7 +235,7 @@ class DirLock {
 // ------------------------------------------------------------ database
 
 // Opens `path` and brings its schema to kSchemaVersion: creates it in a new
-// file, refuses a version this code does not know.
+// file, migrates an older one, refuses a version this code does not know.
 absl::Status PrepareSchema(sqlite3* db, const std::string& path) {
   RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE", path));
   absl::Status st = [&]() -> absl::Status {
@@ -246,10 +248,14 @@ absl::Status PrepareSchema(sqlite3* db, const std::string& path) {
         Prepare(db, "SELECT value FROM meta WHERE key = 'schema_version'",
                 path));
     const int rc = sqlite3_step(version.get());
+    bool add_attempts = false;  // a version 1 file
     if (rc == SQLITE_ROW) {
       const int type = sqlite3_column_type(version.get(), 0);
-      if (type != SQLITE_INTEGER ||
-          sqlite3_column_int64(version.get(), 0) != kSchemaVersion) {
+      add_attempts = type == SQLITE_INTEGER &&
+                     sqlite3_column_int64(version.get(), 0) == 1;
+      if (!add_attempts && (type != SQLITE_INTEGER ||
+                            sqlite3_column_int64(version.get(), 0) !=
+                                kSchemaVersion)) {
         return absl::FailedPreconditionError(absl::StrCat(
             path, " has schema version ", ColumnBytes(version.get(), 0),
             "; this coordinator knows only version ", kSchemaVersion,
@@ -263,13 +269,23 @@ absl::Status PrepareSchema(sqlite3* db, const std::string& path) {
     } else {
       return SqliteError(db, rc, "cannot read the schema version", path);
     }
-    // `final` is the serialized JobStatus once the job ended, else NULL.
+    version.reset();
+    // `final` is the serialized JobStatus once the job ended, else NULL;
+    // `attempts` its shard log then (AttemptLog::Serialize).
     RETURN_IF_ERROR(Exec(db,
                          "CREATE TABLE IF NOT EXISTS jobs("
                          "id INTEGER PRIMARY KEY, request_id TEXT NOT NULL, "
                          "spec BLOB NOT NULL, submit_ms INTEGER NOT NULL, "
-                         "final BLOB)",
+                         "final BLOB, attempts BLOB)",
                          path));
+    if (add_attempts) {
+      RETURN_IF_ERROR(Exec(db, "ALTER TABLE jobs ADD COLUMN attempts BLOB",
+                           path));
+      const std::string update = absl::StrCat(
+          "UPDATE meta SET value = ", kSchemaVersion,
+          " WHERE key = 'schema_version'");
+      RETURN_IF_ERROR(Exec(db, update.c_str(), path));
+    }
     RETURN_IF_ERROR(Exec(db,
                          "CREATE TABLE IF NOT EXISTS shards("
                          "job_id INTEGER, shard INTEGER, "
@@ -347,7 +363,10 @@ absl::StatusOr<Statements> PrepareStatements(sqlite3* db,
                            "payload) VALUES(?, ?, ?)",
                            path));
   ASSIGN_OR_RETURN(s.end_job,
-                   Prepare(db, "UPDATE jobs SET final = ? WHERE id = ?", path));
+                   Prepare(db,
+                           "UPDATE jobs SET final = ?, attempts = ? "
+                           "WHERE id = ?",
+                           path));
   ASSIGN_OR_RETURN(s.drop_shards,
                    Prepare(db, "DELETE FROM shards WHERE job_id = ?", path));
   ASSIGN_OR_RETURN(s.forget_job,
@@ -432,7 +451,8 @@ absl::StatusOr<std::vector<JournaledJob>> SqliteJournal::Load() {
 
   ASSIGN_OR_RETURN(Stmt job_rows,
                    Prepare(db,
-                           "SELECT id, request_id, spec, submit_ms, final "
+                           "SELECT id, request_id, spec, submit_ms, final, "
+                           "attempts "
                            "FROM jobs ORDER BY id",
                            path_));
   int rc;
@@ -455,6 +475,7 @@ absl::StatusOr<std::vector<JournaledJob>> SqliteJournal::Load() {
             absl::StrCat(path_, ": job ", job.id,
                          ": the stored final status does not parse"));
       }
+      job.attempts = std::string(ColumnBytes(row, 5));
     } else {
       unfinished[job.id] = jobs.size();
     }
@@ -570,7 +591,10 @@ absl::Status SqliteJournal::WriteRecord(const JournalRecord& r) {
     case JournalRecord::Kind::kJobEnded: {
       // An unknown job updates no row; nothing to resume either way.
       RETURN_IF_ERROR(
-          Run(Binder(stmts_.end_job.get()).Blob(r.data).Uint(r.job_id),
+          Run(Binder(stmts_.end_job.get())
+                  .Blob(r.data)
+                  .Blob(r.attempts)
+                  .Uint(r.job_id),
               "cannot end job", r.job_id));
       return Run(Binder(stmts_.drop_shards.get()).Uint(r.job_id),
                  "cannot drop shard payloads", r.job_id);

@@ -36,8 +36,9 @@ struct JournalRecord {
   enum class Kind {
     kJobCreated,     // job_id, request_id, submit_unix_ms; data: JobSpec
     kShardAccepted,  // job_id, shard; data: the payload
-    kJobEnded,       // job_id; data: the final JobStatus. Drops the job's
-                     // shard payloads.
+    kJobEnded,       // job_id; data: the final JobStatus; attempts: the
+                     // job's shard log (AttemptLog::Serialize). Drops the
+                     // job's shard payloads.
     kJobForgotten,   // job_id: an ended job the coordinator no longer keeps
                      // (--max-job-records); its rows go.
   };
@@ -47,6 +48,7 @@ struct JournalRecord {
   int64_t submit_unix_ms = 0;
   std::string request_id;
   std::string data;  // see Kind
+  std::string attempts;  // kJobEnded
 };
 
 // What Load finds: every job ever journaled, oldest first.
@@ -57,6 +59,9 @@ struct JournaledJob {
   int64_t submit_unix_ms = 0;
   bool ended = false;
   shardex::v1::JobStatus final_status;  // when ended
+  // When ended: its shard log (AttemptLog::Serialize); empty if none was
+  // journaled (a job that ended before the log existed).
+  std::string attempts;
   // (shard, payload) of accepted shards, when not ended; by shard.
   std::vector<std::pair<uint64_t, std::string>> accepted;
 };

@@ -473,12 +473,72 @@ TEST(JournalTest, UnparsableFinalStatusIsDataLossNamingTheJob) {
 TEST(JournalTest, NewerSchemaVersionIsRefused) {
   const std::string dir = NewStateDir();
   ASSERT_NE(MustOpen(dir), nullptr);
-  ExecSql(dir, "UPDATE meta SET value = 2 WHERE key = 'schema_version'");
+  ExecSql(dir, "UPDATE meta SET value = 3 WHERE key = 'schema_version'");
   absl::StatusOr<std::unique_ptr<Journal>> journal = OpenSqliteJournal(dir);
   ASSERT_FALSE(journal.ok());
   EXPECT_EQ(journal.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(journal.status().message()),
-              HasSubstr("schema version 2"));
+              HasSubstr("schema version 3"));
+}
+
+// ------------------------------------------------------------ shard log
+
+TEST(JournalTest, EndedJobKeepsItsShardLog) {
+  const std::string dir = NewStateDir();
+  const std::string log("shard log \0 bytes", 18);
+  {
+    std::unique_ptr<Journal> journal = MustOpen(dir);
+    ASSERT_NE(journal, nullptr);
+    ASSERT_TRUE(journal->Load().ok());
+    journal->Append(One(JobCreated(1, "", 2)));
+    JournalRecord ended = JobEnded(1, "3.14");
+    ended.attempts = log;
+    journal->Append(One(std::move(ended)));
+    journal->Append(One(JobCreated(2, "", 2)));
+    ASSERT_TRUE(journal->Sync().ok());
+  }
+  std::vector<JournaledJob> jobs = MustLoad(dir);
+  ASSERT_EQ(jobs.size(), 2u);
+  EXPECT_TRUE(jobs[0].ended);
+  EXPECT_EQ(jobs[0].attempts, log);
+  EXPECT_FALSE(jobs[1].ended);
+  EXPECT_TRUE(jobs[1].attempts.empty());
+}
+
+TEST(JournalTest, VersionOneDatabaseGetsTheAttemptsColumn) {
+  const std::string dir = NewStateDir();
+  {
+    std::unique_ptr<Journal> journal = MustOpen(dir);
+    ASSERT_NE(journal, nullptr);
+    ASSERT_TRUE(journal->Load().ok());
+    journal->Append(One(JobCreated(1, "", 2)));
+    journal->Append(One(JobEnded(1, "3.14")));
+    ASSERT_TRUE(journal->Sync().ok());
+  }
+  // What shardex before the shard log wrote.
+  ExecSql(dir,
+          "ALTER TABLE jobs DROP COLUMN attempts; "
+          "UPDATE meta SET value = 1 WHERE key = 'schema_version'");
+  {
+    std::unique_ptr<Journal> journal = MustOpen(dir);
+    ASSERT_NE(journal, nullptr);
+    absl::StatusOr<std::vector<JournaledJob>> jobs = journal->Load();
+    ASSERT_TRUE(jobs.ok()) << jobs.status();
+    ASSERT_EQ(jobs->size(), 1u);
+    EXPECT_TRUE((*jobs)[0].ended);
+    EXPECT_TRUE((*jobs)[0].attempts.empty());
+    journal->Append(One(JobCreated(2, "", 2)));
+    JournalRecord ended = JobEnded(2, "2.71");
+    ended.attempts = "log";
+    journal->Append(One(std::move(ended)));
+    ASSERT_TRUE(journal->Sync().ok());
+  }
+  EXPECT_EQ(QueryInt(dir,
+                     "SELECT value FROM meta WHERE key = 'schema_version'"),
+            2);
+  std::vector<JournaledJob> jobs = MustLoad(dir);
+  ASSERT_EQ(jobs.size(), 2u);
+  EXPECT_EQ(jobs[1].attempts, "log");
 }
 
 // ------------------------------------------------------- default path

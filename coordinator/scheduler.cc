@@ -19,6 +19,11 @@ constexpr size_t kMaxListedResultBytes = 64 << 10;
 // Results of one batch handled per hold of the lock, so a huge batch does
 // not keep other calls waiting.
 constexpr int kResultsPerLock = 4096;
+// ListAttempts: records per page unless the client asks for fewer, and the
+// bytes of a page (an error may carry 4 KiB of stderr), far below gRPC's
+// default 4 MiB message limit.
+constexpr uint32_t kAttemptPageSize = 10000;
+constexpr uint64_t kAttemptPageBytes = 2 << 20;
 
 // A success whose payload is too large to hold, turned into a failure.
 v1::ShardResult TooLargeResult(const v1::ShardResult& r, uint64_t limit) {
@@ -196,6 +201,7 @@ absl::StatusOr<v1::JobStatus> Scheduler::SubmitAdmitted(
     Job& job = jobs_[id];
     job.id = id;
     job.request_id = request_id;
+    job.attempts = NewAttemptLog();
     job.summary = std::move(summary);
     job.spec_bytes = spec.ByteSizeLong();
     job.spec = std::move(spec);
@@ -237,7 +243,14 @@ absl::Status Scheduler::Recover() {
       job.state = journaled.final_status.state();
       job.archived = std::move(journaled.final_status);
       job.archived->set_job_id(job.id);  // the row's id is the truth
-      retention_.SetHeld(job, job.archived->ByteSizeLong());  // spec in it
+      if (!journaled.attempts.empty() &&
+          !job.attempts.Parse(journaled.attempts)) {
+        LOG(WARNING) << "job " << job.id
+                     << ": the journaled shard log does not parse; dropped";
+      }
+      // The spec is in the archived status.
+      retention_.SetHeld(
+          job, job.archived->ByteSizeLong() + job.attempts.bytes());
       retention_.MarkEnded(job);
       continue;
     }
@@ -292,6 +305,7 @@ Job& Scheduler::AddRecoveredJob(const JournaledJob& journaled) {
   Job& job = jobs_[journaled.id];
   job.id = journaled.id;
   job.request_id = journaled.request_id;
+  job.attempts = NewAttemptLog();
   job.spec = journaled.spec;
   job.spec_bytes = job.spec.ByteSizeLong();
   job.total = job.spec.shards();
@@ -341,18 +355,20 @@ absl::StatusOr<v1::JobStatus> Scheduler::GetJob(uint64_t job_id,
                                                 JobView view) const {
   absl::MutexLock lock(&mu_);
   auto it = jobs_.find(job_id);
-  if (it == jobs_.end()) {
-    if (job_id == 0 || job_id >= next_job_id_) {
-      return absl::NotFoundError(absl::StrCat("no job ", job_id));
-    }
-    return absl::NotFoundError(absl::StrCat(
-        "no job ", job_id,
-        " (if it existed, it ended and was forgotten: the "
-        "coordinator keeps the newest ",
-        options_.max_job_records,
-        " ended jobs, --max-job-records, within --max-held-bytes)"));
-  }
+  if (it == jobs_.end()) return UnknownJob(job_id);
   return it->second.Status(view);
+}
+
+absl::Status Scheduler::UnknownJob(uint64_t job_id) const {
+  if (job_id == 0 || job_id >= next_job_id_) {
+    return absl::NotFoundError(absl::StrCat("no job ", job_id));
+  }
+  return absl::NotFoundError(absl::StrCat(
+      "no job ", job_id,
+      " (if it existed, it ended and was forgotten: the "
+      "coordinator keeps the newest ",
+      options_.max_job_records,
+      " ended jobs, --max-job-records, within --max-held-bytes)"));
 }
 
 absl::StatusOr<v1::JobStatus> Scheduler::Cancel(uint64_t job_id) {
@@ -399,8 +415,15 @@ std::vector<v1::JobStatus> Scheduler::ListJobs() const {
 
 absl::StatusOr<v1::ListAttemptsResponse> Scheduler::ListAttempts(
     const v1::ListAttemptsRequest& request) const {
-  // Skeleton: the shard log is being built (issue 13).
-  return absl::UnimplementedError("the shard log is not built yet");
+  const uint32_t max_count =
+      request.max_count() == 0
+          ? kAttemptPageSize
+          : std::min(request.max_count(), kAttemptPageSize);
+  absl::MutexLock lock(&mu_);
+  auto it = jobs_.find(request.job_id());
+  if (it == jobs_.end()) return UnknownJob(request.job_id());
+  return it->second.attempts.Page(request.start(), max_count,
+                                  kAttemptPageBytes);
 }
 
 std::vector<v1::WorkerInfo> Scheduler::ListWorkers() const {
@@ -613,6 +636,12 @@ void Scheduler::EndJob(Job& job, v1::JobState state, std::string error,
   job.reducing = false;
   job.error = std::move(error);
   job.end_time = clock_->Now();
+  for (ShardSlot& slot : job.shards) {  // workers hear below
+    for (const RunningAttempt& a : slot.running) {
+      LogEnd(job, a, v1::ATTEMPT_CANCELLED);
+    }
+    slot.running.clear();
+  }
   job.CancelUnfinished();
   active_jobs_.erase(
       std::remove(active_jobs_.begin(), active_jobs_.end(), job.id),
@@ -631,6 +660,7 @@ void Scheduler::EndJob(Job& job, v1::JobState state, std::string error,
     rec.kind = JournalRecord::Kind::kJobEnded;
     rec.job_id = job.id;
     rec.data = job.Status().SerializeAsString();
+    fx.attempt_logs.emplace_back(fx.journal.size() - 1, job.attempts);
   }
   retention_.SetHeld(job, job.Archive());
   retention_.MarkEnded(job);
@@ -666,6 +696,9 @@ absl::Status Scheduler::CommitJournal(std::vector<JournalRecord> records,
 }
 
 void Scheduler::Apply(Effects fx) {
+  for (const auto& [index, log] : fx.attempt_logs) {
+    fx.journal[index].attempts = log.Serialize();
+  }
   if (absl::Status st = CommitJournal(std::move(fx.journal), fx.sync_journal);
       !st.ok()) {
     LOG(ERROR) << "journal: " << st;

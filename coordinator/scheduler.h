@@ -36,6 +36,13 @@
 // them). Worker sessions are counted and a session that does not Register
 // within heartbeat_timeout is closed.
 //
+// Shard log: every attempt gets an entry in its job's AttemptLog
+// (attempt_log.h) when it starts (dispatched, speculative, or adopted from
+// a returning worker) and its outcome when it ends (succeeded, failed,
+// cancelled, handed back, lost, discarded); ListAttempts pages through it.
+// The log stays with the job record after the end and is journaled with
+// the job's end (serialized outside the lock, Effects::attempt_logs).
+//
 // Ends: a job ends one way whatever the outcome (EndJob: succeeded after
 // Reduce, failed, cancelled). Every connected worker that was sent its
 // JobDefinition then gets CancelShards{job_ids: [job]}: it stops the job's
@@ -224,6 +231,10 @@ class Scheduler {
     std::vector<uint64_t> to_reduce;
     std::vector<std::pair<uint64_t, bool>> changed;  // (job, terminal)
     std::vector<uint64_t> forgotten;  // their blobs and outputs go
+    // Shard logs of ended jobs, copied under the lock and serialized into
+    // journal[index].attempts outside it (a log may hold a million
+    // attempts: a copy is a memcpy, serializing is not).
+    std::vector<std::pair<size_t, AttemptLog>> attempt_logs;
   };
 
   // What Admit decides: refused, answered (a retried request id: its job's
@@ -254,6 +265,10 @@ class Scheduler {
   void TrimEndedJobs(Effects& fx, uint64_t keep = 0)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Job* FindJob(uint64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // NOT_FOUND for a job not in jobs_, saying if it may have been forgotten.
+  absl::Status UnknownJob(uint64_t id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A new job's empty shard log, with the configured cap.
+  AttemptLog NewAttemptLog() const { return AttemptLog(options_.max_attempt_log); }
 
   // ---- Assignment.
   // Fills free worker slots from the queues of running jobs.
@@ -294,6 +309,12 @@ class Scheduler {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Skips the shards a result's Cutoff made unnecessary.
   void ApplyCutoff(Job& job, uint64_t cutoff, Effects& fx)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends `attempt`'s entry in the job's shard log; `r` is its result, if
+  // one came (run time, exit code, bytes, error).
+  void LogEnd(Job& job, const RunningAttempt& attempt,
+              shardex::v1::AttemptOutcome outcome,
+              const shardex::v1::ShardResult* r = nullptr)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Hands a job whose shards are all done to the reducer.
   void StartReduce(Job& job, Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -81,8 +81,10 @@ void Scheduler::Dispatch(Effects& fx) {
 
 void Scheduler::StartAttempt(Job& job, uint64_t shard, ConnectedWorker& w,
                              bool speculative, v1::CoordinatorMessage& msg) {
-  const uint32_t attempt =
-      job.StartAttempt(shard, w.id, clock_->Now(), speculative);
+  const absl::Time now = clock_->Now();
+  const uint32_t attempt = job.StartAttempt(shard, w.id, now, speculative);
+  job.shards[shard].running.back().log_index =
+      job.attempts.Start(shard, attempt, w.id, w.reg.host(), now, speculative);
   w.Hold(job.id, shard, attempt, job.is_command);
   v1::AssignmentBatch* batch = msg.mutable_assignments();
   if (w.jobs_sent.insert(job.id).second) {
@@ -157,7 +159,12 @@ void Scheduler::Adopt(ConnectedWorker& w, const v1::ShardRef& ref,
     cancel();
     return;
   }
-  job->AdoptAttempt(ref.shard(), ref.attempt(), w.id, clock_->Now());
+  const absl::Time now = clock_->Now();
+  job->AdoptAttempt(ref.shard(), ref.attempt(), w.id, now);
+  // A new entry: the worker's earlier session ended its old one (LOST), or
+  // the coordinator restarted and has no record of it.
+  job->shards[ref.shard()].running.back().log_index = job->attempts.Start(
+      ref.shard(), ref.attempt(), w.id, w.reg.host(), now, false);
   w.Hold(job->id, ref.shard(), ref.attempt(), job->is_command);
   w.jobs_sent.insert(job->id);  // it has the definition
   fx.changed.emplace_back(job->id, false);
@@ -175,6 +182,9 @@ void Scheduler::CancelAttempt(uint64_t job_id, uint64_t shard,
 void Scheduler::CancelAttempts(Job& job, uint64_t shard, Effects& fx) {
   ShardSlot& slot = job.shards[shard];
   for (const RunningAttempt& a : slot.running) {
+    LogEnd(job, a, v1::ATTEMPT_CANCELLED);
+    // Its result may be on its way: then the entry says DISCARDED.
+    job.attempts.ExpectLate(a.log_index);
     CancelAttempt(job.id, shard, a, fx);
   }
   slot.running.clear();
@@ -186,7 +196,10 @@ void Scheduler::DropWorker(uint64_t worker_id, Effects& fx) {
   for (const auto& [key, held] : w->running) {
     Job* job = FindJob(key.first);
     if (job == nullptr || job->terminal()) continue;
-    if (!job->EndAttempt(key.second, worker_id, std::nullopt)) continue;
+    std::optional<RunningAttempt> lost =
+        job->EndAttempt(key.second, worker_id, std::nullopt);
+    if (!lost.has_value()) continue;
+    LogEnd(*job, *lost, v1::ATTEMPT_LOST);
     // A lost worker is not the shard's fault: no failure is counted.
     const ShardSlot& slot = job->shards[key.second];
     if (slot.running.empty() && slot.state == v1::SHARD_RUNNING) {
@@ -215,30 +228,46 @@ void Scheduler::AcceptResult(ConnectedWorker& w, const v1::ShardResult& r,
   Job* job = FindJob(job_id);
   if (job == nullptr) return;
   if (job->terminal() || shard >= job->total) {
+    if (!r.handed_back()) {  // a twin that lost just before the job ended
+      job->attempts.Late(shard, r.ref().attempt(), clock_->Now(),
+                         r.runtime_us(), r.payload().size());
+    }
     ++job->discarded_results;
     return;
   }
   // This attempt no longer runs.
-  const bool was_running = job->EndAttempt(shard, w.id, r.ref().attempt());
+  const std::optional<RunningAttempt> ran =
+      job->EndAttempt(shard, w.id, r.ref().attempt());
+  const bool was_running = ran.has_value();
   const ShardSlot& slot = job->shards[shard];
   if (slot.state == v1::SHARD_SUCCEEDED) {
+    if (was_running) {
+      LogEnd(*job, *ran, v1::ATTEMPT_DISCARDED, &r);
+    } else if (!r.handed_back()) {  // a twin cancelled when the other won
+      job->attempts.Late(shard, r.ref().attempt(), clock_->Now(),
+                         r.runtime_us(), r.payload().size());
+    }
     CompareLate(*job, shard, w, r, fx);  // a late twin, or a worker come back
     return;
   }
   if (slot.state != v1::SHARD_QUEUED && slot.state != v1::SHARD_RUNNING) {
+    if (was_running) LogEnd(*job, *ran, v1::ATTEMPT_CANCELLED);
     ++job->discarded_results;  // skipped or cancelled meanwhile
     return;
   }
   if (r.handed_back()) {
     // The worker is draining: not the shard's fault.
+    if (was_running) LogEnd(*job, *ran, v1::ATTEMPT_HANDED_BACK, &r);
     if (was_running && slot.running.empty()) job->Requeue(shard);
     fx.changed.emplace_back(job_id, false);
     return;
   }
   if (r.ok()) {
     // Whatever attempt sent it: the first success is the answer.
+    if (was_running) LogEnd(*job, *ran, v1::ATTEMPT_SUCCEEDED, &r);
     AcceptSuccess(*job, shard, w, r, fx);
   } else if (was_running) {
+    LogEnd(*job, *ran, v1::ATTEMPT_FAILED, &r);
     AcceptFailure(*job, shard, w, r, fx);
   } else {
     ++job->discarded_results;  // a failure of an attempt already let go
@@ -342,8 +371,23 @@ void Scheduler::AcceptFailure(Job& job, uint64_t shard, ConnectedWorker& w,
 
 void Scheduler::ApplyCutoff(Job& job, uint64_t cutoff, Effects& fx) {
   for (const auto& [shard, attempt] : job.SkipFrom(cutoff)) {
+    LogEnd(job, attempt, v1::ATTEMPT_CANCELLED);
     CancelAttempt(job.id, shard, attempt, fx);
   }
+}
+
+void Scheduler::LogEnd(Job& job, const RunningAttempt& attempt,
+                       v1::AttemptOutcome outcome, const v1::ShardResult* r) {
+  AttemptLog::Ending ending;
+  ending.outcome = outcome;
+  ending.end = clock_->Now();
+  if (r != nullptr) {
+    ending.runtime_us = r->runtime_us();
+    if (r->has_exit_code()) ending.exit_code = r->exit_code();
+    ending.bytes_out = r->payload().size();
+    ending.error = r->error();
+  }
+  job.attempts.End(attempt.log_index, ending);
 }
 
 void Scheduler::StartReduce(Job& job, Effects& fx) {

@@ -72,6 +72,10 @@ struct SchedulerOptions {
   // ListJobs answers with the newest jobs whose statuses fit in this many
   // bytes (a gRPC message holds 64 MiB).
   uint64_t max_list_bytes = 32 << 20;
+  // Attempts kept in a job's shard log (ListAttempts); later ones are only
+  // counted (ListAttemptsResponse.dropped). About 48 bytes each, held
+  // until the job is forgotten.
+  uint64_t max_attempt_log = 1'000'000;
 };
 
 }  // namespace shardex

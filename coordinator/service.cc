@@ -132,4 +132,15 @@ grpc::ServerUnaryReactor* CoordinatorService::ListWorkers(
   return Done(ctx, absl::OkStatus());
 }
 
+grpc::ServerUnaryReactor* CoordinatorService::ListAttempts(
+    grpc::CallbackServerContext* ctx, const v1::ListAttemptsRequest* request,
+    v1::ListAttemptsResponse* response) {
+  if (absl::Status st = auth_->Check(*ctx); !st.ok()) return Done(ctx, st);
+  absl::StatusOr<v1::ListAttemptsResponse> page =
+      scheduler_->ListAttempts(*request);
+  if (!page.ok()) return Done(ctx, page.status());
+  *response = *std::move(page);
+  return Done(ctx, absl::OkStatus());
+}
+
 }  // namespace shardex

@@ -1,5 +1,5 @@
 // CoordinatorService: the client-facing gRPC service (SubmitJob, GetJob,
-// WatchJob, CancelJob, ListJobs, ListWorkers). A thin translation layer over
+// WatchJob, CancelJob, ListJobs, ListWorkers, ListAttempts). A thin translation layer over
 // Scheduler and WatchHub: no job logic lives here. Handlers use gRPC's
 // callback API and return at once; nothing blocks a gRPC thread.
 //
@@ -45,6 +45,11 @@ class CoordinatorService final
       grpc::CallbackServerContext* ctx,
       const shardex::v1::ListWorkersRequest* request,
       shardex::v1::ListWorkersResponse* response) override;
+  // A page of a job's shard log (Scheduler::ListAttempts).
+  grpc::ServerUnaryReactor* ListAttempts(
+      grpc::CallbackServerContext* ctx,
+      const shardex::v1::ListAttemptsRequest* request,
+      shardex::v1::ListAttemptsResponse* response) override;
 
  private:
   Scheduler* const scheduler_;

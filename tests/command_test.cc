@@ -6,8 +6,12 @@
 #include <fstream>
 #include <string>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "absl/time/clock.h"
 #include "common/file_util.h"
 #include "gtest/gtest.h"
@@ -161,6 +165,129 @@ TEST_F(CommandTest, FailuresNameTheirCause) {
                        "head -c 100000 /dev/zero"});
   EXPECT_EQ(big.exit_code, 1);
   EXPECT_NE(big.err.find("output cap"), std::string::npos) << big.err;
+}
+
+// Rows of RFC 4180 CSV (quoted fields may hold commas, quotes, newlines).
+std::vector<std::vector<std::string>> ParseCsv(const std::string& text) {
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> row;
+  std::string field;
+  bool quoted = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+        field += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        field += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      row.push_back(std::move(field));
+      field.clear();
+    } else if (c == '\n') {
+      row.push_back(std::move(field));
+      field.clear();
+      rows.push_back(std::move(row));
+      row.clear();
+    } else {
+      field += c;
+    }
+  }
+  return rows;
+}
+
+// `status JOB --shards` in its three forms, for a command shard that fails
+// its first attempt.
+TEST_F(CommandTest, ShardLogShowsTheFailedAttemptAndItsRetry) {
+  CliRun run = Submit(
+      {"--shards", "2", "--shell", "--",
+       "if [ \"$SHARDEX_ATTEMPT\" = 1 ] && [ {shard} = 1 ]; then "
+       "echo first try broke >&2; exit 7; fi; echo ok {shard}"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  // "job N succeeded: ..."
+  const size_t at = run.err.find("job ");
+  ASSERT_NE(at, std::string::npos) << run.err;
+  const std::string job =
+      run.err.substr(at + 4, run.err.find(' ', at + 4) - (at + 4));
+  uint64_t job_id = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(job, &job_id)) << run.err;
+
+  CliRun table = cluster_->Cli("status", {job, "--shards"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("SHARD   ATTEMPT  WORKER"), std::string::npos)
+      << table.out;
+  EXPECT_NE(table.out.find("FAILED      7"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("first try broke"), std::string::npos)
+      << table.out;
+  EXPECT_NE(table.out.find("shard 1 attempt 1"), std::string::npos)
+      << table.out;
+
+  CliRun csv = cluster_->Cli("status", {job, "--shards", "--csv"});
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  std::vector<std::vector<std::string>> rows = ParseCsv(csv.out);
+  ASSERT_EQ(rows.size(), 4u) << csv.out;  // header + 3 attempts
+  EXPECT_EQ(absl::StrJoin(rows[0], ","),
+            "shard,attempt,worker_id,host,start_unix_ms,end_unix_ms,"
+            "runtime_us,outcome,exit_code,bytes_out,speculative,error");
+  int failed = 0;
+  int retried = 0;
+  for (size_t i = 1; i < rows.size(); ++i) {
+    ASSERT_EQ(rows[i].size(), 12u) << csv.out;
+    if (rows[i][0] == "1" && rows[i][1] == "1") {
+      ++failed;
+      EXPECT_EQ(rows[i][7], "failed");
+      EXPECT_EQ(rows[i][8], "7");
+      EXPECT_NE(rows[i][11].find("first try broke"), std::string::npos);
+    } else {
+      EXPECT_EQ(rows[i][7], "succeeded") << csv.out;
+      EXPECT_EQ(rows[i][8], "0");
+      EXPECT_EQ(rows[i][9], "5");  // "ok N\n"
+      if (rows[i][0] == "1") {
+        ++retried;
+        EXPECT_EQ(rows[i][1], "2");
+      }
+    }
+  }
+  EXPECT_EQ(failed, 1);
+  EXPECT_EQ(retried, 1);
+
+  CliRun json = cluster_->Cli("status", {job, "--shards", "--json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  google::protobuf::Struct parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
+                  absl::StrCat("{\"a\": ", json.out, "}"), &parsed)
+                  .ok())
+      << json.out;
+  const google::protobuf::ListValue& list =
+      parsed.fields().at("a").list_value();
+  ASSERT_EQ(list.values_size(), 3);
+  int json_failed = 0;
+  for (const google::protobuf::Value& v : list.values()) {
+    const auto& f = v.struct_value().fields();
+    EXPECT_EQ(f.at("worker_id").kind_case(), google::protobuf::Value::kNumberValue);
+    if (f.at("outcome").string_value() == "failed") {
+      ++json_failed;
+      EXPECT_EQ(f.at("shard").number_value(), 1);
+      EXPECT_EQ(f.at("attempt").number_value(), 1);
+      EXPECT_EQ(f.at("exit_code").number_value(), 7);
+      EXPECT_NE(f.at("error").string_value().find("first try broke"),
+                std::string::npos);
+    }
+  }
+  EXPECT_EQ(json_failed, 1);
+
+  CliRun both = cluster_->Cli("status", {job, "--shards", "--csv", "--json"});
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_NE(both.err.find("choose one"), std::string::npos) << both.err;
+  CliRun unknown = cluster_->Cli("status", {"9999", "--shards"});
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_NE(unknown.err.find("no job 9999"), std::string::npos)
+      << unknown.err;
 }
 
 // True if any process's command line contains `marker`.

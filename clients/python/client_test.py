@@ -239,6 +239,23 @@ class CancelAndListTest(Base):
             self.client.status(999999)
         self.assertEqual(e.exception.code, grpc.StatusCode.NOT_FOUND)
 
+    def test_attempts_show_a_failed_attempt_and_its_retry(self):
+        script = ('if [ "$SHARDEX_ATTEMPT" = 1 ]; then echo broke >&2; '
+                  'exit 4; fi; echo {shard}')
+        job = self.client.submit(command=["sh", "-c", script], shards=1,
+                                 reduce="sum")
+        self.assertEqual(self.client.result(job).value, 0)
+        log = self.client.attempts(job)
+        self.assertEqual([(a.shard, a.attempt) for a in log], [(0, 1), (0, 2)])
+        self.assertEqual(log[0].outcome, pb.ATTEMPT_FAILED)
+        self.assertEqual(log[0].exit_code, 4)
+        self.assertIn("broke", log[0].error)
+        self.assertEqual(log[1].outcome, pb.ATTEMPT_SUCCEEDED)
+        self.assertEqual(log[1].host, "pyclient-worker")
+        with self.assertRaises(shardex.ShardexError) as e:
+            self.client.attempts(999999)
+        self.assertEqual(e.exception.code, grpc.StatusCode.NOT_FOUND)
+
 
 class AccessTest(Base):
     def write_token(self, text, mode=0o600):

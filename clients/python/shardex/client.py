@@ -231,6 +231,18 @@ class Client:
         """The coordinator's jobs, newest first (large results left out)."""
         return list(self._call(self._stub.ListJobs, pb.ListJobsRequest()).jobs)
 
+    def attempts(self, job: int) -> List[pb.AttemptRecord]:
+        """The job's shard log: one AttemptRecord per attempt of a shard,
+        in the order they started (paged through ListAttempts)."""
+        records: List[pb.AttemptRecord] = []
+        request = pb.ListAttemptsRequest(job_id=job)
+        while True:
+            page = self._call(self._stub.ListAttempts, request)
+            records.extend(page.attempts)
+            if not page.more or page.next <= request.start:
+                return records
+            request.start = page.next
+
     def workers(self) -> List[pb.WorkerInfo]:
         """The connected workers."""
         return list(self._call(self._stub.ListWorkers,
