@@ -539,7 +539,7 @@
         tick.style.left = (t / span * 100) + '%';
         axis.append(tick);
       }
-      children.push(el('div', {class: 'lane axis-row'}, el('div', {class: 'lane-label'}), axis));
+      children.push(el('div', {class: 'axis-row'}, el('div', {class: 'lane-label'}), axis));
       for (const r of rows) {
         const track = el('div', {class: 'lane-track'});
         for (const a of r.list) {
