@@ -55,8 +55,12 @@
   async function api(path, options) {
     const res = await fetch(path, Object.assign(
         {credentials: 'same-origin', cache: 'no-store'}, options || {}));
+    // The Date header has whole seconds: only a skew beyond that counts.
     const date = Date.parse(res.headers.get('Date') || '');
-    if (!Number.isNaN(date)) clockSkewMs = date - Date.now();
+    if (!Number.isNaN(date)) {
+      const skew = date - Date.now();
+      clockSkewMs = Math.abs(skew) > 2000 ? skew : 0;
+    }
     if (res.status === 401) {
       window.location.assign('/login');
       throw new ApiError('not logged in', 401);
@@ -274,7 +278,7 @@
             title: state === 'quarantined' ? 'gets no more shards of jobs ' +
                 (w.quarantinedJobs || []).join(', ') : ''})),
           el('td', {class: 'num', text: num(w.completed)}),
-          el('td', {class: 'num', text: hb ? formatDuration(serverNow() - hb) + ' ago' : '—'}),
+          el('td', {class: 'num', text: hb ? formatDuration(Math.max(serverNow() - hb, 0)) + ' ago' : '—'}),
           el('td', {class: 'muted', text: w.version || ''}));
     }
 
