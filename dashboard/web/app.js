@@ -552,7 +552,8 @@
           const outcome = outcomeName(a.outcome);
           const cls = ['attempt', 'attempt-' + outcome];
           if (a.speculative) cls.push('speculative');
-          if (num(a.attempt) > 1) cls.push('retry');
+          // A retry follows a failed or lost attempt; a twin is not one.
+          if (num(a.attempt) > 1 && !a.speculative) cls.push('retry');
           const bar = el('div', {
             'class': cls.join(' '),
             'data-shard': a.shard,
