@@ -91,6 +91,9 @@ void AddLimitFlags(CLI::App* cmd, Scheduler::Options& limits) {
   AddCountLimit(cmd, "--max-job-records", &limits.max_job_records,
                 "ended jobs kept for status; older ones are forgotten (the "
                 "state directory keeps them)");
+  AddCountLimit(cmd, "--max-attempt-log", &limits.max_attempt_log,
+                "attempts kept in each job's shard log (status --shards, the "
+                "dashboard); later ones are only counted");
   AddCountLimit(cmd, "--max-watch-streams", &limits.max_watch_streams,
                 "WatchJob streams open at once");
   AddCountLimit(cmd, "--max-worker-sessions", &limits.max_worker_sessions,
