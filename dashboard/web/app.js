@@ -403,7 +403,9 @@
     }
 
     function fact(dl, name, value) {
-      dl.append(el('dt', {text: name}), el('dd', {text: value}));
+      // One grid cell per fact: its name above its value.
+      dl.append(el('div', {class: 'fact'}, el('dt', {text: name}),
+                   el('dd', {text: value})));
     }
 
     function renderJob(job) {
