@@ -20,8 +20,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "common/file_util.h"
-#include "coordinator/shard_batch_codec.h"
 #include "common/status_macros.h"
+#include "coordinator/shard_batch_codec.h"
 #include "glog/logging.h"
 
 namespace shardex {

@@ -70,7 +70,8 @@ struct JournaledJob {
   // journaled (a job that ended before the log existed).
   std::string attempts;
   // (shard, payload) of accepted shards, when not ended; by shard, each
-  // shard once (of a shard journaled twice, the later record).
+  // shard once: of a shard journaled twice, the later record (one-shard
+  // rows count as older than every batch: they come from older files).
   std::vector<std::pair<uint64_t, std::string>> accepted;
 };
 
