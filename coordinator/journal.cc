@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -20,15 +21,18 @@
 #include "absl/synchronization/mutex.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
+#include "coordinator/shard_batch_codec.h"
 #include "glog/logging.h"
 
 namespace shardex {
 
 namespace {
 
-// 1: jobs and shards. 2: jobs.attempts, the shard log of an ended job
-// (a version 1 file gets the column when opened).
-constexpr int kSchemaVersion = 2;
+// 1: jobs and shards. 2: jobs.attempts, the shard log of an ended job.
+// 3: shard_batches, accepted shards many to a row (shard_batch_codec.h);
+// `shards` rows of older files are still read. An older file is brought to
+// the current version when opened.
+constexpr int kSchemaVersion = 3;
 constexpr int kBusyTimeoutMs = 5000;
 
 // ----------------------------------------------------------------- errors
@@ -248,17 +252,15 @@ absl::Status PrepareSchema(sqlite3* db, const std::string& path) {
         Prepare(db, "SELECT value FROM meta WHERE key = 'schema_version'",
                 path));
     const int rc = sqlite3_step(version.get());
-    bool add_attempts = false;  // a version 1 file
+    int64_t found = kSchemaVersion;  // of the file; a new one is current
     if (rc == SQLITE_ROW) {
       const int type = sqlite3_column_type(version.get(), 0);
-      add_attempts = type == SQLITE_INTEGER &&
-                     sqlite3_column_int64(version.get(), 0) == 1;
-      if (!add_attempts && (type != SQLITE_INTEGER ||
-                            sqlite3_column_int64(version.get(), 0) !=
-                                kSchemaVersion)) {
+      found = type == SQLITE_INTEGER ? sqlite3_column_int64(version.get(), 0)
+                                     : -1;
+      if (found < 1 || found > kSchemaVersion) {
         return absl::FailedPreconditionError(absl::StrCat(
             path, " has schema version ", ColumnBytes(version.get(), 0),
-            "; this coordinator knows only version ", kSchemaVersion,
+            "; this coordinator knows versions 1 to ", kSchemaVersion,
             " (was it written by a newer shardex?)"));
       }
     } else if (rc == SQLITE_DONE) {
@@ -278,20 +280,35 @@ absl::Status PrepareSchema(sqlite3* db, const std::string& path) {
                          "spec BLOB NOT NULL, submit_ms INTEGER NOT NULL, "
                          "final BLOB, attempts BLOB)",
                          path));
-    if (add_attempts) {
+    if (found < 2) {
       RETURN_IF_ERROR(Exec(db, "ALTER TABLE jobs ADD COLUMN attempts BLOB",
                            path));
-      const std::string update = absl::StrCat(
-          "UPDATE meta SET value = ", kSchemaVersion,
-          " WHERE key = 'schema_version'");
-      RETURN_IF_ERROR(Exec(db, update.c_str(), path));
     }
+    // One row per shard: what versions 1 and 2 wrote, and kShardAccepted.
     RETURN_IF_ERROR(Exec(db,
                          "CREATE TABLE IF NOT EXISTS shards("
                          "job_id INTEGER, shard INTEGER, "
                          "payload BLOB NOT NULL, "
                          "PRIMARY KEY(job_id, shard))",
                          path));
+    // Version 3: many shards to a row. The rowid orders a job's batches as
+    // they were written (a job's rows all go at once, so no rowid is
+    // reused among them); the index serves the deletes at a job's end.
+    RETURN_IF_ERROR(Exec(db,
+                         "CREATE TABLE IF NOT EXISTS shard_batches("
+                         "seq INTEGER PRIMARY KEY, job_id INTEGER NOT NULL, "
+                         "data BLOB NOT NULL)",
+                         path));
+    RETURN_IF_ERROR(Exec(db,
+                         "CREATE INDEX IF NOT EXISTS shard_batches_by_job "
+                         "ON shard_batches(job_id)",
+                         path));
+    if (found < kSchemaVersion) {
+      const std::string update = absl::StrCat(
+          "UPDATE meta SET value = ", kSchemaVersion,
+          " WHERE key = 'schema_version'");
+      RETURN_IF_ERROR(Exec(db, update.c_str(), path));
+    }
     return Exec(db, "COMMIT", path);
   }();
   if (!st.ok() && !sqlite3_get_autocommit(db)) {
@@ -341,8 +358,10 @@ struct Statements {
   Stmt rollback;
   Stmt insert_job;
   Stmt put_shard;
+  Stmt put_batch;
   Stmt end_job;
   Stmt drop_shards;
+  Stmt drop_batches;
   Stmt forget_job;
 };
 
@@ -362,6 +381,11 @@ absl::StatusOr<Statements> PrepareStatements(sqlite3* db,
                            "INSERT OR REPLACE INTO shards(job_id, shard, "
                            "payload) VALUES(?, ?, ?)",
                            path));
+  ASSIGN_OR_RETURN(s.put_batch,
+                   Prepare(db,
+                           "INSERT INTO shard_batches(job_id, data) "
+                           "VALUES(?, ?)",
+                           path));
   ASSIGN_OR_RETURN(s.end_job,
                    Prepare(db,
                            "UPDATE jobs SET final = ?, attempts = ? "
@@ -369,6 +393,9 @@ absl::StatusOr<Statements> PrepareStatements(sqlite3* db,
                            path));
   ASSIGN_OR_RETURN(s.drop_shards,
                    Prepare(db, "DELETE FROM shards WHERE job_id = ?", path));
+  ASSIGN_OR_RETURN(
+      s.drop_batches,
+      Prepare(db, "DELETE FROM shard_batches WHERE job_id = ?", path));
   ASSIGN_OR_RETURN(s.forget_job,
                    Prepare(db, "DELETE FROM jobs WHERE id = ?", path));
   return s;
@@ -410,6 +437,9 @@ class SqliteJournal final : public Journal {
   absl::Status WriteBatch(const std::vector<std::vector<JournalRecord>>& batch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
   absl::Status WriteRecord(const JournalRecord& record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
+  // Drops a job's accepted shards, both kinds of rows.
+  absl::Status DropShards(uint64_t job_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
   absl::Status Run(const Binder& bound, absl::string_view what, uint64_t job_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_) {
@@ -483,7 +513,8 @@ absl::StatusOr<std::vector<JournaledJob>> SqliteJournal::Load() {
   }
   if (rc != SQLITE_DONE) return SqliteError(db, rc, "cannot read jobs", path_);
 
-  // The primary key orders the rows by (job, shard): no sort.
+  // Rows of one shard each first (older files, kShardAccepted), then
+  // batches as written; Load sorts each job's shards at the end.
   ASSIGN_OR_RETURN(Stmt shard_rows,
                    Prepare(db,
                            "SELECT job_id, shard, payload FROM shards "
@@ -500,6 +531,56 @@ absl::StatusOr<std::vector<JournaledJob>> SqliteJournal::Load() {
   }
   if (rc != SQLITE_DONE) {
     return SqliteError(db, rc, "cannot read shards", path_);
+  }
+
+  ASSIGN_OR_RETURN(Stmt batch_rows,
+                   Prepare(db,
+                           "SELECT job_id, data FROM shard_batches "
+                           "ORDER BY seq",
+                           path_));
+  while ((rc = sqlite3_step(batch_rows.get())) == SQLITE_ROW) {
+    sqlite3_stmt* row = batch_rows.get();
+    const uint64_t job_id = static_cast<uint64_t>(sqlite3_column_int64(row, 0));
+    const auto it = unfinished.find(job_id);
+    if (it == unfinished.end()) continue;  // no such job, or it ended
+    if (absl::Status st =
+            DecodeShardBatch(ColumnBytes(row, 1), &jobs[it->second].accepted);
+        !st.ok()) {
+      return absl::DataLossError(
+          absl::StrCat(path_, ": job ", job_id, ": ", st.message()));
+    }
+  }
+  if (rc != SQLITE_DONE) {
+    return SqliteError(db, rc, "cannot read shard batches", path_);
+  }
+
+  // By shard. Of a shard journaled twice (the scheduler does not; a
+  // database edited by hand might), the later record wins, as it does in
+  // `shards` (INSERT OR REPLACE): a stable sort keeps the written order
+  // among equals, and the last of each run is kept.
+  using Accepted = std::pair<uint64_t, std::string>;
+  for (const auto& [id, index] : unfinished) {
+    std::vector<Accepted>& accepted = jobs[index].accepted;
+    const bool ascending =
+        std::adjacent_find(accepted.begin(), accepted.end(),
+                           [](const Accepted& a, const Accepted& b) {
+                             return a.first >= b.first;
+                           }) == accepted.end();
+    if (ascending) continue;  // already by shard, each once
+    std::stable_sort(accepted.begin(), accepted.end(),
+                     [](const Accepted& a, const Accepted& b) {
+                       return a.first < b.first;
+                     });
+    size_t kept = 0;
+    for (size_t i = 0; i < accepted.size(); ++i) {
+      if (i + 1 < accepted.size() &&
+          accepted[i + 1].first == accepted[i].first) {
+        continue;  // a later record of the shard follows
+      }
+      if (kept != i) accepted[kept] = std::move(accepted[i]);
+      ++kept;
+    }
+    accepted.resize(kept);
   }
   return jobs;
 }
@@ -582,6 +663,10 @@ absl::Status SqliteJournal::WriteRecord(const JournalRecord& r) {
                      .Int(r.submit_unix_ms),
                  "cannot insert job", r.job_id);
     }
+    case JournalRecord::Kind::kShardsAccepted:
+      if (r.data.empty()) return absl::OkStatus();  // no shards
+      return Run(Binder(stmts_.put_batch.get()).Uint(r.job_id).Blob(r.data),
+                 "cannot store accepted shards", r.job_id);
     case JournalRecord::Kind::kShardAccepted:
       return Run(Binder(stmts_.put_shard.get())
                      .Uint(r.job_id)
@@ -596,17 +681,22 @@ absl::Status SqliteJournal::WriteRecord(const JournalRecord& r) {
                   .Blob(r.attempts)
                   .Uint(r.job_id),
               "cannot end job", r.job_id));
-      return Run(Binder(stmts_.drop_shards.get()).Uint(r.job_id),
-                 "cannot drop shard payloads", r.job_id);
+      return DropShards(r.job_id);
     }
     case JournalRecord::Kind::kJobForgotten:
       RETURN_IF_ERROR(Run(Binder(stmts_.forget_job.get()).Uint(r.job_id),
                           "cannot forget job", r.job_id));
-      return Run(Binder(stmts_.drop_shards.get()).Uint(r.job_id),
-                 "cannot drop shard payloads", r.job_id);
+      return DropShards(r.job_id);
   }
   return absl::InternalError(absl::StrCat("journal record of unknown kind ",
                                           static_cast<int>(r.kind)));
+}
+
+absl::Status SqliteJournal::DropShards(uint64_t job_id) {
+  RETURN_IF_ERROR(Run(Binder(stmts_.drop_shards.get()).Uint(job_id),
+                      "cannot drop shard payloads", job_id));
+  return Run(Binder(stmts_.drop_batches.get()).Uint(job_id),
+             "cannot drop shard batches", job_id);
 }
 
 }  // namespace

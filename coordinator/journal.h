@@ -8,7 +8,9 @@
 // everything queued meanwhile). Append never blocks on the disk; Sync waits
 // until everything appended before it is durable. Submit syncs (a job is on
 // disk before the client hears of it); shard results do not (a crash loses
-// at most the last batch, and those shards simply run again).
+// at most the last batch, and those shards simply run again). A job's end
+// syncs, and batches commit in order, so the shards of a job that reported
+// its result are on disk before the report.
 //
 // SqliteJournal keeps it in SQLite (WAL, synchronous=FULL) at
 // <state_dir>/state.db, and holds an exclusive lock on <state_dir>/LOCK so
@@ -35,7 +37,12 @@ namespace shardex {
 struct JournalRecord {
   enum class Kind {
     kJobCreated,     // job_id, request_id, submit_unix_ms; data: JobSpec
-    kShardAccepted,  // job_id, shard; data: the payload
+    kShardsAccepted,  // job_id; data: accepted shards and their payloads
+                      // (shard_batch_codec.h). The scheduler sends one per
+                      // job per result batch: one row, however many shards.
+    kShardAccepted,   // job_id, shard; data: the payload. One row per
+                      // shard (still read from older files; kept for
+                      // single writes).
     kJobEnded,       // job_id; data: the final JobStatus; attempts: the
                      // job's shard log (AttemptLog::Serialize). Drops the
                      // job's shard payloads.
@@ -62,7 +69,9 @@ struct JournaledJob {
   // When ended: its shard log (AttemptLog::Serialize); empty if none was
   // journaled (a job that ended before the log existed).
   std::string attempts;
-  // (shard, payload) of accepted shards, when not ended; by shard.
+  // (shard, payload) of accepted shards, when not ended; by shard, each
+  // shard once: of a shard journaled twice, the later record (one-shard
+  // rows count as older than every batch: they come from older files).
   std::vector<std::pair<uint64_t, std::string>> accepted;
 };
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "coordinator/shard_batch_codec.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -75,6 +76,20 @@ JournalRecord ShardAccepted(uint64_t job_id, uint64_t shard,
   r.job_id = job_id;
   r.shard = shard;
   r.data = std::move(payload);
+  return r;
+}
+
+// A kShardsAccepted record of `shards`, as the scheduler builds one per
+// job per result batch.
+JournalRecord ShardsAccepted(
+    uint64_t job_id,
+    const std::vector<std::pair<uint64_t, std::string>>& shards) {
+  JournalRecord r;
+  r.kind = JournalRecord::Kind::kShardsAccepted;
+  r.job_id = job_id;
+  for (const auto& [shard, payload] : shards) {
+    AppendShardEntry(shard, payload, &r.data);
+  }
   return r;
 }
 
@@ -473,12 +488,12 @@ TEST(JournalTest, UnparsableFinalStatusIsDataLossNamingTheJob) {
 TEST(JournalTest, NewerSchemaVersionIsRefused) {
   const std::string dir = NewStateDir();
   ASSERT_NE(MustOpen(dir), nullptr);
-  ExecSql(dir, "UPDATE meta SET value = 3 WHERE key = 'schema_version'");
+  ExecSql(dir, "UPDATE meta SET value = 4 WHERE key = 'schema_version'");
   absl::StatusOr<std::unique_ptr<Journal>> journal = OpenSqliteJournal(dir);
   ASSERT_FALSE(journal.ok());
   EXPECT_EQ(journal.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(journal.status().message()),
-              HasSubstr("schema version 3"));
+              HasSubstr("schema version 4"));
 }
 
 // ------------------------------------------------------------ shard log
@@ -535,10 +550,181 @@ TEST(JournalTest, VersionOneDatabaseGetsTheAttemptsColumn) {
   }
   EXPECT_EQ(QueryInt(dir,
                      "SELECT value FROM meta WHERE key = 'schema_version'"),
-            2);
+            3);
   std::vector<JournaledJob> jobs = MustLoad(dir);
   ASSERT_EQ(jobs.size(), 2u);
   EXPECT_EQ(jobs[1].attempts, "log");
+}
+
+// ------------------------------------------------------- shard batches
+
+using Accepted = std::vector<std::pair<uint64_t, std::string>>;
+
+TEST(JournalTest, BatchRecordsLoadBackAsAcceptedShards) {
+  const std::string dir = NewStateDir();
+  {
+    std::unique_ptr<Journal> journal = MustOpen(dir);
+    ASSERT_NE(journal, nullptr);
+    ASSERT_TRUE(journal->Load().ok());
+    std::vector<JournalRecord> records;
+    records.push_back(JobCreated(1, "a", 6));
+    records.push_back(JobCreated(2, "b", 2));
+    journal->Append(std::move(records));
+    // Results come back in any order, several jobs to a batch.
+    records.clear();
+    records.push_back(ShardsAccepted(1, {{4, "four"}, {0, "zero"}}));
+    records.push_back(ShardsAccepted(2, {{1, "two-one"}}));
+    journal->Append(std::move(records));
+    journal->Append(One(ShardsAccepted(1, {{2, std::string("t\0o", 3)},
+                                           {5, ""}})));
+    journal->Append(One(ShardsAccepted(1, {})));  // no row
+    ASSERT_TRUE(journal->Sync().ok());
+  }
+  // One row per record, not per shard.
+  EXPECT_EQ(QueryInt(dir, "SELECT count(*) FROM shard_batches"), 3);
+  EXPECT_EQ(QueryInt(dir, "SELECT count(*) FROM shards"), 0);
+
+  const std::vector<JournaledJob> jobs = MustLoad(dir);
+  ASSERT_EQ(jobs.size(), 2u);
+  EXPECT_EQ(jobs[0].accepted, (Accepted{{0, "zero"},
+                                        {2, std::string("t\0o", 3)},
+                                        {4, "four"},
+                                        {5, ""}}));
+  EXPECT_EQ(jobs[1].accepted, (Accepted{{1, "two-one"}}));
+}
+
+TEST(JournalTest, ShardInTwoBatchesKeepsTheLaterRecord) {
+  const std::string dir = NewStateDir();
+  {
+    std::unique_ptr<Journal> journal = MustOpen(dir);
+    ASSERT_NE(journal, nullptr);
+    journal->Append(One(JobCreated(1, "", 3)));
+    journal->Append(One(ShardAccepted(1, 0, "row")));  // one-shard row
+    journal->Append(One(ShardsAccepted(1, {{1, "first"}, {0, "batch"}})));
+    journal->Append(One(ShardsAccepted(1, {{1, "second"}})));
+    ASSERT_TRUE(journal->Sync().ok());
+  }
+  const std::vector<JournaledJob> jobs = MustLoad(dir);
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].accepted, (Accepted{{0, "batch"}, {1, "second"}}));
+}
+
+TEST(JournalTest, EndedAndForgottenJobsDropTheirBatches) {
+  const std::string dir = NewStateDir();
+  {
+    std::unique_ptr<Journal> journal = MustOpen(dir);
+    ASSERT_NE(journal, nullptr);
+    std::vector<JournalRecord> records;
+    records.push_back(JobCreated(1, "", 2));
+    records.push_back(JobCreated(2, "", 2));
+    records.push_back(JobCreated(3, "", 2));
+    records.push_back(ShardsAccepted(1, {{0, "x"}, {1, "y"}}));
+    records.push_back(ShardsAccepted(2, {{0, "x"}}));
+    records.push_back(ShardsAccepted(3, {{0, "kept"}}));
+    records.push_back(JobEnded(1, "xy"));
+    JournalRecord forget;
+    forget.kind = JournalRecord::Kind::kJobForgotten;
+    forget.job_id = 2;
+    records.push_back(std::move(forget));
+    journal->Append(std::move(records));
+    ASSERT_TRUE(journal->Sync().ok());
+  }
+  EXPECT_EQ(QueryInt(dir, "SELECT count(*) FROM shard_batches"), 1);
+  EXPECT_EQ(
+      QueryInt(dir, "SELECT count(*) FROM shard_batches WHERE job_id = 3"), 1);
+  const std::vector<JournaledJob> jobs = MustLoad(dir);
+  ASSERT_EQ(jobs.size(), 2u);
+  EXPECT_TRUE(jobs[0].ended);
+  EXPECT_TRUE(jobs[0].accepted.empty());
+  EXPECT_EQ(jobs[1].accepted, (Accepted{{0, "kept"}}));
+}
+
+TEST(JournalTest, CorruptBatchIsDataLossNamingTheJob) {
+  const std::string dir = NewStateDir();
+  {
+    std::unique_ptr<Journal> journal = MustOpen(dir);
+    ASSERT_NE(journal, nullptr);
+    journal->Append(One(JobCreated(9, "", 2)));
+    journal->Append(One(ShardsAccepted(9, {{0, "payload"}})));
+    ASSERT_TRUE(journal->Sync().ok());
+  }
+  // The length says 7 bytes; cut the payload short.
+  ExecSql(dir, "UPDATE shard_batches SET data = substr(data, 1, 5)");
+  std::unique_ptr<Journal> journal = MustOpen(dir);
+  ASSERT_NE(journal, nullptr);
+  absl::StatusOr<std::vector<JournaledJob>> jobs = journal->Load();
+  ASSERT_FALSE(jobs.ok());
+  EXPECT_EQ(jobs.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(jobs.status().message()), HasSubstr("job 9"));
+}
+
+// What shardex wrote before shard batches: schema version 2, one `shards`
+// row per accepted shard, no shard_batches table. It still loads, and is
+// brought to version 3 so new batches go in beside the old rows.
+TEST(JournalTest, VersionTwoDatabaseWithShardRowsLoadsAndIsMigrated) {
+  const std::string dir = NewStateDir();
+  {
+    std::unique_ptr<Journal> journal = MustOpen(dir);
+    ASSERT_NE(journal, nullptr);
+    journal->Append(One(JobCreated(1, "old", 4)));
+    journal->Append(One(ShardAccepted(1, 2, "two")));
+    journal->Append(One(ShardAccepted(1, 0, "zero")));
+    ASSERT_TRUE(journal->Sync().ok());
+  }
+  ExecSql(dir,
+          "DROP INDEX shard_batches_by_job; DROP TABLE shard_batches; "
+          "UPDATE meta SET value = 2 WHERE key = 'schema_version'");
+  {
+    std::unique_ptr<Journal> journal = MustOpen(dir);
+    ASSERT_NE(journal, nullptr);
+    absl::StatusOr<std::vector<JournaledJob>> jobs = journal->Load();
+    ASSERT_TRUE(jobs.ok()) << jobs.status();
+    ASSERT_EQ(jobs->size(), 1u);
+    EXPECT_EQ((*jobs)[0].accepted, (Accepted{{0, "zero"}, {2, "two"}}));
+    // The resumed job goes on, in batches now.
+    journal->Append(One(ShardsAccepted(1, {{3, "three"}, {1, "one"}})));
+    ASSERT_TRUE(journal->Sync().ok());
+  }
+  EXPECT_EQ(QueryInt(dir,
+                     "SELECT value FROM meta WHERE key = 'schema_version'"),
+            3);
+  std::vector<JournaledJob> jobs = MustLoad(dir);
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].accepted,
+            (Accepted{{0, "zero"}, {1, "one"}, {2, "two"}, {3, "three"}}));
+  // Its end drops both kinds of rows.
+  {
+    std::unique_ptr<Journal> journal = MustOpen(dir);
+    ASSERT_NE(journal, nullptr);
+    ASSERT_TRUE(journal->Load().ok());
+    journal->Append(One(JobEnded(1, "done")));
+    ASSERT_TRUE(journal->Sync().ok());
+  }
+  EXPECT_EQ(QueryInt(dir, "SELECT count(*) FROM shards"), 0);
+  EXPECT_EQ(QueryInt(dir, "SELECT count(*) FROM shard_batches"), 0);
+}
+
+// Version 1 (no jobs.attempts, no shard_batches) goes straight to 3.
+TEST(JournalTest, VersionOneDatabaseWithShardRowsIsMigrated) {
+  const std::string dir = NewStateDir();
+  {
+    std::unique_ptr<Journal> journal = MustOpen(dir);
+    ASSERT_NE(journal, nullptr);
+    journal->Append(One(JobCreated(1, "", 2)));
+    journal->Append(One(ShardAccepted(1, 1, "one")));
+    ASSERT_TRUE(journal->Sync().ok());
+  }
+  ExecSql(dir,
+          "ALTER TABLE jobs DROP COLUMN attempts; "
+          "DROP INDEX shard_batches_by_job; DROP TABLE shard_batches; "
+          "UPDATE meta SET value = 1 WHERE key = 'schema_version'");
+  std::vector<JournaledJob> jobs = MustLoad(dir);
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].accepted, (Accepted{{1, "one"}}));
+  EXPECT_EQ(QueryInt(dir,
+                     "SELECT value FROM meta WHERE key = 'schema_version'"),
+            3);
+  EXPECT_EQ(QueryInt(dir, "SELECT count(*) FROM shard_batches"), 0);
 }
 
 // ------------------------------------------------------- default path

@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "coordinator/placement.h"
 #include "coordinator/scheduler.h"
+#include "coordinator/shard_batch_codec.h"
 #include "glog/logging.h"
 #include "kernels/split.h"
 
@@ -30,6 +31,30 @@ std::string Clip(absl::string_view text, size_t max) {
   if (text.size() <= max) return std::string(text);
   return absl::StrCat(text.substr(0, max), "... (", text.size() - max,
                       " more bytes)");
+}
+
+// How far back AcceptedShardsRecord looks for a record to add to: a result
+// batch touches a few jobs, and a miss only costs one more row.
+constexpr int kAcceptedRecordLookBack = 8;
+
+// The kShardsAccepted record of `job_id` among the last records of
+// `journal`, or a new one at the end: a result batch journals each job's
+// accepted shards as one record, and so one row. It never reaches past
+// another record of the job (its end, say), so the order of a job's
+// records is kept.
+JournalRecord& AcceptedShardsRecord(std::vector<JournalRecord>& journal,
+                                    uint64_t job_id) {
+  for (int i = static_cast<int>(journal.size()) - 1, looked = 0;
+       i >= 0 && looked < kAcceptedRecordLookBack; --i, ++looked) {
+    JournalRecord& rec = journal[i];
+    if (rec.job_id != job_id) continue;
+    if (rec.kind == JournalRecord::Kind::kShardsAccepted) return rec;
+    break;
+  }
+  JournalRecord& rec = journal.emplace_back();
+  rec.kind = JournalRecord::Kind::kShardsAccepted;
+  rec.job_id = job_id;
+  return rec;
 }
 
 v1::CoordinatorMessage CancelMessage(uint64_t job_id, uint64_t shard,
@@ -299,12 +324,9 @@ void Scheduler::AcceptSuccess(Job& job, uint64_t shard, ConnectedWorker& w,
   shard_seconds_.Observe(r.runtime_us() / 1e6);
   retention_.SetHeld(job, job.held_bytes + r.payload().size());
   ++w.completed;
-  if (journal_ != nullptr) {
-    JournalRecord& rec = fx.journal.emplace_back();
-    rec.kind = JournalRecord::Kind::kShardAccepted;
-    rec.job_id = job.id;
-    rec.shard = shard;
-    rec.data = r.payload();
+  if (journal_ != nullptr) {  // the payload's one copy for the journal
+    AppendShardEntry(shard, r.payload(),
+                     &AcceptedShardsRecord(fx.journal, job.id).data);
   }
   if (!job.output_dir.empty()) {
     fx.parts.push_back({job.output_dir, shard, r.payload()});
