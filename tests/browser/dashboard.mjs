@@ -128,7 +128,7 @@ function readJobPage() {
     spec: text('#job-spec'),
     result: text('#job-result'),
     cancelButton: document.querySelector('button#cancel') !== null,
-    lanes: [...document.querySelectorAll('#task-stream .lane')].map(l => ({
+    lanes: [...document.querySelectorAll('#task-stream .lane[data-worker-id][data-slot]')].map(l => ({
       worker: l.dataset.workerId, slot: l.dataset.slot,
     })),
     attempts: [...document.querySelectorAll('#task-stream .attempt')].map(a => ({
