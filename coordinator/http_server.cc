@@ -1,12 +1,16 @@
 #include "coordinator/http_server.h"
 
 #include <chrono>
+#include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/ssl.hpp"
 #include "boost/beast/core.hpp"
@@ -16,6 +20,32 @@
 #include "glog/logging.h"
 
 namespace shardex {
+
+std::string HttpRequest::Header(absl::string_view name) const {
+  for (const auto& [n, v] : headers) {
+    if (absl::EqualsIgnoreCase(n, name)) return v;
+  }
+  return "";
+}
+
+std::string HttpRequest::Cookie(absl::string_view name) const {
+  for (absl::string_view part : absl::StrSplit(cookie, ';')) {
+    part = absl::StripAsciiWhitespace(part);
+    const size_t eq = part.find('=');
+    if (eq == absl::string_view::npos || part.substr(0, eq) != name) continue;
+    absl::string_view value = part.substr(eq + 1);
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+      value = value.substr(1, value.size() - 2);
+    }
+    return std::string(value);
+  }
+  return "";
+}
+
+absl::string_view HttpRequest::Path() const {
+  return absl::string_view(target).substr(0, target.find('?'));
+}
+
 namespace {
 
 namespace asio = boost::asio;
@@ -46,8 +76,10 @@ bool SplitHostPort(const std::string& listen, std::string* host,
 template <class Stream>
 class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(Stream stream, const HttpHandler* handler)
-      : stream_(std::move(stream)), handler_(handler) {}
+  Session(Stream stream, const HttpHandler* handler, size_t max_body_bytes)
+      : stream_(std::move(stream)),
+        handler_(handler),
+        max_body_bytes_(max_body_bytes) {}
 
   void Run() {
     if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
@@ -64,23 +96,57 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
  private:
   void Read() {
-    request_ = {};
+    parser_.emplace();
+    parser_->body_limit(max_body_bytes_);
     beast::get_lowest_layer(stream_).expires_after(kIoTimeout);
-    http::async_read(stream_, buffer_, request_,
+    http::async_read(stream_, buffer_, *parser_,
                      [self = this->shared_from_this()](beast::error_code ec,
                                                        size_t) {
-                       if (!ec) self->Answer();
+                       if (ec == http::error::body_limit) {
+                         self->TooLarge();
+                       } else if (!ec) {
+                         self->Answer();
+                       }
                      });
   }
 
+  // The body is over the limit: say so and close (the rest of it is
+  // never read).
+  void TooLarge() {
+    HttpResponse answer;
+    answer.status = 413;
+    answer.body = absl::StrCat("413 Payload Too Large: request bodies are "
+                               "limited to ",
+                               max_body_bytes_, " bytes\n");
+    Write(parser_->get().version(), /*keep_alive=*/false, /*head=*/false,
+          std::move(answer));
+  }
+
   void Answer() {
+    const http::request<http::string_body>& request = parser_->get();
     HttpRequest req;
-    req.method = std::string(request_.method_string());
-    req.target = std::string(request_.target());
-    req.authorization = std::string(request_[http::field::authorization]);
+    req.method = std::string(request.method_string());
+    req.target = std::string(request.target());
+    req.authorization = std::string(request[http::field::authorization]);
+    req.cookie = std::string(request[http::field::cookie]);
+    req.content_type = std::string(request[http::field::content_type]);
+    req.host = std::string(request[http::field::host]);
+    req.origin = std::string(request[http::field::origin]);
+    req.tls = !std::is_same_v<Stream, beast::tcp_stream>;
+    for (const auto& field : request) {
+      req.headers.emplace_back(absl::AsciiStrToLower(std::string(field.name_string())),
+                               std::string(field.value()));
+    }
+    req.body = request.body();
     HttpResponse answer = (*handler_)(req);
+    Write(request.version(), request.keep_alive(), req.method == "HEAD",
+          std::move(answer));
+  }
+
+  void Write(unsigned version, bool keep_alive, bool head,
+             HttpResponse answer) {
     response_ = {};
-    response_.version(request_.version());
+    response_.version(version);
     response_.result(static_cast<http::status>(answer.status));
     response_.set(http::field::server, "shardex");
     response_.set(http::field::content_type, answer.content_type);
@@ -88,8 +154,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     for (const auto& [name, value] : answer.headers) {
       response_.set(name, value);
     }
-    response_.body() = req.method == "HEAD" ? "" : std::move(answer.body);
-    response_.keep_alive(request_.keep_alive());
+    response_.body() = head ? "" : std::move(answer.body);
+    response_.keep_alive(keep_alive);
     response_.prepare_payload();
     beast::get_lowest_layer(stream_).expires_after(kIoTimeout);
     http::async_write(stream_, response_,
@@ -117,8 +183,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   Stream stream_;
   const HttpHandler* const handler_;
+  const size_t max_body_bytes_;
   beast::flat_buffer buffer_;
-  http::request<http::string_body> request_;
+  std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
 };
 
@@ -214,8 +281,8 @@ class HttpServer::Impl {
   void Serve(tcp::socket socket) {
     beast::tcp_stream stream(std::move(socket));
     if (!tls()) {
-      std::make_shared<Session<beast::tcp_stream>>(std::move(stream),
-                                                   &handler_)
+      std::make_shared<Session<beast::tcp_stream>>(
+          std::move(stream), &handler_, options_.max_body_bytes)
           ->Run();
       return;
     }
@@ -227,7 +294,7 @@ class HttpServer::Impl {
     // The stream's SSL object holds a reference to the context.
     std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
         beast::ssl_stream<beast::tcp_stream>(std::move(stream), **ctx),
-        &handler_)
+        &handler_, options_.max_body_bytes)
         ->Run();
   }
 

@@ -5,6 +5,9 @@
 // `authorization: {credentials_file: ...}`), unless the operator chose
 // scrape-only metrics without a token (--metrics-no-auth). A missing or
 // wrong token gets 401 and nothing else; the token is never logged.
+// The coordinator reaches it through dashboard/router.h, which sends
+// /metrics here and every other path to the dashboard, so this rule (and
+// --metrics-no-auth) covers /metrics alone.
 #ifndef SHARDEX_COORDINATOR_METRICS_ENDPOINT_H_
 #define SHARDEX_COORDINATOR_METRICS_ENDPOINT_H_
 

@@ -4,6 +4,7 @@
 #include "common/channel.h"
 #include "common/token.h"
 #include "coordinator/metrics_endpoint.h"
+#include "dashboard/router.h"
 #include "glog/logging.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -103,6 +104,31 @@ StagingEnv MakeStagingEnv(BlobStore* store, const JobOutputs* outputs,
   return env;
 }
 
+// The dashboard's view of the cluster: the Scheduler's methods.
+class SchedulerView : public ClusterView {
+ public:
+  explicit SchedulerView(Scheduler* scheduler) : scheduler_(scheduler) {}
+  std::vector<v1::JobStatus> ListJobs() const override {
+    return scheduler_->ListJobs();
+  }
+  absl::StatusOr<v1::JobStatus> GetJob(uint64_t job_id) const override {
+    return scheduler_->GetJob(job_id, JobView::kFull);
+  }
+  std::vector<v1::WorkerInfo> ListWorkers() const override {
+    return scheduler_->ListWorkers();
+  }
+  absl::StatusOr<v1::ListAttemptsResponse> ListAttempts(
+      const v1::ListAttemptsRequest& request) const override {
+    return scheduler_->ListAttempts(request);
+  }
+  absl::StatusOr<v1::JobStatus> Cancel(uint64_t job_id) override {
+    return scheduler_->Cancel(job_id);
+  }
+
+ private:
+  Scheduler* const scheduler_;
+};
+
 }  // namespace
 
 CoordinatorServer::CoordinatorServer(const CoordinatorOptions& options,
@@ -132,7 +158,10 @@ CoordinatorServer::CoordinatorServer(const CoordinatorOptions& options,
       service_(&scheduler_, &hub_, &client_auth_),
       gateway_(&scheduler_, &worker_auth_),
       store_service_(store_.get(), outputs_.get(), &client_auth_,
-                     &worker_auth_) {
+                     &worker_auth_),
+      cluster_view_(std::make_unique<SchedulerView>(&scheduler_)),
+      dashboard_(DashboardOptions{token_, SessionOptions{}}, clock,
+                 cluster_view_.get()) {
   scheduler_.SetJobListener([this](uint64_t job_id, bool terminal) {
     hub_.OnJobChanged(job_id, terminal);
   });
@@ -277,7 +306,8 @@ absl::Status CoordinatorServer::StartHttp() {
       http.cert_file = ca_->server_cert_path();
       http.key_file = ca_->server_key_path();
     } else if (options_.insecure) {
-      LOG(WARNING) << "INSECURE: serving /metrics on " << options_.http_listen
+      LOG(WARNING) << "INSECURE: serving /metrics and the dashboard on "
+                   << options_.http_listen
                    << " without TLS (--insecure)";
     } else {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -291,18 +321,28 @@ absl::Status CoordinatorServer::StartHttp() {
     LOG(WARNING) << "/metrics on " << options_.http_listen
                  << " answers without the token (--metrics-no-auth)";
   }
+  // --metrics-no-auth opens /metrics only; the dashboard always keeps
+  // the token.
+  HttpHandler metrics = MetricsHandler(options_.metrics_no_auth ? "" : token_,
+                                       [this] {
+                                         SchedulerMetrics m =
+                                             scheduler_.Metrics();
+                                         m.rpc_errors = rpc_errors_.Samples();
+                                         return m;
+                                       });
   absl::StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(
-      http, MetricsHandler(options_.metrics_no_auth ? "" : token_,
-                           [this] {
-                             SchedulerMetrics m = scheduler_.Metrics();
-                             m.rpc_errors = rpc_errors_.Samples();
-                             return m;
-                           }));
+      http, CoordinatorHttpHandler(std::move(metrics), &dashboard_));
   if (!started.ok()) return started.status();
   http_ = *std::move(started);
-  LOG(INFO) << "serving /metrics on "
-            << (http.cert_file.empty() ? "http://" : "https://")
-            << options_.http_listen << " (port " << http_->port() << ")";
+  // With the port actually bound (--http-listen may say :0).
+  const std::string base = absl::StrCat(
+      http.cert_file.empty() ? "http://" : "https://",
+      options_.http_listen.substr(0, options_.http_listen.rfind(':')), ":",
+      http_->port());
+  LOG(INFO) << "serving /metrics on " << base << "/metrics";
+  LOG(INFO) << "dashboard: " << base << "/ (log in with the token"
+            << (token_file_.empty() ? "" : absl::StrCat(" in ", token_file_))
+            << ")";
   return absl::OkStatus();
 }
 

@@ -34,6 +34,8 @@
 #include "coordinator/service.h"
 #include "coordinator/watch_hub.h"
 #include "coordinator/worker_gateway.h"
+#include "dashboard/cluster_view.h"
+#include "dashboard/dashboard.h"
 #include "grpcpp/server.h"
 
 namespace shardex {
@@ -50,7 +52,8 @@ struct CoordinatorOptions {
   // (coordinator/health_server.h), for Kubernetes' gRPC probes; empty: none.
   std::string health_listen;
   // host:port of the HTTP server for Prometheus' /metrics
-  // (coordinator/metrics_endpoint.h); empty: none. Beyond loopback it
+  // (coordinator/metrics_endpoint.h) and the web dashboard at /
+  // (docs/dashboard.md); empty: none. Beyond loopback it
   // serves HTTPS with the gRPC port's certificate, or plain HTTP only with
   // `insecure`.
   std::string http_listen;
@@ -162,6 +165,10 @@ class CoordinatorServer {
   CoordinatorService service_;
   WorkerGatewayService gateway_;
   StoreService store_service_;
+  // The web dashboard on http_'s port (docs/dashboard.md), reading
+  // scheduler_ through cluster_view_.
+  const std::unique_ptr<ClusterView> cluster_view_;
+  Dashboard dashboard_;
   RpcErrorCounts rpc_errors_;  // outlives server_ (declared before it)
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
