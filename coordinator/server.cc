@@ -340,7 +340,8 @@ absl::Status CoordinatorServer::StartHttp() {
       options_.http_listen.substr(0, options_.http_listen.rfind(':')), ":",
       http_->port());
   LOG(INFO) << "serving /metrics on " << base << "/metrics";
-  LOG(INFO) << "dashboard: " << base << "/ (log in with the token"
+  LOG(INFO) << "dashboard: " << base << "/ (port " << http_->port()
+            << "; log in with the token"
             << (token_file_.empty() ? "" : absl::StrCat(" in ", token_file_))
             << ")";
   return absl::OkStatus();

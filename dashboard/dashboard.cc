@@ -37,17 +37,17 @@ HttpResponse Text(int status, std::string body) {
 std::string FormDecode(absl::string_view s) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
+    int v = 0;
     if (s[i] == '+') {
       out += ' ';
     } else if (s[i] == '%' && i + 2 < s.size() &&
                absl::ascii_isxdigit(s[i + 1]) &&
-               absl::ascii_isxdigit(s[i + 2])) {
-      int v = 0;
-      absl::SimpleHexAtoi(s.substr(i + 1, 2), &v);
+               absl::ascii_isxdigit(s[i + 2]) &&
+               absl::SimpleHexAtoi(s.substr(i + 1, 2), &v)) {
       out += static_cast<char>(v);
       i += 2;
     } else {
-      out += s[i];
+      out += s[i];  // a stray '%' stays as it is
     }
   }
   return out;

@@ -139,7 +139,7 @@ TEST_F(DashboardTest, LoginSetsAStrictHttpOnlySessionCookie) {
 }
 
 TEST_F(DashboardTest, AWrongTokenGets401AndTheFormAgain) {
-  for (const std::string form :
+  for (const std::string& form :
        {std::string("token=wrong"), std::string("token="), std::string(),
         std::string("x=1"), std::string("tok=") + kToken}) {
     HttpResponse r = PostLogin(form);

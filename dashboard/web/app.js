@@ -55,8 +55,12 @@
   async function api(path, options) {
     const res = await fetch(path, Object.assign(
         {credentials: 'same-origin', cache: 'no-store'}, options || {}));
+    // The Date header has whole seconds: only a skew beyond that counts.
     const date = Date.parse(res.headers.get('Date') || '');
-    if (!Number.isNaN(date)) clockSkewMs = date - Date.now();
+    if (!Number.isNaN(date)) {
+      const skew = date - Date.now();
+      clockSkewMs = Math.abs(skew) > 2000 ? skew : 0;
+    }
     if (res.status === 401) {
       window.location.assign('/login');
       throw new ApiError('not logged in', 401);
@@ -274,7 +278,7 @@
             title: state === 'quarantined' ? 'gets no more shards of jobs ' +
                 (w.quarantinedJobs || []).join(', ') : ''})),
           el('td', {class: 'num', text: num(w.completed)}),
-          el('td', {class: 'num', text: hb ? formatDuration(serverNow() - hb) + ' ago' : '—'}),
+          el('td', {class: 'num', text: hb ? formatDuration(Math.max(serverNow() - hb, 0)) + ' ago' : '—'}),
           el('td', {class: 'muted', text: w.version || ''}));
     }
 
@@ -539,7 +543,7 @@
         tick.style.left = (t / span * 100) + '%';
         axis.append(tick);
       }
-      children.push(el('div', {class: 'lane axis-row'}, el('div', {class: 'lane-label'}), axis));
+      children.push(el('div', {class: 'axis-row'}, el('div', {class: 'lane-label'}), axis));
       for (const r of rows) {
         const track = el('div', {class: 'lane-track'});
         for (const a of r.list) {
@@ -548,7 +552,8 @@
           const outcome = outcomeName(a.outcome);
           const cls = ['attempt', 'attempt-' + outcome];
           if (a.speculative) cls.push('speculative');
-          if (num(a.attempt) > 1) cls.push('retry');
+          // A retry follows a failed or lost attempt; a twin is not one.
+          if (num(a.attempt) > 1 && !a.speculative) cls.push('retry');
           const bar = el('div', {
             'class': cls.join(' '),
             'data-shard': a.shard,
