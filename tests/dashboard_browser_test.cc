@@ -341,7 +341,14 @@ TEST_F(DashboardBrowserTest, LoginOverviewJobPageAndCancel) {
   EXPECT_FALSE(Get(cookie, "holdsToken").bool_value());
   EXPECT_FALSE(Get(report, "tokenInUrl").bool_value());
   EXPECT_EQ(List(Get(report, "pageErrors")).size(), 0);
-  EXPECT_EQ(List(Get(report, "consoleErrors")).size(), 0);
+  for (const Value& error : List(Get(report, "consoleErrors"))) {
+    // Without the shard log /api/jobs/N/attempts answers 501 (UNIMPLEMENTED).
+    if (!kRequireShardLog &&
+        Str(error).find("/attempts?") != std::string::npos) {
+      continue;
+    }
+    ADD_FAILURE() << "console error on the page: " << Str(error);
+  }
 
   // ---- overview: the same jobs in the same states as `shardex jobs`; job
   // A's progress lies between the counts read before and after.

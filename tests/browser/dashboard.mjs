@@ -190,6 +190,8 @@ async function run() {
     page.click('form#login button[type=submit]'),
   ]);
   report.login.wrongStatus = wrong.status();
+  // What the browser itself sent with the form (the server may check it).
+  report.login.postOrigin = (await wrong.request().allHeaders()).origin ?? null;
   await page.waitForSelector('.error', { timeout: 10000 });
   report.login.wrongError = (await page.textContent('.error')).trim();
   // Console noise from the 401 itself is not the page's fault.
