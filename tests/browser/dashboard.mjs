@@ -192,7 +192,12 @@ async function run() {
   report.login.wrongStatus = wrong.status();
   // What the browser itself sent with the form (the server may check it).
   report.login.postOrigin = (await wrong.request().allHeaders()).origin ?? null;
-  await page.waitForSelector('.error', { timeout: 10000 });
+  try {
+    await page.waitForSelector('.error', { timeout: 10000 });
+  } catch (e) {
+    throw new Error(`no .error after POST /login with a wrong token: it answered ` +
+                    `${wrong.status()} (the browser sent Origin: ${report.login.postOrigin})\n${e}`);
+  }
   report.login.wrongError = (await page.textContent('.error')).trim();
   // Console noise from the 401 itself is not the page's fault.
   report.consoleErrors.length = 0;
