@@ -240,7 +240,7 @@ class DashboardBrowserTest : public ::testing::Test {
         "/usr/bin/env", tag, absl::StrCat("TMPDIR=", tmp), "node", script_,
         "--url", absl::StrCat("http://127.0.0.1:", http_port_),
         "--token-file", token_file, "--job", absl::StrCat(job),
-        "--cancel-job", absl::StrCat(cancel_job), "--timeout-ms", "150000"};
+        "--cancel-job", absl::StrCat(cancel_job), "--timeout-ms", "100000"};
     for (const char* var :
          {"TEST_UNDECLARED_OUTPUTS_DIR", "SHARDEX_SCREENSHOT_DIR"}) {
       const char* dir = std::getenv(var);
@@ -260,8 +260,8 @@ class DashboardBrowserTest : public ::testing::Test {
       }
     };
     if (!node.ok()) return ErrorReport(node.status().ToString());
-    // Past the script's own deadline (150 s): it hangs, kill it.
-    absl::StatusOr<int> status = (*node)->Wait(absl::Seconds(180));
+    // Past the script's own deadline (100 s): it hangs, kill it.
+    absl::StatusOr<int> status = (*node)->Wait(absl::Seconds(130));
     if (!status.ok()) (*node)->Stop(absl::ZeroDuration());
     const std::string out = ReadFile(tmp + "/stdout").value_or("");
     const std::string err = ReadFile(tmp + "/stderr").value_or("");
