@@ -20,6 +20,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -217,6 +218,24 @@ class DashboardBrowserTest : public ::testing::Test {
         cluster_->Cli("status", {absl::StrCat(id), "--json"}));
   }
 
+  // `shardex status JOB --shards --json` (the shard log): "shard/attempt"
+  // -> outcome ("running", "failed", ...), as the page's bars say them.
+  std::map<std::string, std::string> CliAttempts(uint64_t id) {
+    CliRun run =
+        cluster_->Cli("status", {absl::StrCat(id), "--shards", "--json"});
+    google::protobuf::ListValue list;
+    EXPECT_EQ(run.exit_code, 0) << run.err;
+    EXPECT_TRUE(
+        google::protobuf::util::JsonStringToMessage(run.out, &list).ok())
+        << run.out;
+    std::map<std::string, std::string> attempts;
+    for (const Value& a : list.values()) {
+      attempts[absl::StrCat(Str(Get(a, "shard")), "/",
+                            Str(Get(a, "attempt")))] = Str(Get(a, "outcome"));
+    }
+    return attempts;
+  }
+
   // Runs the browser script; its JSON report (parsed), or a failure.
   Value RunBrowser(uint64_t job, uint64_t cancel_job) {
     // A short TMPDIR: Chromium's profile holds a unix socket, whose path
@@ -315,8 +334,11 @@ TEST_F(DashboardBrowserTest, LoginOverviewJobPageAndCancel) {
   const auto workers = FromCliJson<v1::ListWorkersResponse>(
       cluster_->Cli("workers", {"--json"}));
   const v1::JobStatus a_before = CliStatus(a);
+  std::map<std::string, std::string> log_before, log_after;
+  if (kRequireShardLog) log_before = CliAttempts(a);
   const Value report = RunBrowser(a, b);
   const v1::JobStatus a_after = CliStatus(a);
+  if (kRequireShardLog) log_after = CliAttempts(a);
   const v1::JobStatus b_after = CliStatus(b);
   ASSERT_EQ(Get(report, "error").kind_case(), Value::KIND_NOT_SET)
       << "the browser stopped early (details above): "
@@ -444,6 +466,22 @@ TEST_F(DashboardBrowserTest, LoginOverviewJobPageAndCancel) {
   // ... and, with the shard log, the two failed first attempts (bars and
   // rows) and the running shards.
   if (kRequireShardLog) {
+    // The bars lie between the shard log read before and after: every
+    // attempt of before is drawn, every bar is in after, and an attempt
+    // that had ended keeps its outcome.
+    std::map<std::string, std::string> bars;
+    for (const Value& bar : List(Get(job, "attempts"))) {
+      bars[absl::StrCat(Str(Get(bar, "shard")), "/",
+                        Str(Get(bar, "attempt")))] = Str(Get(bar, "outcome"));
+    }
+    for (const auto& [key, outcome] : log_before) {
+      ASSERT_EQ(bars.count(key), 1) << "no bar for attempt " << key;
+      if (outcome != "running") EXPECT_EQ(bars[key], outcome) << key;
+    }
+    for (const auto& [key, outcome] : bars) {
+      ASSERT_EQ(log_after.count(key), 1) << "bar of no attempt " << key;
+      if (outcome != "running") EXPECT_EQ(log_after[key], outcome) << key;
+    }
     EXPECT_EQ(failed_bars, 2);
     EXPECT_EQ(failed_rows, 2);
     EXPECT_GE(running_bars, 1);
