@@ -44,7 +44,6 @@ namespace shardex {
 namespace {
 
 namespace fs = std::filesystem;
-using google::protobuf::Struct;
 using google::protobuf::Value;
 
 // The task stream (lanes, attempt bars) and the failed-attempts table read
