@@ -475,11 +475,15 @@ TEST_F(DashboardBrowserTest, LoginOverviewJobPageAndCancel) {
     }
     for (const auto& [key, outcome] : log_before) {
       ASSERT_EQ(bars.count(key), 1) << "no bar for attempt " << key;
-      if (outcome != "running") EXPECT_EQ(bars[key], outcome) << key;
+      if (outcome != "running") {
+        EXPECT_EQ(bars[key], outcome) << key;
+      }
     }
     for (const auto& [key, outcome] : bars) {
       ASSERT_EQ(log_after.count(key), 1) << "bar of no attempt " << key;
-      if (outcome != "running") EXPECT_EQ(log_after[key], outcome) << key;
+      if (outcome != "running") {
+        EXPECT_EQ(log_after[key], outcome) << key;
+      }
     }
     EXPECT_EQ(failed_bars, 2);
     EXPECT_EQ(failed_rows, 2);
