@@ -25,6 +25,9 @@ PACKAGES=(
   # the Python client (clients/python) and its test: Debian's Python with
   # gRPC; its stubs come from protoc and grpc_python_plugin (above)
   python3 python3-grpcio python3-protobuf
+  # the dashboard's browser test (tests/dashboard_browser_test): Debian's
+  # Chromium, run headless by playwright-core (npm, below)
+  chromium
 )
 
 missing=()
@@ -74,15 +77,21 @@ if [ ! -x "$p/usr/bin/promtool" ] || [ ! -x "$p/usr/bin/prometheus" ]; then
   rm -rf "$tmp"
 fi
 
-# deploy/kubernetes: the offline validation's npm packages (pinned by the
-# committed lockfile) and Debian's kubectl 1.20 for `kubectl kustomize`,
-# unpacked beside them without installing it (deploy/kubernetes/README.md).
+# npm packages, pinned by each directory's committed lockfile: the offline
+# Kubernetes validation (deploy/kubernetes/README.md) and playwright-core
+# for the dashboard's browser test (tests/browser/README.md). Again only
+# when the lockfile is newer than what it installed.
+for v in deploy/kubernetes/validate tests/browser; do
+  if [ ! -d "$v/node_modules" ] || [ "$v/package-lock.json" -nt "$v/node_modules" ]; then
+    echo "setup: npm ci in $v" >&2
+    npm ci --prefix "$v" --no-audit --no-fund --loglevel=error >/dev/null
+    touch "$v/node_modules"
+  fi
+done
+
+# deploy/kubernetes: Debian's kubectl 1.20 for `kubectl kustomize`,
+# unpacked beside the validation's packages without installing it.
 v=deploy/kubernetes/validate
-if [ ! -d "$v/node_modules" ] || [ "$v/package-lock.json" -nt "$v/node_modules" ]; then
-  echo "setup: npm ci in $v" >&2
-  npm ci --prefix "$v" --no-audit --no-fund --loglevel=error >/dev/null
-  touch "$v/node_modules"
-fi
 if [ ! -x "$v/.kubectl/usr/bin/kubectl" ]; then
   echo "setup: unpacking Debian's kubernetes-client into $v/.kubectl" >&2
   tmp=$(mktemp -d)
