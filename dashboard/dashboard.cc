@@ -94,7 +94,7 @@ void AddSecurityHeaders(HttpResponse* r) {
       "form-action 'self'");
   r->headers.emplace_back("X-Frame-Options", "DENY");
   r->headers.emplace_back("X-Content-Type-Options", "nosniff");
-  r->headers.emplace_back("Referrer-Policy", "no-referrer");
+  r->headers.emplace_back("Referrer-Policy", "same-origin");
   r->headers.emplace_back("Cache-Control", "no-store");
 }
 

@@ -46,13 +46,6 @@ namespace {
 namespace fs = std::filesystem;
 using google::protobuf::Value;
 
-// The task stream (lanes, attempt bars) and the failed-attempts table read
-// the shard log (ListAttempts). Until the shard log is merged the
-// coordinator answers UNIMPLEMENTED and the page shows them empty; with
-// this false the test only checks what IS shown. Set to true once
-// ListAttempts is implemented.
-constexpr bool kRequireShardLog = false;
-
 constexpr char kChromium[] = "/usr/bin/chromium";
 constexpr int kShards = 40;
 // Shards from kGatedFrom on wait for the gate file before they finish: the
@@ -333,11 +326,10 @@ TEST_F(DashboardBrowserTest, LoginOverviewJobPageAndCancel) {
   const auto workers = FromCliJson<v1::ListWorkersResponse>(
       cluster_->Cli("workers", {"--json"}));
   const v1::JobStatus a_before = CliStatus(a);
-  std::map<std::string, std::string> log_before, log_after;
-  if (kRequireShardLog) log_before = CliAttempts(a);
+  const std::map<std::string, std::string> log_before = CliAttempts(a);
   const Value report = RunBrowser(a, b);
   const v1::JobStatus a_after = CliStatus(a);
-  if (kRequireShardLog) log_after = CliAttempts(a);
+  const std::map<std::string, std::string> log_after = CliAttempts(a);
   const v1::JobStatus b_after = CliStatus(b);
   ASSERT_EQ(Get(report, "error").kind_case(), Value::KIND_NOT_SET)
       << "the browser stopped early (details above): "
@@ -363,11 +355,6 @@ TEST_F(DashboardBrowserTest, LoginOverviewJobPageAndCancel) {
   EXPECT_FALSE(Get(report, "tokenInUrl").bool_value());
   EXPECT_EQ(List(Get(report, "pageErrors")).size(), 0);
   for (const Value& error : List(Get(report, "consoleErrors"))) {
-    // Without the shard log /api/jobs/N/attempts answers 501 (UNIMPLEMENTED).
-    if (!kRequireShardLog &&
-        Str(error).find("/attempts?") != std::string::npos) {
-      continue;
-    }
     ADD_FAILURE() << "console error on the page: " << Str(error);
   }
 
@@ -462,40 +449,31 @@ TEST_F(DashboardBrowserTest, LoginOverviewJobPageAndCancel) {
   }
   // ... with a lane per worker slot (2 workers x 3) ...
   EXPECT_GE(List(Get(job, "lanes")).size(), 6);
-  // ... and, with the shard log, the two failed first attempts (bars and
+  // ... and, from the shard log, the two failed first attempts (bars and
   // rows) and the running shards.
-  if (kRequireShardLog) {
-    // The bars lie between the shard log read before and after: every
-    // attempt of before is drawn, every bar is in after, and an attempt
-    // that had ended keeps its outcome.
-    std::map<std::string, std::string> bars;
-    for (const Value& bar : List(Get(job, "attempts"))) {
-      bars[absl::StrCat(Str(Get(bar, "shard")), "/",
-                        Str(Get(bar, "attempt")))] = Str(Get(bar, "outcome"));
-    }
-    for (const auto& [key, outcome] : log_before) {
-      ASSERT_EQ(bars.count(key), 1) << "no bar for attempt " << key;
-      if (outcome != "running") {
-        EXPECT_EQ(bars[key], outcome) << key;
-      }
-    }
-    for (const auto& [key, outcome] : bars) {
-      ASSERT_EQ(log_after.count(key), 1) << "bar of no attempt " << key;
-      if (outcome != "running") {
-        EXPECT_EQ(log_after[key], outcome) << key;
-      }
-    }
-    EXPECT_EQ(failed_bars, 2);
-    EXPECT_EQ(failed_rows, 2);
-    EXPECT_GE(running_bars, 1);
-  } else {
-    std::cout << "kRequireShardLog is false: task stream with "
-              << List(Get(job, "lanes")).size() << " lanes, "
-              << List(Get(job, "attempts")).size() << " attempt bars ("
-              << failed_bars << " failed, " << running_bars
-              << " running), " << failed_rows
-              << " failed-attempt rows, not required\n";
+  // The bars lie between the shard log read before and after: every
+  // attempt of before is drawn, every bar is in after, and an attempt
+  // that had ended keeps its outcome.
+  std::map<std::string, std::string> bars;
+  for (const Value& bar : List(Get(job, "attempts"))) {
+    bars[absl::StrCat(Str(Get(bar, "shard")), "/",
+                      Str(Get(bar, "attempt")))] = Str(Get(bar, "outcome"));
   }
+  for (const auto& [key, outcome] : log_before) {
+    ASSERT_EQ(bars.count(key), 1) << "no bar for attempt " << key;
+    if (outcome != "running") {
+      EXPECT_EQ(bars[key], outcome) << key;
+    }
+  }
+  for (const auto& [key, outcome] : bars) {
+    ASSERT_EQ(log_after.count(key), 1) << "bar of no attempt " << key;
+    if (outcome != "running") {
+      EXPECT_EQ(log_after.at(key), outcome) << key;
+    }
+  }
+  EXPECT_EQ(failed_bars, 2);
+  EXPECT_EQ(failed_rows, 2);
+  EXPECT_GE(running_bars, 1);
 
   // ---- job B cancelled from its page, with the confirm and the header.
   const Value& cancel = Get(report, "cancel");
