@@ -665,6 +665,12 @@ TEST_F(SchedulerTest, TheJournalIsNeverCalledUnderTheLock) {
 
 class SchedulerJournalTest : public SchedulerTest {
  protected:
+  // The scheduler goes before the journal it writes to: its reducer thread
+  // may still be committing a job's end after the job reads as ended, and
+  // the fixture's journal_ would otherwise be destroyed first (members of
+  // this class go before the base's sched_), leaving that commit waiting
+  // on a journal that no longer exists.
+  void TearDown() override { sched_.reset(); }
   void SetUp() override {
     dir_ = absl::StrCat(getenv("TEST_TMPDIR"), "/state-",
                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
