@@ -148,6 +148,17 @@ std::string ReadWholeFile(const std::string& path) {
   return ss.str();
 }
 
+// Opening `dir` works, but loading it is DATA_LOSS naming `what` (a job).
+void ExpectLoadIsDataLossNaming(const std::string& dir,
+                                const std::string& what) {
+  std::unique_ptr<Journal> journal = MustOpen(dir);
+  ASSERT_NE(journal, nullptr);
+  absl::StatusOr<std::vector<JournaledJob>> jobs = journal->Load();
+  ASSERT_FALSE(jobs.ok());
+  EXPECT_EQ(jobs.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(jobs.status().message()), HasSubstr(what));
+}
+
 // ------------------------------------------------------------ round trip
 
 TEST(JournalTest, ReopenedJournalResumesUnfinishedJobs) {
@@ -461,12 +472,7 @@ TEST(JournalTest, UnparsableSpecIsDataLossNamingTheJob) {
   }
   // An unterminated varint: not a JobSpec.
   ExecSql(dir, "UPDATE jobs SET spec = x'ffffff' WHERE id = 17");
-  std::unique_ptr<Journal> journal = MustOpen(dir);
-  ASSERT_NE(journal, nullptr);
-  absl::StatusOr<std::vector<JournaledJob>> jobs = journal->Load();
-  ASSERT_FALSE(jobs.ok());
-  EXPECT_EQ(jobs.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(std::string(jobs.status().message()), HasSubstr("job 17"));
+  ExpectLoadIsDataLossNaming(dir, "job 17");
 }
 
 TEST(JournalTest, UnparsableFinalStatusIsDataLossNamingTheJob) {
@@ -477,12 +483,7 @@ TEST(JournalTest, UnparsableFinalStatusIsDataLossNamingTheJob) {
     journal->Append(One(JobCreated(9, "r", 1)));
   }
   ExecSql(dir, "UPDATE jobs SET final = x'0a' WHERE id = 9");
-  std::unique_ptr<Journal> journal = MustOpen(dir);
-  ASSERT_NE(journal, nullptr);
-  absl::StatusOr<std::vector<JournaledJob>> jobs = journal->Load();
-  ASSERT_FALSE(jobs.ok());
-  EXPECT_EQ(jobs.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(std::string(jobs.status().message()), HasSubstr("job 9"));
+  ExpectLoadIsDataLossNaming(dir, "job 9");
 }
 
 TEST(JournalTest, NewerSchemaVersionIsRefused) {
@@ -650,12 +651,7 @@ TEST(JournalTest, CorruptBatchIsDataLossNamingTheJob) {
   }
   // The length says 7 bytes; cut the payload short.
   ExecSql(dir, "UPDATE shard_batches SET data = substr(data, 1, 5)");
-  std::unique_ptr<Journal> journal = MustOpen(dir);
-  ASSERT_NE(journal, nullptr);
-  absl::StatusOr<std::vector<JournaledJob>> jobs = journal->Load();
-  ASSERT_FALSE(jobs.ok());
-  EXPECT_EQ(jobs.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(std::string(jobs.status().message()), HasSubstr("job 9"));
+  ExpectLoadIsDataLossNaming(dir, "job 9");
 }
 
 // What shardex wrote before shard batches: schema version 2, one `shards`

@@ -11,25 +11,7 @@
 namespace shardex {
 namespace {
 
-class AttemptLogSchedulerTest : public SchedulerTest {
- protected:
-  // Every attempt of the job, paging `page` at a time.
-  std::vector<v1::AttemptRecord> Attempts(uint64_t job, uint32_t page = 0) {
-    std::vector<v1::AttemptRecord> all;
-    v1::ListAttemptsRequest req;
-    req.set_job_id(job);
-    req.set_max_count(page);
-    while (true) {
-      absl::StatusOr<v1::ListAttemptsResponse> resp =
-          sched_->ListAttempts(req);
-      EXPECT_TRUE(resp.ok()) << resp.status();
-      if (!resp.ok()) return all;
-      for (const v1::AttemptRecord& r : resp->attempts()) all.push_back(r);
-      if (!resp->more()) return all;
-      req.set_start(resp->next());
-    }
-  }
-};
+using AttemptLogSchedulerTest = SchedulerTest;
 
 TEST_F(AttemptLogSchedulerTest, UnknownJobIsNotFound) {
   v1::ListAttemptsRequest req;
@@ -226,35 +208,7 @@ TEST_F(AttemptLogSchedulerTest, BeyondTheCapAttemptsAreCounted) {
   EXPECT_EQ(resp->dropped(), 1u);
 }
 
-class AttemptLogRestartTest : public AttemptLogSchedulerTest {
- protected:
-  // The scheduler goes before the journal it writes to: its reducer thread
-  // may still be committing a job's end after the job reads as ended, and
-  // the fixture's journal_ would otherwise be destroyed first (members of
-  // this class go before the base's sched_), leaving that commit waiting
-  // on a journal that no longer exists.
-  void TearDown() override { sched_.reset(); }
-  void SetUp() override {
-    dir_ = absl::StrCat(
-        getenv("TEST_TMPDIR"), "/state-",
-        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    Reopen();
-  }
-  void Reopen() {
-    if (journal_ != nullptr) {
-      ASSERT_TRUE(journal_->Sync().ok());
-    }
-    sched_.reset();
-    journal_.reset();
-    auto j = OpenSqliteJournal(dir_);
-    ASSERT_TRUE(j.ok()) << j.status();
-    journal_ = std::move(j).value();
-    Restart(Scheduler::Options{}, journal_.get());
-    ASSERT_TRUE(sched_->Recover().ok());
-  }
-  std::string dir_;
-  std::unique_ptr<Journal> journal_;
-};
+using AttemptLogRestartTest = JournaledSchedulerTest;
 
 TEST_F(AttemptLogRestartTest, EndedJobsLogSurvivesARestart) {
   auto [w1, link1] = AddWorker(1);

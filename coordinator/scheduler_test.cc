@@ -663,33 +663,7 @@ TEST_F(SchedulerTest, TheJournalIsNeverCalledUnderTheLock) {
   EXPECT_EQ(journal.calls_under_lock(), 0);
 }
 
-class SchedulerJournalTest : public SchedulerTest {
- protected:
-  // The scheduler goes before the journal it writes to: its reducer thread
-  // may still be committing a job's end after the job reads as ended, and
-  // the fixture's journal_ would otherwise be destroyed first (members of
-  // this class go before the base's sched_), leaving that commit waiting
-  // on a journal that no longer exists.
-  void TearDown() override { sched_.reset(); }
-  void SetUp() override {
-    dir_ = absl::StrCat(getenv("TEST_TMPDIR"), "/state-",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    Reopen();
-  }
-  // Drops scheduler and journal, as a crash after the last commit would.
-  void Reopen() {
-    if (journal_ != nullptr) ASSERT_TRUE(journal_->Sync().ok());
-    sched_.reset();
-    journal_.reset();
-    auto j = OpenSqliteJournal(dir_);
-    ASSERT_TRUE(j.ok()) << j.status();
-    journal_ = std::move(j).value();
-    Restart(Scheduler::Options{}, journal_.get());
-    ASSERT_TRUE(sched_->Recover().ok());
-  }
-  std::string dir_;
-  std::unique_ptr<Journal> journal_;
-};
+using SchedulerJournalTest = JournaledSchedulerTest;
 
 TEST_F(SchedulerJournalTest, RestartResumesWithoutRerunningAcceptedShards) {
   const v1::JobSpec spec = Primes(100000, 4);

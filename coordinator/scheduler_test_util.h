@@ -8,16 +8,19 @@
 #define SHARDEX_COORDINATOR_SCHEDULER_TEST_UTIL_H_
 
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/fake_clock.h"
 #include "common/job_state.h"
 #include "coordinator/fake_worker_link.h"
+#include "coordinator/journal.h"
 #include "coordinator/scheduler.h"
 #include "gtest/gtest.h"
 #include "kernels/kernel.h"
@@ -153,8 +156,59 @@ class SchedulerTest : public ::testing::Test {
     return Job(id);
   }
 
+  // Every attempt of the job's shard log, paging `page` at a time (0: the
+  // server's page size).
+  std::vector<v1::AttemptRecord> Attempts(uint64_t job, uint32_t page = 0) {
+    std::vector<v1::AttemptRecord> all;
+    v1::ListAttemptsRequest req;
+    req.set_job_id(job);
+    req.set_max_count(page);
+    while (true) {
+      absl::StatusOr<v1::ListAttemptsResponse> resp =
+          sched_->ListAttempts(req);
+      EXPECT_TRUE(resp.ok()) << resp.status();
+      if (!resp.ok()) return all;
+      for (const v1::AttemptRecord& r : resp->attempts()) all.push_back(r);
+      if (!resp->more()) return all;
+      req.set_start(resp->next());
+    }
+  }
+
   FakeClock clock_;
   std::unique_ptr<Scheduler> sched_;
+};
+
+// A scheduler over a real SQLite journal in a state directory of its own
+// (named by the test); Reopen() drops both, as a crash after the last
+// commit would, and recovers.
+class JournaledSchedulerTest : public SchedulerTest {
+ protected:
+  void SetUp() override {
+    dir_ = absl::StrCat(
+        getenv("TEST_TMPDIR"), "/state-",
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    Reopen();
+  }
+  // The scheduler goes before the journal it writes to: its reducer thread
+  // may still be committing a job's end after the job reads as ended, and
+  // journal_ would otherwise be destroyed first (members of this class go
+  // before the base's sched_), leaving that commit waiting on a journal
+  // that no longer exists.
+  void TearDown() override { sched_.reset(); }
+
+  void Reopen() {
+    if (journal_ != nullptr) ASSERT_TRUE(journal_->Sync().ok());
+    sched_.reset();
+    journal_.reset();
+    auto j = OpenSqliteJournal(dir_);
+    ASSERT_TRUE(j.ok()) << j.status();
+    journal_ = std::move(j).value();
+    Restart(Scheduler::Options{}, journal_.get());
+    ASSERT_TRUE(sched_->Recover().ok());
+  }
+
+  std::string dir_;
+  std::unique_ptr<Journal> journal_;
 };
 
 class SchedulerLimitsTest : public SchedulerTest {
