@@ -20,11 +20,10 @@ namespace {
 // -1 on error.
 double TimeShards(const ShardRunner& runner, const Domain& domain,
                   uint64_t shards) {
-  const CancelFlag not_cancelled{false};
   const auto start = std::chrono::steady_clock::now();
   for (uint64_t i = 0; i < shards; ++i) {
     absl::StatusOr<std::string> payload =
-        runner.RunShard(ShardRangeOf(domain, shards, i), not_cancelled);
+        RunWholeShard(runner, ShardRangeOf(domain, shards, i));
     if (!payload.ok()) {
       std::fprintf(stderr, "%s\n", payload.status().ToString().c_str());
       return -1;

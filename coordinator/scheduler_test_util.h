@@ -107,11 +107,10 @@ class SchedulerTest : public ::testing::Test {
     auto runner = CreateShardRunner(spec.kernel(), args);
     ASSERT_TRUE(runner.ok()) << runner.status();
     v1::ResultBatch batch;
-    CancelFlag never(false);
     for (const v1::ShardTask& t : tasks) {
       v1::ShardResult* r = batch.add_results();
       *r->mutable_ref() = t.ref();
-      auto payload = (*runner)->RunShard({t.begin(), t.end()}, never);
+      auto payload = RunWholeShard(**runner, {t.begin(), t.end()});
       ASSERT_TRUE(payload.ok());
       r->set_ok(true);
       r->set_payload(*payload);

@@ -314,7 +314,8 @@ class GrepRunner final : public ShardRunner {
   // Payload: one "<file index>\t<line>\n" record per matching line, in input
   // order; with --count, one "<file index>\t<count>\n" per file with matches.
   absl::StatusOr<std::string> RunShard(
-      ShardRange range, const CancelFlag& cancel) const override {
+      ShardRange range, ShardControl& control) const override {
+    const CancelFlag& cancel = control.cancel_flag();
     RETURN_IF_ERROR(ValidateShardRange(args_.files.domain(), range));
     MatchSink sink(args_.count_only);
     const RE2& re = *args_.re;

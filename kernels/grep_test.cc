@@ -198,8 +198,7 @@ TEST(GrepKernelTest, LinesKeepEveryByteButNewline) {
   std::unique_ptr<LocalKernel> job = GrepJob("a.b\\xff", {path});
   ASSERT_NE(job, nullptr);
   EXPECT_EQ(RunJob(*job, 2).value().value, std::string("a\0b\xff\r", 5));
-  const CancelFlag not_cancelled{false};
-  EXPECT_EQ(job->RunShard({0, 10}, not_cancelled).value(),
+  EXPECT_EQ(job->RunShard({0, 10}).value(),
             std::string("0\ta\0b\xff\r\n", 8));
 }
 
@@ -330,8 +329,7 @@ TEST(GrepKernelTest, TooManyMatchesForOnePayloadIsResourceExhausted) {
   const std::string path = WriteTestFile("many", text);
   std::unique_ptr<LocalKernel> job = GrepJob("match", {path});
   ASSERT_NE(job, nullptr);
-  const CancelFlag not_cancelled{false};
-  EXPECT_EQ(job->RunShard({0, job->domain().hi}, not_cancelled).status().code(),
+  EXPECT_EQ(job->RunShard({0, job->domain().hi}).status().code(),
             absl::StatusCode::kResourceExhausted);
   std::unique_ptr<LocalKernel> counting = GrepJob("match", {path}, kCount);
   ASSERT_NE(counting, nullptr);

@@ -347,28 +347,35 @@ class HashSearchRunner final : public ShardRunner {
       : args_(std::move(args)), target_(args_) {}
 
   absl::StatusOr<std::string> RunShard(
-      ShardRange range, const CancelFlag& cancel) const override {
+      ShardRange range, ShardControl& control) const override {
     RETURN_IF_ERROR(ValidateShardRange(args_.domain(), range));
     ASSIGN_OR_RETURN(const std::optional<uint64_t> hit,
-                     FirstHit(range, cancel));
+                     FirstHit(range, control));
     return EncodeOutcome(hit);
   }
+  bool splittable() const override { return true; }
 
  private:
-  // The smallest hit in `r`, nullopt if there is none, or CANCELLED.
+  // The smallest hit in [r.begin, control.end()), nullopt if there is none,
+  // or CANCELLED. Chunks are claimed in order and the scan stops at the
+  // first hit, so a split run finds what an unsplit run over the range it
+  // covered would.
   absl::StatusOr<std::optional<uint64_t>> FirstHit(
-      ShardRange r, const CancelFlag& cancel) const {
+      ShardRange r, ShardControl& control) const {
     DecimalCounter digits(r.begin);
     Digest digest;
-    for (uint64_t chunk = r.begin; chunk < r.end;) {
-      if (cancel.load()) return absl::CancelledError("hashsearch cancelled");
-      const uint64_t chunk_end = chunk + std::min(kPollInterval, r.end - chunk);
-      for (uint64_t n = chunk; n < chunk_end; ++n) {
+    for (uint64_t pos = r.begin;;) {
+      if (control.cancelled()) {
+        return absl::CancelledError("hashsearch cancelled");
+      }
+      const std::optional<ShardRange> c = control.Claim(pos, kPollInterval);
+      if (!c.has_value()) break;
+      for (uint64_t n = c->begin; n < c->end; ++n) {
         target_.Hash(digits.text(), &digest);
         if (target_.Hits(digest)) return n;
         digits.Increment();  // n+1 <= r.end <= 2^64-1
       }
-      chunk = chunk_end;
+      pos = c->end;
     }
     return std::nullopt;
   }

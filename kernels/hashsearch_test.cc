@@ -77,7 +77,6 @@ struct CoordinatorRun {
 CoordinatorRun RunWithCutoff(const LocalKernel& job, uint64_t shards,
                              const std::vector<uint64_t>& order) {
   const Domain d = job.domain();
-  const CancelFlag not_cancelled{false};
   std::vector<std::string> payloads(shards);
   uint64_t cutoff = kMax;
   CoordinatorRun run;
@@ -87,7 +86,7 @@ CoordinatorRun RunWithCutoff(const LocalKernel& job, uint64_t shards,
       ++run.skipped;
       continue;
     }
-    absl::StatusOr<std::string> payload = job.RunShard(r, not_cancelled);
+    absl::StatusOr<std::string> payload = job.RunShard(r);
     if (!payload.ok()) {
       run.result = payload.status();
       return run;
@@ -203,7 +202,6 @@ TEST(HashSearchKernelTest, DigitsCarryCorrectlyAcrossPowersOfTen) {
                      {"bits", "6"},
                      {"max-nonce", std::to_string(kMax)}});
   ASSERT_NE(job, nullptr);
-  const CancelFlag not_cancelled{false};
   for (uint64_t carry :
        {uint64_t{10}, uint64_t{100}, uint64_t{1000}, uint64_t{100000},
         uint64_t{10000000000}, uint64_t{10000000000000000000u},
@@ -213,7 +211,7 @@ TEST(HashSearchKernelTest, DigitsCarryCorrectlyAcrossPowersOfTen) {
       const uint64_t b = carry - below;
       const uint64_t e = std::min(kMax, b + 400);
       absl::StatusOr<std::string> payload =
-          job->RunShard({b, e}, not_cancelled);
+          job->RunShard({b, e});
       ASSERT_TRUE(payload.ok()) << payload.status();
       const std::optional<uint64_t> want = OracleFirstHit("carry", 6, b, e);
       EXPECT_EQ(*payload,
@@ -371,8 +369,7 @@ TEST(HashSearchKernelTest, RunShardRejectsARangeOutsideTheJob) {
   std::unique_ptr<LocalKernel> job =
       HashSearchJob({{"prefix", "p"}, {"bits", "8"}, {"max-nonce", "1000"}});
   ASSERT_NE(job, nullptr);
-  const CancelFlag not_cancelled{false};
-  EXPECT_EQ(job->RunShard({900, 1001}, not_cancelled).status().code(),
+  EXPECT_EQ(job->RunShard({900, 1001}).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 
@@ -422,6 +419,32 @@ TEST(HashSearchKernelTest, ReduceRejectsCorruptPayloads) {
   EXPECT_EQ(job->Reduce({found_low, ""}).value().value, std::to_string(*low));
   EXPECT_EQ(job->Reduce({"none", found_high}).value().value,
             std::to_string(*high));
+}
+
+// Straggler splitting: the split run scans [0, at) in order and stops at
+// its first hit, so it finds what an unsplit run over [0, at) finds; and
+// the smaller part's hit, else the rest's, is the unsplit answer.
+TEST(HashSearchKernelTest, SplitRunFindsWhatTheRangeItCoveredHolds) {
+  const std::optional<uint64_t> want =
+      OracleFirstHit("split", 12, 0, uint64_t{1} << 20);
+  ASSERT_TRUE(want.has_value());
+  std::unique_ptr<LocalKernel> job = HashSearchJob(
+      {{"prefix", "split"}, {"bits", "12"}, {"max-nonce", "1048576"}});
+  ASSERT_NE(job, nullptr);
+  absl::StatusOr<std::string> whole = job->RunShard({0, 1 << 20});
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  EXPECT_EQ(*whole, absl::StrCat("found:", *want));
+  // Cut below the hit (the first part has none) and above it.
+  for (const uint64_t at : {*want / 2, *want + 1}) {
+    if (at == 0) continue;
+    const double keep = static_cast<double>(at) / (1 << 20);
+    absl::StatusOr<testing::SplitRun> run =
+        testing::RunSplitAt(*job, {0, 1 << 20}, 0, keep);
+    ASSERT_TRUE(run.ok()) << run.status();
+    const std::string& answer =
+        run->split.rfind("found:", 0) == 0 ? run->split : run->rest;
+    EXPECT_EQ(answer, *whole) << "split at " << run->at;
+  }
 }
 
 }  // namespace

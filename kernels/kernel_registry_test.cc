@@ -69,8 +69,7 @@ TEST(KernelRegistryTest, CreatesBothSidesOfAJobThatRuns) {
   absl::StatusOr<std::unique_ptr<ShardRunner>> runner =
       CreateShardRunner("primes", {{"to", "100"}});
   ASSERT_TRUE(runner.ok()) << runner.status();
-  const CancelFlag not_cancelled{false};
-  EXPECT_EQ((*runner)->RunShard({0, 50}, not_cancelled).value(), "15");
+  EXPECT_EQ(RunWholeShard(**runner, {0, 50}).value(), "15");
   absl::StatusOr<std::unique_ptr<testing::LocalKernel>> local =
       testing::LocalKernel::Create("primes", {{"to", "100"}});
   ASSERT_TRUE(local.ok()) << local.status();

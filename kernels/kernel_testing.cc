@@ -1,6 +1,8 @@
 #include "kernels/kernel_testing.h"
 
+#include <atomic>
 #include <limits>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -27,12 +29,11 @@ absl::StatusOr<std::vector<std::string>> RunAllShards(const LocalKernel& k,
   const Domain domain = k.domain();
   RETURN_IF_ERROR(
       ValidateShardCount(domain, shards, std::numeric_limits<uint64_t>::max()));
-  const CancelFlag not_cancelled{false};
   std::vector<std::string> payloads;
   for (uint64_t i = 0; i < shards; ++i) {
     ASSIGN_OR_RETURN(
         std::string payload,
-        k.RunShard(ShardRangeOf(domain, shards, i), not_cancelled));
+        k.RunShard(ShardRangeOf(domain, shards, i)));
     payloads.push_back(std::move(payload));
   }
   return payloads;
@@ -44,9 +45,48 @@ absl::StatusOr<KernelResult> RunJob(const LocalKernel& k, uint64_t shards) {
   return k.Reduce(payloads);
 }
 
+absl::StatusOr<SplitRun> RunSplitAt(const LocalKernel& k, ShardRange range,
+                                    uint64_t claimed, double keep) {
+  ShardControl control(range);
+  if (claimed > 0) control.Claim(range.begin, claimed);
+  const std::optional<uint64_t> at = control.Split(keep);
+  EXPECT_TRUE(at.has_value()) << "split refused";
+  if (!at.has_value()) return absl::FailedPreconditionError("split refused");
+  SplitRun run;
+  run.at = *at;
+  ASSIGN_OR_RETURN(run.split, k.RunShard(range, control));
+  EXPECT_EQ(control.end(), run.at);
+  ASSIGN_OR_RETURN(run.first, k.RunShard({range.begin, run.at}));
+  ASSIGN_OR_RETURN(run.rest, k.RunShard({run.at, range.end}));
+  EXPECT_EQ(run.split, run.first) << "split at " << run.at;
+  return run;
+}
+
+absl::StatusOr<RacedSplit> RunWithRacingSplit(const LocalKernel& k,
+                                              ShardRange range, double keep) {
+  ShardControl control(range);
+  RacedSplit raced;
+  std::atomic<bool> returned{false};
+  std::thread splitter([&] {
+    // Waits (without a clock) until the kernel has taken a chunk.
+    while (control.claimed() == range.begin && !returned.load()) {
+      std::this_thread::yield();
+    }
+    raced.at = control.Split(keep);
+  });
+  absl::StatusOr<std::string> payload = k.RunShard(range, control);
+  returned.store(true);
+  splitter.join();
+  if (!payload.ok()) return payload.status();
+  raced.payload = *std::move(payload);
+  EXPECT_EQ(control.end(), raced.at.value_or(range.end));
+  return raced;
+}
+
 void ExpectCancelledBeforeStarting(const ShardRunner& runner,
                                    ShardRange range) {
-  const CancelFlag cancelled{true};
+  ShardControl cancelled(range);
+  cancelled.Cancel();
   EXPECT_EQ(runner.RunShard(range, cancelled).status().code(),
             absl::StatusCode::kCancelled);
 }
@@ -54,10 +94,10 @@ void ExpectCancelledBeforeStarting(const ShardRunner& runner,
 void ExpectCancelStopsALongShard(const ShardRunner& runner, ShardRange range,
                                  absl::Duration cancel_after,
                                  absl::Duration limit) {
-  CancelFlag cancel{false};
+  ShardControl cancel(range);
   std::thread canceller([&cancel, cancel_after] {
     absl::SleepFor(cancel_after);
-    cancel = true;
+    cancel.Cancel();
   });
   const absl::Time start = absl::Now();
   absl::StatusOr<std::string> r = runner.RunShard(range, cancel);

@@ -35,8 +35,12 @@ class LocalKernel {
 
   Domain domain() const { return job_->domain(); }
   absl::StatusOr<std::string> RunShard(ShardRange range,
-                                       const CancelFlag& cancel) const {
-    return runner_->RunShard(range, cancel);
+                                       ShardControl& control) const {
+    return runner_->RunShard(range, control);
+  }
+  // The whole range: never cancelled, never split.
+  absl::StatusOr<std::string> RunShard(ShardRange range) const {
+    return RunWholeShard(*runner_, range);
   }
   absl::StatusOr<KernelResult> Reduce(
       absl::Span<const std::string> payloads) const {
@@ -62,6 +66,32 @@ absl::StatusOr<std::vector<std::string>> RunAllShards(const LocalKernel& k,
 
 // RunAllShards followed by Reduce.
 absl::StatusOr<KernelResult> RunJob(const LocalKernel& k, uint64_t shards);
+
+// A run of `range` split at `at`, and unsplit runs of both parts.
+struct SplitRun {
+  uint64_t at = 0;
+  std::string split;  // the split run's payload, covering [begin, at)
+  std::string first;  // RunShard([begin, at)) unsplit
+  std::string rest;   // RunShard([at, end)) unsplit
+};
+
+// Runs `range` as the worker would after a SplitShard(keep) that arrived
+// once the kernel had claimed [range.begin, range.begin + claimed): the
+// control has that much claimed and is split before the kernel starts, so
+// the cut is deterministic. Expects the split to be accepted and the run
+// to stop at it; fails the test (and returns the error) otherwise.
+absl::StatusOr<SplitRun> RunSplitAt(const LocalKernel& k, ShardRange range,
+                                    uint64_t claimed, double keep);
+
+// Runs `range` while another thread splits it (keep) as soon as the
+// kernel has claimed its first chunk: a real race. The split may come too
+// late (nullopt at, payload for the whole range).
+struct RacedSplit {
+  std::optional<uint64_t> at;
+  std::string payload;
+};
+absl::StatusOr<RacedSplit> RunWithRacingSplit(const LocalKernel& k,
+                                              ShardRange range, double keep);
 
 // Expects RunShard(range) with the cancel flag already set to return
 // CANCELLED.

@@ -271,11 +271,12 @@ class MandelbrotRunner final : public ShardRunner {
         half_height_((static_cast<double>(view_.height) - 1) / 2) {}
 
   absl::StatusOr<std::string> RunShard(
-      ShardRange range, const CancelFlag& cancel) const override {
+      ShardRange range, ShardControl& control) const override {
     RETURN_IF_ERROR(ValidateShardRange(view_.domain(), range));
     RETURN_IF_ERROR(CheckPayloadSize(range));
-    return RenderRows(range, cancel);
+    return RenderRows(range, control);
   }
+  bool splittable() const override { return true; }
 
  private:
   // Pixel centres are spread symmetrically about the view's centre, so with
@@ -299,16 +300,23 @@ class MandelbrotRunner final : public ShardRunner {
                      (view_.height + max_rows - 1) / max_rows, " shards"));
   }
 
+  // Rows [range.begin, control.end()) as raw RGB, or CANCELLED. Rows are
+  // claimed one at a time (a row is at least width pixels of work, the
+  // cancel poll's granularity), so the worker may split the shard between
+  // rows; a pixel depends only on its coordinates, so the split run's bytes
+  // are the unsplit run's over the rows it covered.
   absl::StatusOr<std::string> RenderRows(ShardRange range,
-                                         const CancelFlag& cancel) const {
+                                         ShardControl& control) const {
     std::string rgb((range.end - range.begin) * view_.RowBytes(), '\0');
     char* pixel = rgb.data();
     uint64_t since_poll = kPollIterations;  // poll before the first pixel
-    for (uint64_t py = range.begin; py < range.end; ++py) {
+    uint64_t py = range.begin;
+    for (;; ++py) {
+      if (!control.Claim(py, 1).has_value()) break;
       const double ci = Imaginary(py);
       for (uint64_t px = 0; px < view_.width; ++px) {
         if (since_poll >= kPollIterations) {
-          if (cancel.load()) {
+          if (control.cancelled()) {
             return absl::CancelledError("mandelbrot cancelled");
           }
           since_poll = 0;
@@ -319,6 +327,7 @@ class MandelbrotRunner final : public ShardRunner {
         pixel += kBytesPerPixel;
       }
     }
+    rgb.resize((py - range.begin) * view_.RowBytes());  // split: fewer rows
     return rgb;
   }
 

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -235,8 +236,7 @@ TEST(MandelbrotKernelTest, ShardsTooLargeForOneMessageAreRefused) {
   std::unique_ptr<LocalKernel> job = MandelbrotJob(
       {{"width", "16384"}, {"height", "16384"}, {"out", "/x.png"}});
   ASSERT_NE(job, nullptr);
-  const CancelFlag not_cancelled{false};
-  absl::StatusOr<std::string> r = job->RunShard({0, 1000}, not_cancelled);
+  absl::StatusOr<std::string> r = job->RunShard({0, 1000});
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(r.status().message().find("use at least 25 shards"),
             std::string::npos)
@@ -321,6 +321,25 @@ TEST(MandelbrotKernelTest, RejectsBadArguments) {
     ASSERT_FALSE(job.ok()) << c.message;
     EXPECT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_EQ(job.status().message(), c.message);
+  }
+}
+
+// Straggler splitting: rows are claimed one at a time, so a run split at
+// row `at` returns exactly the bytes of rows [0, at), and the two parts
+// stacked are the unsplit image.
+TEST(MandelbrotKernelTest, SplitRunReturnsExactlyTheRowsItCovered) {
+  std::unique_ptr<LocalKernel> job =
+      MandelbrotJob({{"width", "37"}, {"height", "64"}, {"out", "/x.png"}});
+  ASSERT_NE(job, nullptr);
+  absl::StatusOr<std::string> whole = job->RunShard({0, 64});
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  for (const auto& [claimed, keep] :
+       std::vector<std::pair<uint64_t, double>>{{0, 0.5}, {10, 0.2}}) {
+    absl::StatusOr<testing::SplitRun> run =
+        testing::RunSplitAt(*job, {0, 64}, claimed, keep);
+    ASSERT_TRUE(run.ok()) << run.status();
+    EXPECT_EQ(run->split.size(), run->at * 37 * 3);
+    EXPECT_EQ(run->split + run->rest, *whole);
   }
 }
 

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -136,17 +137,22 @@ class PiRunner final : public ShardRunner {
   explicit PiRunner(PiArgs args) : args_(args), key_(KeyForSeed(args.seed)) {}
 
   absl::StatusOr<std::string> RunShard(
-      ShardRange range, const CancelFlag& cancel) const override {
+      ShardRange range, ShardControl& control) const override {
     RETURN_IF_ERROR(ValidateShardRange(args_.domain(), range));
+    // Blocks are claimed from the control, so the worker may split the
+    // shard; a sample depends only on its index, so any cut gives the count
+    // an unsplit run over [range.begin, control.end()) would.
     uint64_t inside = 0;
-    for (uint64_t begin = range.begin; begin < range.end;) {
-      if (cancel.load()) return absl::CancelledError("pi shard cancelled");
-      const uint64_t end = begin + std::min(kBlock, range.end - begin);
-      inside += CountInside(key_, begin, end);
-      begin = end;
+    for (uint64_t begin = range.begin;;) {
+      if (control.cancelled()) return absl::CancelledError("pi shard cancelled");
+      const std::optional<ShardRange> block = control.Claim(begin, kBlock);
+      if (!block.has_value()) break;
+      inside += CountInside(key_, block->begin, block->end);
+      begin = block->end;
     }
     return EncodeCount(inside);
   }
+  bool splittable() const override { return true; }
 
  private:
   const PiArgs args_;

@@ -4,6 +4,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -186,6 +187,41 @@ TEST(PiKernelTest, RejectsBadArguments) {
     EXPECT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_EQ(job.status().message(), c.message);
   }
+}
+
+// Straggler splitting: a sample depends only on its index, so a run split
+// at `at` gives what an unsplit run over [0, at) gives, and the two parts
+// reduce to the unsplit estimate.
+TEST(PiKernelTest, SplitRunCountsExactlyTheSamplesItCovered) {
+  const uint64_t samples = uint64_t{1} << 23;
+  std::unique_ptr<LocalKernel> job =
+      PiJob({{"samples", std::to_string(samples)}, {"seed", "7"}});
+  ASSERT_NE(job, nullptr);
+  const absl::StatusOr<KernelResult> whole = testing::RunJob(*job, 1);
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  // Before any claim; within the first 2^20 block; a few blocks in.
+  for (const auto& [claimed, keep] : std::vector<std::pair<uint64_t, double>>{
+           {0, 0.5}, {12345, 0.1}, {(uint64_t{3} << 20) + 1, 0.7}}) {
+    absl::StatusOr<testing::SplitRun> run =
+        testing::RunSplitAt(*job, {0, samples}, claimed, keep);
+    ASSERT_TRUE(run.ok()) << run.status();
+    absl::StatusOr<KernelResult> sum = job->Reduce({run->split, run->rest});
+    ASSERT_TRUE(sum.ok()) << sum.status();
+    EXPECT_EQ(sum->value, whole->value);
+    EXPECT_EQ(sum->details.at("inside"), whole->details.at("inside"));
+  }
+}
+
+TEST(PiKernelTest, SplitRacingARunningShardLosesNothing) {
+  const uint64_t samples = uint64_t{1} << 25;  // 32 blocks
+  std::unique_ptr<LocalKernel> job =
+      PiJob({{"samples", std::to_string(samples)}, {"seed", "3"}});
+  ASSERT_NE(job, nullptr);
+  absl::StatusOr<testing::RacedSplit> raced =
+      testing::RunWithRacingSplit(*job, {0, samples}, 0.5);
+  ASSERT_TRUE(raced.ok()) << raced.status();
+  const uint64_t at = raced->at.value_or(samples);
+  EXPECT_EQ(raced->payload, *job->RunShard({0, at}));
 }
 
 }  // namespace

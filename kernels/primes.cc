@@ -1,7 +1,8 @@
 // Kernel "primes": counts the primes in [--from, --to) with libprimesieve.
 //
-// Each shard counts its range in chunks, polling the cancel flag between
-// chunks; the payload is the shard's count and the reduce is an exact sum.
+// Each shard claims its range in chunks (ShardControl::Claim), polling the
+// cancel flag between chunks, so the worker can split it; the payload is
+// the count over the range covered and the reduce is an exact sum.
 // Thread-safety: PrimesJob and PrimesRunner are immutable; libprimesieve's
 // count functions may run concurrently from many threads.
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <primesieve.hpp>
 #include <string>
 #include <vector>
@@ -57,19 +59,24 @@ uint64_t ChunkSize(uint64_t end) {
   return std::max(kMinChunk, root);
 }
 
-// Number of primes in [r.begin, r.end), or CANCELLED.
-absl::StatusOr<uint64_t> CountPrimes(ShardRange r, const CancelFlag& cancel) {
+// Number of primes in [r.begin, control.end()), or CANCELLED. A count is
+// the same whatever the chunks, so a split run equals an unsplit one over
+// the range it covered.
+absl::StatusOr<uint64_t> CountPrimes(ShardRange r, ShardControl& control) {
   UseOneSieveThreadPerShard();
   const uint64_t chunk = ChunkSize(r.end);
   uint64_t count = 0;
   // libprimesieve reports errors by throwing; shardex code does not use
   // exceptions, so they stop here and become a Status.
   try {
-    for (uint64_t begin = r.begin; begin < r.end;) {
-      if (cancel.load()) return absl::CancelledError("primes shard cancelled");
-      const uint64_t end = begin + std::min(chunk, r.end - begin);
-      count += primesieve::count_primes(begin, end - 1);  // stop is inclusive
-      begin = end;
+    for (uint64_t begin = r.begin;;) {
+      if (control.cancelled()) {
+        return absl::CancelledError("primes shard cancelled");
+      }
+      const std::optional<ShardRange> c = control.Claim(begin, chunk);
+      if (!c.has_value()) break;
+      count += primesieve::count_primes(c->begin, c->end - 1);  // inclusive
+      begin = c->end;
     }
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError(absl::StrCat(
@@ -140,11 +147,12 @@ class PrimesRunner final : public ShardRunner {
   explicit PrimesRunner(PrimesArgs args) : args_(args) {}
 
   absl::StatusOr<std::string> RunShard(
-      ShardRange range, const CancelFlag& cancel) const override {
+      ShardRange range, ShardControl& control) const override {
     RETURN_IF_ERROR(ValidateShardRange(args_.domain(), range));
-    ASSIGN_OR_RETURN(const uint64_t count, CountPrimes(range, cancel));
+    ASSIGN_OR_RETURN(const uint64_t count, CountPrimes(range, control));
     return EncodeCount(count);
   }
+  bool splittable() const override { return true; }
 
  private:
   const PrimesArgs args_;

@@ -6,6 +6,7 @@
 #include <primesieve.hpp>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -168,10 +169,9 @@ TEST(PrimesKernelTest, DefaultsFromToZeroAndAcceptsPowerForms) {
 TEST(PrimesKernelTest, RunShardRejectsARangeOutsideTheJob) {
   std::unique_ptr<LocalKernel> job = PrimesJob(100, 200);
   ASSERT_NE(job, nullptr);
-  const CancelFlag not_cancelled{false};
-  EXPECT_EQ(job->RunShard({50, 150}, not_cancelled).status().code(),
+  EXPECT_EQ(job->RunShard({50, 150}).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(job->RunShard({150, 250}, not_cancelled).status().code(),
+  EXPECT_EQ(job->RunShard({150, 250}).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 
@@ -186,6 +186,46 @@ TEST(PrimesKernelTest, ReduceRejectsCorruptPayloads) {
             absl::StatusCode::kInvalidArgument);
   const std::vector<std::string> fine = {"2", "2"};
   EXPECT_EQ(job->Reduce(fine).value().value, "4");
+}
+
+// Straggler splitting: a run split at `at` counts exactly [from, at), and
+// the two parts add up to the unsplit count.
+TEST(PrimesKernelTest, SplitRunCountsExactlyTheRangeItCovered) {
+  std::unique_ptr<LocalKernel> job = PrimesJob(0, 2'000'000);
+  ASSERT_NE(job, nullptr);
+  const absl::StatusOr<KernelResult> whole = testing::RunJob(*job, 1);
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  // Split before any claim, and after part of the range was claimed.
+  for (const auto& [claimed, keep] :
+       std::vector<std::pair<uint64_t, double>>{{0, 0.5}, {1000, 0.3}}) {
+    absl::StatusOr<testing::SplitRun> run =
+        testing::RunSplitAt(*job, {0, 2'000'000}, claimed, keep);
+    ASSERT_TRUE(run.ok()) << run.status();
+    EXPECT_EQ(run->split, std::to_string(NaiveCount(0, run->at)));
+    absl::StatusOr<KernelResult> sum = job->Reduce({run->split, run->rest});
+    ASSERT_TRUE(sum.ok()) << sum.status();
+    EXPECT_EQ(sum->value, whole->value);
+  }
+}
+
+// A split from another thread while the shard runs (several chunks of
+// 2^28 numbers): whatever point it lands on, nothing is lost or counted
+// twice.
+TEST(PrimesKernelTest, SplitRacingARunningShardLosesNothing) {
+  const uint64_t to = uint64_t{1} << 30;
+  std::unique_ptr<LocalKernel> job = PrimesJob(0, to);
+  ASSERT_NE(job, nullptr);
+  absl::StatusOr<testing::RacedSplit> raced =
+      testing::RunWithRacingSplit(*job, {0, to}, 0.5);
+  ASSERT_TRUE(raced.ok()) << raced.status();
+  const uint64_t at = raced->at.value_or(to);
+  EXPECT_EQ(raced->payload, *job->RunShard({0, at}));
+  if (raced->at.has_value()) {
+    absl::StatusOr<KernelResult> sum =
+        job->Reduce({raced->payload, *job->RunShard({at, to})});
+    ASSERT_TRUE(sum.ok()) << sum.status();
+    EXPECT_EQ(sum->value, "54400028");  // pi(2^30)
+  }
 }
 
 }  // namespace

@@ -8,17 +8,13 @@
 #ifndef SHARDEX_KERNELS_SHARD_RUNNER_H_
 #define SHARDEX_KERNELS_SHARD_RUNNER_H_
 
-#include <atomic>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "kernels/shard_control.h"
 #include "kernels/split.h"
 
 namespace shardex {
-
-// Set by the worker when the coordinator cancels an attempt. Kernels poll it
-// between chunks of work (every few milliseconds) and return CANCELLED.
-using CancelFlag = std::atomic<bool>;
 
 class ShardRunner {
  public:
@@ -27,11 +23,30 @@ class ShardRunner {
   // Runs one shard and returns its partial result, encoded by the kernel.
   // Starts by checking `range` against the job's domain
   // (ValidateShardRange) and must be deterministic: the payload depends only
-  // on the job's arguments and `range`, so a retried shard gives the same
-  // bytes.
-  virtual absl::StatusOr<std::string> RunShard(
-      ShardRange range, const CancelFlag& cancel) const = 0;
+  // on the job's arguments and the range covered, so a retried shard gives
+  // the same bytes.
+  //
+  // `control` was made for `range` (ShardControl(range)). The kernel polls
+  // control.cancelled() between chunks of work (every few milliseconds) and
+  // returns CANCELLED. A kRange kernel takes its range through
+  // control.Claim (kernels/shard_control.h), so the worker may split the
+  // attempt: the payload then covers [range.begin, control.end()) and is
+  // byte-identical to an unsplit run over that range.
+  virtual absl::StatusOr<std::string> RunShard(ShardRange range,
+                                               ShardControl& control) const = 0;
+
+  // Whether RunShard takes its range through control.Claim, so that
+  // ShardControl::Split really stops it early. Only kRange kernels can;
+  // the worker refuses to split the others.
+  virtual bool splittable() const { return false; }
 };
+
+// Runs `range` whole: never cancelled, never split (tests, benchmarks).
+inline absl::StatusOr<std::string> RunWholeShard(const ShardRunner& runner,
+                                                 ShardRange range) {
+  ShardControl control(range);
+  return runner.RunShard(range, control);
+}
 
 }  // namespace shardex
 

@@ -96,7 +96,8 @@ class SleepRunner final : public ShardRunner {
   explicit SleepRunner(SleepArgs args) : args_(args) {}
 
   absl::StatusOr<std::string> RunShard(
-      ShardRange range, const CancelFlag& cancel) const override {
+      ShardRange range, ShardControl& control) const override {
+    const CancelFlag& cancel = control.cancel_flag();
     RETURN_IF_ERROR(ValidateShardRange(args_.domain(), range));
     RETURN_IF_ERROR(SleepUnlessCancelled(args_.ms, cancel));
     return EncodeCount(1);

@@ -32,9 +32,8 @@ TEST(SleepKernelTest, DomainIsTasks) {
 TEST(SleepKernelTest, SleepsAtLeastTheRequestedTime) {
   std::unique_ptr<LocalKernel> job = SleepJob("40");
   ASSERT_NE(job, nullptr);
-  const CancelFlag not_cancelled{false};
   const auto start = Clock::now();
-  absl::StatusOr<std::string> r = job->RunShard({0, 1}, not_cancelled);
+  absl::StatusOr<std::string> r = job->RunShard({0, 1});
   const auto elapsed = Clock::now() - start;
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(*r, "1");
@@ -91,8 +90,7 @@ TEST(SleepKernelTest, CancelledBeforeStartingReturnsCancelled) {
 TEST(SleepKernelTest, RunShardRejectsMoreThanOneTask) {
   std::unique_ptr<LocalKernel> job = SleepJob("0");
   ASSERT_NE(job, nullptr);
-  const CancelFlag not_cancelled{false};
-  EXPECT_EQ(job->RunShard({0, 2}, not_cancelled).status().code(),
+  EXPECT_EQ(job->RunShard({0, 2}).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 

@@ -240,7 +240,8 @@ class WordCountRunner final : public ShardRunner {
   explicit WordCountRunner(InputFiles files) : files_(std::move(files)) {}
 
   absl::StatusOr<std::string> RunShard(
-      ShardRange range, const CancelFlag& cancel) const override {
+      ShardRange range, ShardControl& control) const override {
+    const CancelFlag& cancel = control.cancel_flag();
     RETURN_IF_ERROR(ValidateShardRange(files_.domain(), range));
     WordCounter counter;
     RETURN_IF_ERROR(

@@ -169,10 +169,9 @@ TEST(WordCountKernelTest, PayloadIsSortedWordTabCountLines) {
   const std::string path = WriteTestFile("payload", "to be or not to be\n");
   std::unique_ptr<LocalKernel> job = WordCountJob({path});
   ASSERT_NE(job, nullptr);
-  const CancelFlag not_cancelled{false};
-  EXPECT_EQ(job->RunShard({0, 19}, not_cancelled).value(),
+  EXPECT_EQ(job->RunShard({0, 19}).value(),
             "be\t2\nnot\t1\nor\t1\nto\t2\n");
-  EXPECT_EQ(job->RunShard({1, 19}, not_cancelled).value(), "");
+  EXPECT_EQ(job->RunShard({1, 19}).value(), "");
 }
 
 TEST(WordCountKernelTest, ReduceMergesExactlyAndRejectsCorruptPayloads) {
@@ -210,8 +209,7 @@ TEST(WordCountKernelTest, RunShardRejectsARangeOutsideTheJob) {
   std::unique_ptr<LocalKernel> job =
       WordCountJob({WriteTestFile("out", "abc")});
   ASSERT_NE(job, nullptr);
-  const CancelFlag not_cancelled{false};
-  EXPECT_EQ(job->RunShard({0, 4}, not_cancelled).status().code(),
+  EXPECT_EQ(job->RunShard({0, 4}).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 

@@ -1,5 +1,6 @@
 #include "worker/executor.h"
 
+#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -74,7 +75,7 @@ void ShardExecutor::Assign(const v1::AssignmentBatch& batch) {
   }
   std::vector<std::pair<v1::ShardTask, JobEntry>> run;
   std::vector<v1::ShardResult> immediate;  // rejected or handed back
-  std::vector<std::shared_ptr<CancelFlag>> flags;
+  std::vector<std::shared_ptr<ShardControl>> flags;
   {
     absl::MutexLock lock(&mu_);
     for (auto& [id, job] : created) {
@@ -102,8 +103,14 @@ void ShardExecutor::Assign(const v1::AssignmentBatch& batch) {
                         : absl::StrCat("no definition for job ", job_id));
         continue;
       }
-      auto flag = std::make_shared<CancelFlag>(false);
-      attempts_[key] = Attempt{task.ref(), flag};
+      auto flag = std::make_shared<ShardControl>(
+          ShardRange{task.begin(), task.end()});
+      Attempt& a = attempts_[key];
+      a.ref = task.ref();
+      a.begin = task.begin();
+      a.end = task.end();
+      a.control = flag;
+      a.splittable = it->second.runner && it->second.runner->splittable();
       run.emplace_back(task, it->second);
       flags.push_back(std::move(flag));
     }
@@ -153,7 +160,7 @@ void ShardExecutor::StopLocked(const v1::CancelShards& cancel) {
   // A queued attempt goes at once; a running one when it notices the flag.
   auto stop = [this](std::map<Key, Attempt>::iterator it)
                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-                    it->second.cancel->store(true);
+                    it->second.control->Cancel();
                     if (!it->second.started) return attempts_.erase(it);
                     it->second.stop = StopReason::kCancel;
                     return std::next(it);
@@ -197,6 +204,56 @@ std::vector<v1::ShardRef> ShardExecutor::Held() const {
   refs.reserve(attempts_.size());
   for (const auto& [key, a] : attempts_) refs.push_back(a.ref);
   return refs;
+}
+
+v1::ShardTask ShardExecutor::TaskOf(const Attempt& a) {
+  v1::ShardTask t;
+  *t.mutable_ref() = a.ref;
+  t.set_begin(a.begin);
+  t.set_end(a.control->end());
+  return t;
+}
+
+std::vector<v1::ShardTask> ShardExecutor::HeldTasks() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::ShardTask> tasks;
+  tasks.reserve(attempts_.size());
+  for (const auto& [key, a] : attempts_) tasks.push_back(TaskOf(a));
+  return tasks;
+}
+
+std::optional<v1::ShardTask> ShardExecutor::HeldTask(
+    const v1::ShardRef& ref) const {
+  absl::MutexLock lock(&mu_);
+  auto it = attempts_.find(KeyOf(ref));
+  if (it == attempts_.end()) return std::nullopt;
+  return TaskOf(it->second);
+}
+
+v1::ShardSplit ShardExecutor::Split(const v1::SplitShard& split) {
+  v1::ShardSplit answer;
+  *answer.mutable_ref() = split.ref();
+  absl::MutexLock lock(&mu_);
+  auto it = attempts_.find(KeyOf(split.ref()));
+  if (it == attempts_.end()) return answer;
+  const Attempt& a = it->second;
+  // Under mu_, which Run takes to mark the attempt finished and read its
+  // end: a split either happens before that (the result says end = at) or
+  // is refused.
+  if (!a.splittable || a.finished || a.stop != StopReason::kNone ||
+      a.control->cancelled()) {
+    return answer;
+  }
+  const std::optional<uint64_t> at = a.control->Split(split.keep());
+  if (!at.has_value()) return answer;
+  answer.set_ok(true);
+  answer.set_at(*at);
+  return answer;
+}
+
+void ShardExecutor::SetSplitEnd(const Attempt& a, v1::ShardResult* result) {
+  const uint64_t end = a.control->end();
+  if (end != a.end) result->set_end(end);
 }
 
 void ShardExecutor::StartDrain() {
@@ -244,15 +301,17 @@ std::vector<v1::ShardResult> ShardExecutor::Stop(StopReason reason,
   for (auto it = attempts_.begin(); it != attempts_.end();) {
     Attempt& a = it->second;
     if (!a.started) {
-      a.cancel->store(true);
-      if (reason == StopReason::kHandBack) handed.push_back(HandedBack(a.ref));
+      a.control->Cancel();
+      if (reason == StopReason::kHandBack) {
+        SetSplitEnd(a, &handed.emplace_back(HandedBack(a.ref)));
+      }
       it = attempts_.erase(it);
       continue;
     }
     // A coordinator's cancel stays a cancel: its result is not wanted.
     if (include_running && a.stop != StopReason::kCancel) {
       a.stop = reason;
-      a.cancel->store(true);
+      a.control->Cancel();
     }
     ++it;
   }
@@ -268,11 +327,11 @@ void ShardExecutor::Report(std::vector<v1::ShardResult> results) {
 }
 
 bool ShardExecutor::Start(const Key& key,
-                          const std::shared_ptr<CancelFlag>& cancel) {
+                          const std::shared_ptr<ShardControl>& control) {
   absl::MutexLock lock(&mu_);
   auto it = attempts_.find(key);
-  if (it == attempts_.end() || it->second.cancel != cancel) return false;
-  if (cancel->load()) {
+  if (it == attempts_.end() || it->second.control != control) return false;
+  if (control->cancelled()) {
     attempts_.erase(it);
     return false;
   }
@@ -281,15 +340,19 @@ bool ShardExecutor::Start(const Key& key,
 }
 
 void ShardExecutor::Run(const v1::ShardTask& task, const JobEntry& job,
-                        std::shared_ptr<CancelFlag> cancel) {
+                        std::shared_ptr<ShardControl> control) {
   const Key key = KeyOf(task.ref());
-  if (!Start(key, cancel)) return;  // stopped while queued
+  if (!Start(key, control)) return;  // stopped while queued
   v1::ShardResult result;
-  Execute(task, job, *cancel, &result);
+  Execute(task, job, *control, &result);
   {
     absl::MutexLock lock(&mu_);
     // Still ours: only this thread removes a started attempt.
     auto it = attempts_.find(key);
+    // No split after this point (Split checks `finished` under mu_), so
+    // the end read here is final.
+    it->second.finished = true;
+    SetSplitEnd(it->second, &result);
     const StopReason stop = it->second.stop;
     if (shutting_down_ || stop == StopReason::kCancel) {
       attempts_.erase(it);  // nobody wants it
@@ -299,6 +362,7 @@ void ShardExecutor::Run(const v1::ShardTask& task, const JobEntry& job,
       const int64_t runtime_us = result.runtime_us();
       result = HandedBack(task.ref());
       result.set_runtime_us(runtime_us);
+      SetSplitEnd(it->second, &result);
     }
   }
   // The attempt stays held until the sink has the result, so that Held()
@@ -310,7 +374,8 @@ void ShardExecutor::Run(const v1::ShardTask& task, const JobEntry& job,
 }
 
 void ShardExecutor::Execute(const v1::ShardTask& task, const JobEntry& job,
-                            const CancelFlag& cancel, v1::ShardResult* result) {
+                            ShardControl& control, v1::ShardResult* result) {
+  const CancelFlag& cancel = control.cancel_flag();
   const absl::Time start = absl::Now();
   absl::StatusOr<std::string> payload;
   std::vector<ProcessSpec::Link> links;
@@ -330,7 +395,7 @@ void ShardExecutor::Execute(const v1::ShardTask& task, const JobEntry& job,
     if (out.exit_code.has_value()) result->set_exit_code(*out.exit_code);
   } else {
     payload =
-        job.runner->RunShard(ShardRange{task.begin(), task.end()}, cancel);
+        job.runner->RunShard(ShardRange{task.begin(), task.end()}, control);
   }
   result->set_runtime_us(absl::ToInt64Microseconds(absl::Now() - start));
   if (payload.ok()) {

@@ -27,6 +27,12 @@
 //     +--> sink: handed_back         |   (finished ok anyway: the   handed_back
 //                                    |    ok result is sent)
 //
+// Splitting (Split, straggler splitting): a kernel attempt over a range
+// that its kernel takes in chunks (ShardRunner::splittable) can be told to
+// stop early at a point in its unclaimed rest; its result then carries
+// end = that point. Once its result is on its way to the sink, or it was
+// asked to stop, it can no longer be split.
+//
 // Draining (StartDrain) is one-way: queued attempts and every task assigned
 // later are handed back at once (ShardResult{ref, handed_back}); running
 // attempts go on until the owner calls HandBackRunning (after its grace
@@ -46,6 +52,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -111,6 +118,24 @@ class ShardExecutor {
   // The attempts queued or running (including ones whose result is being
   // handed to the sink right now), in (job, shard, attempt) order.
   std::vector<shardex::v1::ShardRef> Held() const ABSL_LOCKS_EXCLUDED(mu_);
+  // The same attempts with the ranges they cover now: begin, and end as
+  // split (Register.held).
+  std::vector<shardex::v1::ShardTask> HeldTasks() const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // One held attempt's range as HeldTasks gives it; nullopt if not held.
+  std::optional<shardex::v1::ShardTask> HeldTask(
+      const shardex::v1::ShardRef& ref) const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Moves the end bound of a held kernel attempt down
+  // (ShardControl::Split(split.keep)) and says where, or ok=false when it
+  // cannot: unknown attempt, a command or a kernel that does not split, a
+  // result already on its way, an attempt being stopped, or too little
+  // unclaimed work left. An ok answer must reach the coordinator before
+  // the attempt's result, which the sink may be handed as soon as this
+  // returns: the caller orders the two (Worker holds its outbox lock
+  // across this call).
+  shardex::v1::ShardSplit Split(const shardex::v1::SplitShard& split)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Starts draining: hands back every queued attempt now and every task
   // assigned from now on. Running attempts continue.
@@ -144,12 +169,20 @@ class ShardExecutor {
 
   struct Attempt {
     shardex::v1::ShardRef ref;
-    std::shared_ptr<CancelFlag> cancel;
+    uint64_t begin = 0;  // the task's range as assigned
+    uint64_t end = 0;
+    std::shared_ptr<ShardControl> control;  // cancel flag and end bound
+    bool splittable = false;  // a kernel that takes its range by Claim
     bool started = false;
+    bool finished = false;  // its result is on its way to the sink
     StopReason stop = StopReason::kNone;
   };
 
   static shardex::v1::ShardResult HandedBack(const shardex::v1::ShardRef& ref);
+  // The attempt's range now: begin, and end as split.
+  static shardex::v1::ShardTask TaskOf(const Attempt& a);
+  // Sets result.end when the attempt was split.
+  static void SetSplitEnd(const Attempt& a, shardex::v1::ShardResult* result);
 
   // A job's entry, localized by the stager, without its kernel runner.
   absl::StatusOr<JobEntry> NewEntry(const shardex::v1::JobDefinition& def)
@@ -159,15 +192,15 @@ class ShardExecutor {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Marks the attempt started; false if it was stopped while queued.
-  bool Start(const Key& key, const std::shared_ptr<CancelFlag>& cancel)
+  bool Start(const Key& key, const std::shared_ptr<ShardControl>& control)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Runs an attempt on a pool thread and reports it, unless it was stopped.
   void Run(const shardex::v1::ShardTask& task, const JobEntry& job,
-           std::shared_ptr<CancelFlag> cancel) ABSL_LOCKS_EXCLUDED(mu_);
+           std::shared_ptr<ShardControl> control) ABSL_LOCKS_EXCLUDED(mu_);
   // Runs the shard itself, without the lock; sets payload fields, error and
   // exit code.
   void Execute(const shardex::v1::ShardTask& task, const JobEntry& job,
-               const CancelFlag& cancel, shardex::v1::ShardResult* result)
+               ShardControl& control, shardex::v1::ShardResult* result)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Removes the queued attempts (returning them as hand-backs when `reason`
   // is kHandBack) and, if `include_running`, flags the running ones to stop

@@ -86,8 +86,7 @@ TEST_F(ExecutorStagingTest, AStagedKernelJobRunsFromTheCache) {
   absl::StatusOr<std::unique_ptr<ShardRunner>> runner =
       CreateShardRunner("wordcount", {{"files", original}});
   ASSERT_TRUE(runner.ok());
-  const CancelFlag never(false);
-  EXPECT_EQ(r.payload(), *(*runner)->RunShard({0, text.size()}, never));
+  EXPECT_EQ(r.payload(), *RunWholeShard(**runner, {0, text.size()}));
   EXPECT_EQ(ts_.fetcher.calls(), 1);
 }
 

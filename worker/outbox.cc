@@ -26,14 +26,19 @@ v1::ShardResult TooLarge(const v1::ShardResult& r) {
 
 }  // namespace
 
-void ResultOutbox::Add(v1::ShardResult result) {
-  results_.push_back(std::move(result));
+void ResultOutbox::Add(v1::ShardResult result,
+                       std::optional<v1::ShardTask> covered) {
+  results_.push_back(Entry{std::move(result), std::move(covered), {}});
+}
+
+void ResultOutbox::AddSplit(v1::ShardSplit split) {
+  results_.push_back(Entry{{}, std::nullopt, std::move(split)});
 }
 
 void ResultOutbox::PutBack(v1::ResultBatch* batch) {
   auto* results = batch->mutable_results();
   for (int i = results->size() - 1; i >= 0; --i) {
-    results_.push_front(std::move(*results->Mutable(i)));
+    results_.push_front(Entry{std::move(*results->Mutable(i)), {}, {}});
   }
 }
 
@@ -43,25 +48,28 @@ void ResultOutbox::Forget(const v1::CancelShards& cancel) {
   std::set<ShardRefKey> refs;
   for (const v1::ShardRef& ref : cancel.shards()) refs.insert(KeyOf(ref));
   results_.erase(std::remove_if(results_.begin(), results_.end(),
-                                [&](const v1::ShardResult& r) {
-                                  return jobs.contains(r.ref().job_id()) ||
-                                         refs.count(KeyOf(r.ref())) > 0;
+                                [&](const Entry& e) {
+                                  return jobs.contains(e.ref().job_id()) ||
+                                         refs.count(KeyOf(e.ref())) > 0;
                                 }),
                  results_.end());
 }
 
-void ResultOutbox::AppendWaiting(std::vector<v1::ShardRef>* refs) const {
+void ResultOutbox::AppendWaiting(std::vector<v1::ShardRef>* refs,
+                                 std::vector<v1::ShardTask>* held) const {
   std::set<ShardRefKey> seen;
   for (const v1::ShardRef& ref : *refs) seen.insert(KeyOf(ref));
-  for (const v1::ShardResult& r : results_) {
-    if (seen.insert(KeyOf(r.ref())).second) refs->push_back(r.ref());
+  for (const Entry& e : results_) {
+    if (e.split || !seen.insert(KeyOf(e.ref())).second) continue;
+    refs->push_back(e.ref());
+    if (held != nullptr && e.covered) held->push_back(*e.covered);
   }
 }
 
 void ResultOutbox::TakeBatch(v1::ResultBatch* batch) {
   size_t bytes = 0;
-  while (!results_.empty()) {
-    v1::ShardResult& r = results_.front();
+  while (!results_.empty() && !results_.front().split) {
+    v1::ShardResult& r = results_.front().result;
     if (r.ByteSizeLong() > batch_bytes_) r = TooLarge(r);
     const size_t size = r.ByteSizeLong();
     if (batch->results_size() > 0 && bytes + size > batch_bytes_) break;
@@ -69,6 +77,15 @@ void ResultOutbox::TakeBatch(v1::ResultBatch* batch) {
     *batch->add_results() = std::move(r);
     results_.pop_front();
   }
+}
+
+void ResultOutbox::TakeMessage(v1::WorkerMessage* msg) {
+  if (!results_.empty() && results_.front().split) {
+    *msg->mutable_split() = std::move(*results_.front().split);
+    results_.pop_front();
+    return;
+  }
+  TakeBatch(msg->mutable_results());
 }
 
 }  // namespace shardex

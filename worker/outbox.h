@@ -1,5 +1,7 @@
 // ResultOutbox: a worker's results not yet delivered to the coordinator, in
-// the order they finished. It outlives sessions (worker/worker.h): results
+// the order they finished, with its answers to SplitShard (ShardSplit) in
+// between: an answer goes out before every result added after it, so the
+// coordinator learns of a split before the split attempt's result. It outlives sessions (worker/worker.h): results
 // wait here while the worker is between connections, and a batch whose
 // Write failed comes back to the front. Batches stay well under the gRPC
 // message limit; a result that could never fit is replaced by an error
@@ -11,6 +13,7 @@
 
 #include <cstddef>
 #include <deque>
+#include <optional>
 #include <vector>
 
 #include "proto/shardex.pb.h"
@@ -25,20 +28,38 @@ class ResultOutbox {
   bool empty() const { return results_.empty(); }
   size_t size() const { return results_.size(); }
 
-  void Add(shardex::v1::ShardResult result);
+  // `covered`: the attempt's range (begin, end as split), for
+  // Register.held while the result waits; nullopt when not known.
+  void Add(shardex::v1::ShardResult result,
+           std::optional<shardex::v1::ShardTask> covered = std::nullopt);
+  void AddSplit(shardex::v1::ShardSplit split);
   // Back to the front, in their order: results whose Write failed.
   void PutBack(shardex::v1::ResultBatch* batch);
-  // Drops the results of cancelled jobs and attempts.
+  // Drops the results and split answers of cancelled jobs and attempts.
   void Forget(const shardex::v1::CancelShards& cancel);
-  // Appends the refs of waiting results not already in `refs`.
-  void AppendWaiting(std::vector<shardex::v1::ShardRef>* refs) const;
+  // Appends the refs of waiting results not already in `refs`, and to
+  // `held` (if not null) their ranges where known.
+  void AppendWaiting(std::vector<shardex::v1::ShardRef>* refs,
+                     std::vector<shardex::v1::ShardTask>* held = nullptr) const;
   // Moves results from the front into `batch` up to batch_bytes (at least
-  // one result when there is any).
+  // one result when there is any), stopping at a split answer.
   void TakeBatch(shardex::v1::ResultBatch* batch);
+  // The next message: the split answer at the front, or else TakeBatch.
+  void TakeMessage(shardex::v1::WorkerMessage* msg);
 
  private:
+  // A result, or (split set) an answer to SplitShard.
+  struct Entry {
+    shardex::v1::ShardResult result;
+    std::optional<shardex::v1::ShardTask> covered;
+    std::optional<shardex::v1::ShardSplit> split;
+    const shardex::v1::ShardRef& ref() const {
+      return split ? split->ref() : result.ref();
+    }
+  };
+
   const size_t batch_bytes_;
-  std::deque<shardex::v1::ShardResult> results_;
+  std::deque<Entry> results_;
 };
 
 }  // namespace shardex

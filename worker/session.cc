@@ -71,6 +71,8 @@ absl::Status Session::Run(bool* registered) {
       host_->OnAssignments(in.assignments());
     } else if (in.has_cancel()) {
       host_->OnCancel(in.cancel());
+    } else if (in.has_split()) {
+      host_->OnSplit(in.split());
     }
   }
   host_->OnReaderEnded();
@@ -89,9 +91,7 @@ bool Session::Handshake(Stream* stream, v1::CoordinatorMessage* in,
   reg->set_processes(options_.processes);
   reg->set_pid(getpid());
   reg->set_version(kVersion);
-  for (v1::ShardRef& ref : host_->HeldAttempts()) {
-    *reg->add_running() = std::move(ref);
-  }
+  host_->FillHeld(reg);
   *held = reg->running_size();
   // The handshake has a deadline: a coordinator that accepts the connection
   // but never answers must not hold the worker forever.
@@ -122,6 +122,8 @@ bool Session::WriteLoop(Stream* stream, absl::Duration heartbeat) {
     }
     if (step == WriteStep::kWait) host_->FillHeartbeat(msg.mutable_heartbeat());
     if (!stream->Write(msg)) {
+      // A lost split answer is not resent: the next Register's `held`
+      // gives the attempt's end as split.
       if (msg.has_results()) host_->Unsent(msg.mutable_results());
       break;
     }

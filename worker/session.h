@@ -34,16 +34,21 @@ class Session {
   class Host {
    public:
     virtual ~Host() = default;
-    // Register.running: every attempt the worker still holds.
-    virtual std::vector<shardex::v1::ShardRef> HeldAttempts() = 0;
+    // Register.running: every attempt the worker still holds; and
+    // Register.held: the same attempts with the ranges they cover now.
+    virtual void FillHeld(shardex::v1::Register* reg) = 0;
     // The coordinator answered Register.
     virtual void OnRegistered() = 0;
     virtual void OnAssignments(const shardex::v1::AssignmentBatch& batch) = 0;
     virtual void OnCancel(const shardex::v1::CancelShards& cancel) = 0;
+    // Straggler splitting: the answer (ShardSplit) goes out with the
+    // results, before the attempt's own.
+    virtual void OnSplit(const shardex::v1::SplitShard& split) = 0;
     // The stream's reader has ended; the writer is about to be told so.
     virtual void OnReaderEnded() = 0;
     // Waits up to `idle` for something to write and says what it is,
-    // filling `msg` for kSendDrain and kSendResults. kWait: a heartbeat.
+    // filling `msg` for kSendDrain and kSendResults (a result batch or a
+    // split answer). kWait: a heartbeat.
     virtual WorkerState::WriteStep NextWrite(
         absl::Duration idle, bool drain_sent,
         shardex::v1::WorkerMessage* msg) = 0;

@@ -161,10 +161,9 @@ TEST_F(StagingTest, AMultiFileShardFetchesItsRangeOfEachFile) {
   absl::StatusOr<std::unique_ptr<ShardRunner>> original =
       CreateShardRunner("wordcount", {{"files", orig_a + "\n" + orig_b}});
   ASSERT_TRUE(cached.ok() && original.ok());
-  const CancelFlag never(false);
   const ShardRange range{task.begin(), task.end()};
-  absl::StatusOr<std::string> got = (*cached)->RunShard(range, never);
-  absl::StatusOr<std::string> want = (*original)->RunShard(range, never);
+  absl::StatusOr<std::string> got = RunWholeShard(**cached, range);
+  absl::StatusOr<std::string> want = RunWholeShard(**original, range);
   ASSERT_TRUE(got.ok() && want.ok());
   EXPECT_EQ(*got, *want);
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -178,12 +179,22 @@ void Worker::AwaitClose(absl::Time give_up_at) {
 bool Worker::Done() const { return state_.Done(outbox_.empty()); }
 
 void Worker::OnResult(v1::ShardResult result) {
+  // A finished attempt is still held while the sink has its result: its
+  // range (as split) goes with the result for Register.held.
+  std::optional<v1::ShardTask> covered = executor_->HeldTask(result.ref());
   absl::MutexLock lock(&mu_);
-  outbox_.Add(std::move(result));
+  outbox_.Add(std::move(result), std::move(covered));
 }
 
 void Worker::OnAssignments(const v1::AssignmentBatch& batch) {
   executor_->Assign(batch);
+}
+
+void Worker::OnSplit(const v1::SplitShard& split) {
+  // Under mu_: the attempt's result, which the executor may report as soon
+  // as Split returns, can only join the outbox after the answer.
+  absl::MutexLock lock(&mu_);
+  outbox_.AddSplit(executor_->Split(split));
 }
 
 void Worker::OnCancel(const v1::CancelShards& cancel) {
@@ -192,13 +203,19 @@ void Worker::OnCancel(const v1::CancelShards& cancel) {
   outbox_.Forget(cancel);
 }
 
-std::vector<v1::ShardRef> Worker::HeldAttempts() {
+void Worker::FillHeld(v1::Register* reg) {
   // The executor first: an attempt that finishes in between is then in
   // both lists (deduplicated), never in neither.
-  std::vector<v1::ShardRef> refs = executor_->Held();
-  absl::MutexLock lock(&mu_);
-  outbox_.AppendWaiting(&refs);
-  return refs;
+  std::vector<v1::ShardTask> held = executor_->HeldTasks();
+  std::vector<v1::ShardRef> refs;
+  refs.reserve(held.size());
+  for (const v1::ShardTask& t : held) refs.push_back(t.ref());
+  {
+    absl::MutexLock lock(&mu_);
+    outbox_.AppendWaiting(&refs, &held);
+  }
+  for (v1::ShardRef& ref : refs) *reg->add_running() = std::move(ref);
+  for (v1::ShardTask& t : held) *reg->add_held() = std::move(t);
 }
 
 void Worker::OnRegistered() {
@@ -224,7 +241,7 @@ WriteStep Worker::NextWrite(absl::Duration idle, bool drain_sent,
       msg->mutable_drain();
       break;
     case WriteStep::kSendResults:
-      outbox_.TakeBatch(msg->mutable_results());
+      outbox_.TakeMessage(msg);
       break;
     case WriteStep::kClose:
       state_.Close();

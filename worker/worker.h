@@ -18,6 +18,10 @@
 // the ones it wants and cancels the rest, and the outbox is sent right
 // after Registered.
 //
+// Straggler splitting: a SplitShard moves a running kernel attempt's end
+// (ShardExecutor::Split) and its answer, ShardSplit, joins the outbox
+// under the same lock, so it goes out before the attempt's result.
+//
 // Drain (SIGTERM) is graceful shutdown (the phases are WorkerState's,
 // worker/worker_state.h):
 //
@@ -118,13 +122,14 @@ class Worker : private Session::Host {
   void AwaitClose(absl::Time give_up_at) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Session::Host.
-  std::vector<shardex::v1::ShardRef> HeldAttempts() override
-      ABSL_LOCKS_EXCLUDED(mu_);
+  void FillHeld(shardex::v1::Register* reg) override ABSL_LOCKS_EXCLUDED(mu_);
   void OnRegistered() override ABSL_LOCKS_EXCLUDED(mu_);
   // (The executor may call OnResult from within Assign and Cancel.)
   void OnAssignments(const shardex::v1::AssignmentBatch& batch) override
       ABSL_LOCKS_EXCLUDED(mu_);
   void OnCancel(const shardex::v1::CancelShards& cancel) override
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void OnSplit(const shardex::v1::SplitShard& split) override
       ABSL_LOCKS_EXCLUDED(mu_);
   void OnReaderEnded() override ABSL_LOCKS_EXCLUDED(mu_);
   WorkerState::WriteStep NextWrite(absl::Duration idle, bool drain_sent,
