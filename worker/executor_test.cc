@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -14,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "kernels/kernel.h"
 #include "worker/test_files.h"
 
 namespace shardex {
@@ -461,6 +464,85 @@ TEST(ShardExecutorTest, CoordinatorCancelWinsOverHandBack) {
   exec.HandBackRunning();
   EXPECT_TRUE(exec.WaitIdle(absl::Seconds(30)));
   EXPECT_EQ(results.size(), 0u);
+}
+
+v1::SplitShard SplitOf(const v1::ShardRef& ref, double keep) {
+  v1::SplitShard split;
+  *split.mutable_ref() = ref;
+  split.set_keep(keep);
+  return split;
+}
+
+// Straggler splitting: a running primes shard over [0, 2^40) (minutes of
+// work) is split twice; its range shrinks in Held, and its result covers
+// [0, at) exactly and says so.
+TEST(ShardExecutorTest, SplitStopsARunningRangeShardAndTheResultSaysWhere) {
+  const uint64_t to = uint64_t{1} << 40;
+  const std::map<std::string, std::string> args = {{"to", std::to_string(to)}};
+  Results results;
+  ShardExecutor exec({1, 1},
+                     [&](v1::ShardResult r) { results.Add(std::move(r)); });
+  exec.Assign(Batch(9, "primes", args, {{0, to}}));
+  WaitRunning(exec, 1);
+
+  const v1::ShardSplit half = exec.Split(SplitOf(Ref(9, 0), 0.5));
+  ASSERT_TRUE(half.ok());
+  EXPECT_EQ(half.ref().job_id(), 9u);
+  EXPECT_GT(half.at(), 0u);
+  EXPECT_LT(half.at(), to);
+  std::vector<v1::ShardTask> held = exec.HeldTasks();
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].begin(), 0u);
+  EXPECT_EQ(held[0].end(), half.at());
+
+  // Keep almost nothing of the rest: the shard ends after its chunk.
+  const v1::ShardSplit cut = exec.Split(SplitOf(Ref(9, 0), 1e-9));
+  ASSERT_TRUE(cut.ok());
+  EXPECT_LT(cut.at(), half.at());
+  std::vector<v1::ShardResult> got = results.WaitFor(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(got[0].ok()) << got[0].error();
+  EXPECT_EQ(got[0].end(), cut.at());
+  absl::StatusOr<std::unique_ptr<ShardRunner>> runner = CreateShardRunner(
+      "primes", KernelArgs(args.begin(), args.end()));
+  ASSERT_TRUE(runner.ok()) << runner.status();
+  EXPECT_EQ(got[0].payload(), *RunWholeShard(**runner, {0, cut.at()}));
+
+  // Finished: the attempt is gone, so a late split is refused.
+  EXPECT_TRUE(exec.WaitIdle(absl::Seconds(30)));
+  EXPECT_FALSE(exec.Split(SplitOf(Ref(9, 0), 0.5)).ok());
+}
+
+TEST(ShardExecutorTest, SplitIsRefusedWhereItCannotStopTheShard) {
+  Results results;
+  ShardExecutor exec({1, 1},
+                     [&](v1::ShardResult r) { results.Add(std::move(r)); });
+  // Unknown attempt: the answer names it.
+  const v1::ShardSplit unknown = exec.Split(SplitOf(Ref(1, 2, 3), 0.5));
+  EXPECT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.ref().shard(), 2u);
+  EXPECT_EQ(unknown.ref().attempt(), 3u);
+
+  // A kernel that does not take its range in chunks (sleep), and a command.
+  exec.Assign(Batch(2, "sleep", {{"ms", "60000"}}, {{0, 1}}));
+  const std::string gate = TempPath("split-refused-gate");
+  std::remove(gate.c_str());
+  exec.Assign(CommandBatch(
+      3, absl::StrCat("while [ ! -e ", gate, " ]; do sleep 0.01; done")));
+  WaitRunning(exec, 2);
+  EXPECT_FALSE(exec.Split(SplitOf(Ref(2, 0), 0.5)).ok());
+  EXPECT_FALSE(exec.Split(SplitOf(Ref(3, 0), 0.5)).ok());
+  std::vector<v1::ShardTask> held = exec.HeldTasks();
+  ASSERT_EQ(held.size(), 2u);
+  EXPECT_EQ(held[0].end(), 1u);  // unchanged
+
+  // An attempt being cancelled.
+  v1::CancelShards cancel;
+  *cancel.add_shards() = Ref(2, 0);
+  exec.Cancel(cancel);
+  EXPECT_FALSE(exec.Split(SplitOf(Ref(2, 0), 0.5)).ok());
+  exec.CancelAll();
+  EXPECT_TRUE(exec.WaitIdle(absl::Seconds(30)));
 }
 
 }  // namespace

@@ -93,5 +93,51 @@ TEST(ResultOutboxTest, WaitingRefsAreNotListedTwice) {
   EXPECT_EQ(refs[1].shard(), 1u);
 }
 
+// Split answers keep their place: results added before one go out in a
+// batch before it, results added after it in a batch after it.
+TEST(ResultOutboxTest, SplitAnswerGoesOutBetweenTheResultsAroundIt) {
+  ResultOutbox outbox(1 << 20);
+  outbox.Add(Result(1, 0));
+  v1::ShardSplit split;
+  split.mutable_ref()->set_job_id(1);
+  split.mutable_ref()->set_shard(1);
+  split.set_ok(true);
+  split.set_at(42);
+  outbox.AddSplit(split);
+  outbox.Add(Result(1, 1));
+  std::vector<v1::ShardRef> refs;
+  std::vector<v1::ShardTask> held;
+  outbox.AppendWaiting(&refs, &held);
+  EXPECT_EQ(refs.size(), 2u);  // results only
+  EXPECT_TRUE(held.empty());   // no ranges were given
+
+  v1::WorkerMessage first, second, third;
+  outbox.TakeMessage(&first);
+  EXPECT_EQ(Shards(first.results()), (std::vector<uint64_t>{0}));
+  outbox.TakeMessage(&second);
+  ASSERT_TRUE(second.has_split());
+  EXPECT_EQ(second.split().at(), 42u);
+  outbox.TakeMessage(&third);
+  EXPECT_EQ(Shards(third.results()), (std::vector<uint64_t>{1}));
+  EXPECT_TRUE(outbox.empty());
+}
+
+TEST(ResultOutboxTest, WaitingResultsReportTheRangesTheyCovered) {
+  ResultOutbox outbox(1 << 20);
+  v1::ShardTask covered;
+  covered.mutable_ref()->set_job_id(2);
+  covered.set_begin(10);
+  covered.set_end(15);
+  v1::ShardResult r = Result(2, 0);
+  r.set_end(15);
+  outbox.Add(r, covered);
+  std::vector<v1::ShardRef> refs;
+  std::vector<v1::ShardTask> held;
+  outbox.AppendWaiting(&refs, &held);
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].begin(), 10u);
+  EXPECT_EQ(held[0].end(), 15u);
+}
+
 }  // namespace
 }  // namespace shardex

@@ -24,6 +24,7 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
+#include "kernels/kernel.h"
 #include "worker/test_files.h"
 #include "common/file_util.h"
 #include "proto/shardex.grpc.pb.h"
@@ -508,6 +509,74 @@ TEST_F(WorkerTest, StopDuringADrainEndsAtOnce) {
   EXPECT_TRUE(run_status_.ok()) << run_status_;
   EXPECT_TRUE(GroupGone(std::stoi(pgid)));
   EXPECT_EQ(fake_.seen().Result(6, 0), nullptr);  // cancelled, not reported
+}
+
+// Straggler splitting end to end: a long primes shard gets SplitShard; the
+// worker answers ShardSplit ok with `at` before the attempt's result, which
+// says end = at and carries the count of [0, at). A split of an unknown
+// attempt is refused.
+TEST_F(WorkerTest, SplitShardIsAnsweredBeforeTheResultWhichEndsThere) {
+  Start(Options());
+  ASSERT_TRUE(
+      fake_.Until([](const Seen& s) { return s.registers.size() == 1; }));
+  const uint64_t to = uint64_t{1} << 40;  // minutes of work unsplit
+  v1::CoordinatorMessage assign;
+  v1::JobDefinition* def = assign.mutable_assignments()->add_jobs();
+  def->set_job_id(4);
+  def->set_kernel("primes");
+  def->set_shards(0);  // adaptive jobs say 0
+  (*def->mutable_args())["to"] = std::to_string(to);
+  v1::ShardTask* task = assign.mutable_assignments()->add_tasks();
+  task->mutable_ref()->set_job_id(4);
+  task->mutable_ref()->set_attempt(1);
+  task->set_end(to);
+  ASSERT_TRUE(fake_.Send(assign));
+  ASSERT_TRUE(fake_.Until([](const Seen& s) { return s.Heartbeat(1, 0); }));
+
+  v1::CoordinatorMessage unknown;
+  unknown.mutable_split()->mutable_ref()->set_job_id(99);
+  unknown.mutable_split()->mutable_ref()->set_attempt(1);
+  unknown.mutable_split()->set_keep(0.5);
+  ASSERT_TRUE(fake_.Send(unknown));
+  v1::CoordinatorMessage split;
+  *split.mutable_split()->mutable_ref() = task->ref();
+  split.mutable_split()->set_keep(1e-9);  // keep almost none of the rest
+  ASSERT_TRUE(fake_.Send(split));
+  ASSERT_TRUE(
+      fake_.Until([](const Seen& s) { return s.Result(4, 0) != nullptr; }));
+
+  const Seen seen = fake_.seen();
+  int answer_at = -1, result_at = -1, refused = 0;
+  uint64_t at = 0;
+  for (size_t i = 0; i < seen.messages.size(); ++i) {
+    const v1::WorkerMessage& m = seen.messages[i];
+    if (m.has_split() && m.split().ref().job_id() == 99) {
+      EXPECT_FALSE(m.split().ok());
+      ++refused;
+    } else if (m.has_split() && m.split().ref().job_id() == 4) {
+      EXPECT_TRUE(m.split().ok());
+      answer_at = static_cast<int>(i);
+      at = m.split().at();
+    } else if (m.has_results() && result_at < 0) {
+      for (const v1::ShardResult& r : m.results().results()) {
+        if (r.ref().job_id() == 4) result_at = static_cast<int>(i);
+      }
+    }
+  }
+  EXPECT_EQ(refused, 1);
+  ASSERT_GE(answer_at, 0);
+  EXPECT_LT(answer_at, result_at);
+  EXPECT_GT(at, 0u);
+  EXPECT_LT(at, to);
+  const v1::ShardResult* r = seen.Result(4, 0);
+  EXPECT_TRUE(r->ok()) << r->error();
+  EXPECT_EQ(r->end(), at);
+  absl::StatusOr<std::unique_ptr<ShardRunner>> runner =
+      CreateShardRunner("primes", {{"to", std::to_string(to)}});
+  ASSERT_TRUE(runner.ok()) << runner.status();
+  EXPECT_EQ(r->payload(), *RunWholeShard(**runner, {0, at}));
+  worker_->Stop();
+  ASSERT_TRUE(WaitForRun());
 }
 
 }  // namespace
