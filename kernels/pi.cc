@@ -144,7 +144,9 @@ class PiRunner final : public ShardRunner {
     // an unsplit run over [range.begin, control.end()) would.
     uint64_t inside = 0;
     for (uint64_t begin = range.begin;;) {
-      if (control.cancelled()) return absl::CancelledError("pi shard cancelled");
+      if (control.cancelled()) {
+        return absl::CancelledError("pi shard cancelled");
+      }
       const std::optional<ShardRange> block = control.Claim(begin, kBlock);
       if (!block.has_value()) break;
       inside += CountInside(key_, block->begin, block->end);

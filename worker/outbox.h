@@ -1,11 +1,12 @@
 // ResultOutbox: a worker's results not yet delivered to the coordinator, in
 // the order they finished, with its answers to SplitShard (ShardSplit) in
 // between: an answer goes out before every result added after it, so the
-// coordinator learns of a split before the split attempt's result. It outlives sessions (worker/worker.h): results
-// wait here while the worker is between connections, and a batch whose
-// Write failed comes back to the front. Batches stay well under the gRPC
-// message limit; a result that could never fit is replaced by an error
-// naming its size, so one huge payload cannot break every session.
+// coordinator learns of a split before the split attempt's result. It
+// outlives sessions (worker/worker.h): results wait here while the worker
+// is between connections, and a batch whose Write failed comes back to the
+// front. Batches stay well under the gRPC message limit; a result that
+// could never fit is replaced by an error naming its size, so one huge
+// payload cannot break every session.
 //
 // Thread-safety: none; Worker guards its outbox with its mutex.
 #ifndef SHARDEX_WORKER_OUTBOX_H_
