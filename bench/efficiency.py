@@ -50,9 +50,9 @@ try:
         m = {k: b.median(v) for k, v in t.items()}
         ps = m["ps"]
         rows.append([label, f"primesieve -t{cores}", f"{ps:.3f}", "", "1.000", ""])
-        for kind, label in (("local", f"shardex local --workers {cores} (cold)"),
-                            ("warm", f"shardex submit, warm {cores}x1 cluster")):
-            rows.append([label, label, f"{m[kind]:.3f}", f"{m[kind + '_job']:.3f}",
+        for kind, runner in (("local", f"shardex local --workers {cores} (cold)"),
+                             ("warm", f"shardex submit, warm {cores}x1 cluster")):
+            rows.append([label, runner, f"{m[kind]:.3f}", f"{m[kind + '_job']:.3f}",
                          f"{ps / m[kind]:.3f}", f"{ps / m[kind + '_job']:.3f}"])
 finally:
     cluster.stop()
