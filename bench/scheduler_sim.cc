@@ -6,25 +6,17 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <deque>
 #include <memory>
-#include <queue>
-#include <tuple>
 #include <utility>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "bench/sim_cluster.h"
 #include "common/fake_clock.h"
 #include "common/job_state.h"
-#include "common/shard_ref_key.h"
 #include "coordinator/scheduler.h"
-#include "coordinator/worker_link.h"
 #include "kernels/payload.h"
 #include "proto/shardex.pb.h"
 
@@ -33,80 +25,6 @@ namespace {
 
 // How long, in real time, the reducer may take once every shard is in.
 constexpr absl::Duration kReduceWait = absl::Seconds(120);
-
-// What the scheduler sent, tagged with the simulated worker it went to.
-// Links post here (from the caller's thread, or the reducer thread when the
-// job ends); the simulation drains it after every Scheduler call.
-class Mailbox {
- public:
-  using Item = std::pair<uint32_t, v1::CoordinatorMessage>;
-
-  void Post(uint32_t worker, v1::CoordinatorMessage message) {
-    absl::MutexLock lock(&mu_);
-    items_.emplace_back(worker, std::move(message));
-  }
-  void Closed(uint32_t worker, const absl::Status& reason) {
-    absl::MutexLock lock(&mu_);
-    if (closed_.ok()) {
-      closed_ = absl::InternalError(absl::StrCat(
-          "the scheduler closed simulated worker ", worker, ": ",
-          reason.ToString(), " (a simulation bug: workers heartbeat)"));
-    }
-  }
-  std::vector<Item> Take() {
-    absl::MutexLock lock(&mu_);
-    std::vector<Item> items;
-    items.swap(items_);
-    return items;
-  }
-  absl::Status closed() const {
-    absl::MutexLock lock(&mu_);
-    return closed_;
-  }
-
- private:
-  mutable absl::Mutex mu_;
-  std::vector<Item> items_ ABSL_GUARDED_BY(mu_);
-  absl::Status closed_ ABSL_GUARDED_BY(mu_);
-};
-
-// A worker's stream, as the scheduler sees it: Send only queues, like the
-// gRPC link, so its cost is of the same order.
-class SimLink : public WorkerLink {
- public:
-  SimLink(Mailbox* mailbox, uint32_t worker)
-      : mailbox_(mailbox), worker_(worker) {}
-  void Send(v1::CoordinatorMessage message) override {
-    mailbox_->Post(worker_, std::move(message));
-  }
-  void Close(const absl::Status& reason) override {
-    mailbox_->Closed(worker_, reason);
-  }
-
- private:
-  Mailbox* const mailbox_;
-  const uint32_t worker_;
-};
-
-struct SimWorker {
-  uint64_t id = 0;  // the scheduler's
-  absl::Duration run_time;  // of every shard on this worker
-  uint32_t busy = 0;  // slots running an attempt
-  std::deque<v1::ShardRef> waiting;  // assigned ahead of a free slot
-  absl::flat_hash_set<ShardRefKey> running;
-};
-
-// An attempt that ends at `at` unless cancelled first.
-struct Finish {
-  absl::Time at;
-  uint32_t worker;
-  ShardRefKey key;
-};
-struct LaterFirst {
-  bool operator()(const Finish& a, const Finish& b) const {
-    return std::tie(a.at, a.worker) > std::tie(b.at, b.worker);
-  }
-};
 
 absl::Duration ThreadCpu() {
   timespec ts;
@@ -177,9 +95,8 @@ class Simulation {
     absl::Time next_tick = clock_.Now() + o_.tick_interval;
     absl::Time next_heartbeat = start + heartbeat;
     while (accepted_ < o_.shards) {
-      if (absl::Status st = mailbox_.closed(); !st.ok()) return st;
-      const absl::Time finish = finishes_.empty() ? absl::InfiniteFuture()
-                                                  : finishes_.top().at;
+      if (absl::Status st = cluster_.closed(); !st.ok()) return st;
+      const absl::Time finish = cluster_.NextFinish();
       const absl::Time next = std::min({finish, next_tick, next_heartbeat});
       if (next > clock_.Now()) clock_.Advance(next - clock_.Now());
       if (clock_.Now() - start > give_up) {
@@ -195,8 +112,11 @@ class Simulation {
         // The server waits a tick interval after each Tick returns.
         next_tick = clock_.Now() + o_.tick_interval;
       } else {
-        for (const SimWorker& w : workers_) {
-          Timed(report_.heartbeat, [&] { sched_->OnHeartbeat(w.id); return 0; });
+        for (uint32_t i = 0; i < cluster_.size(); ++i) {
+          Timed(report_.heartbeat, [&] {
+            sched_->OnHeartbeat(cluster_.id(i));
+            return 0;
+          });
         }
         next_heartbeat += heartbeat;
       }
@@ -209,8 +129,8 @@ class Simulation {
         static_cast<double>((o_.shards + uint64_t{o_.workers} * o_.slots - 1) /
                             (uint64_t{o_.workers} * o_.slots));
     double speed = 0;  // shards per shard_time, all slots together
-    for (const SimWorker& w : workers_) {
-      speed += o_.slots * absl::FDivDuration(o_.shard_time, w.run_time);
+    for (uint32_t i = 0; i < cluster_.size(); ++i) {
+      speed += o_.slots * absl::FDivDuration(o_.shard_time, cluster_.run_time(i));
     }
     report_.ideal_even = o_.shard_time * (o_.shards / speed);
     report_.peak_rss_kb = PeakRssKb();
@@ -218,14 +138,13 @@ class Simulation {
   }
 
  private:
-  // Runs `call` (a Scheduler call), adds its real cost to `cost` and, when
-  // charging, moves the simulated clock by its wall or CPU time.
   // What Measure reports for an empty call: subtracted from each call's
   // figures (reading the thread CPU clock is a system call, about as long
   // as an OnHeartbeat).
   struct Overhead {
     absl::Duration wall, cpu;
   };
+  // (wall, thread CPU) time of call().
   template <typename F>
   static std::pair<absl::Duration, absl::Duration> Measure(F& call) {
     const absl::Duration cpu0 = ThreadCpu();
@@ -249,6 +168,8 @@ class Simulation {
     return {walls[kRuns / 2], cpus[kRuns / 2]};
   }
 
+  // Runs `call` (a Scheduler call), adds its real cost to `cost` and, when
+  // charging, moves the simulated clock by its wall or CPU time.
   template <typename F>
   auto Timed(CallCost& cost, F call) -> decltype(call()) {
     decltype(call()) result;
@@ -264,109 +185,41 @@ class Simulation {
     return result;
   }
 
-  // Registers the workers; `slow_fraction` of them, spread evenly, slow.
+  // Each worker's run time per shard: `slow_fraction` of them, spread
+  // evenly, are `slow_factor` times slower.
+  static std::vector<absl::Duration> RunTimes(const SimOptions& o) {
+    std::vector<absl::Duration> times(o.workers);
+    for (uint32_t i = 0; i < o.workers; ++i) {
+      const bool slow = std::floor((i + 1) * o.slow_fraction) >
+                        std::floor(i * o.slow_fraction);
+      times[i] = o.shard_time * (slow ? o.slow_factor : 1.0);
+    }
+    return times;
+  }
+
   absl::Status AddWorkers() {
-    workers_.resize(o_.workers);
-    for (uint32_t i = 0; i < o_.workers; ++i) {
-      const bool slow = std::floor((i + 1) * o_.slow_fraction) >
-                        std::floor(i * o_.slow_fraction);
-      workers_[i].run_time = o_.shard_time * (slow ? o_.slow_factor : 1.0);
+    for (uint32_t i = 0; i < cluster_.size(); ++i) {
       v1::Register reg;
       reg.set_host(absl::StrCat("sim", i));
       reg.set_slots(o_.slots);
-      absl::StatusOr<uint64_t> id = sched_->AddWorker(
-          reg, "sim", std::make_shared<SimLink>(&mailbox_, i));
+      absl::StatusOr<uint64_t> id =
+          sched_->AddWorker(reg, "sim", cluster_.Link(i));
       if (!id.ok()) return id.status();
-      workers_[i].id = *id;
+      cluster_.SetId(i, *id);
     }
     Deliver();
     return absl::OkStatus();
   }
 
   // Hands what the scheduler sent to the simulated workers.
-  void Deliver() {
-    const absl::Time now = clock_.Now();
-    for (auto& [i, msg] : mailbox_.Take()) {
-      SimWorker& w = workers_[i];
-      if (msg.has_assignments()) {
-        for (const v1::ShardTask& t : msg.assignments().tasks()) {
-          w.waiting.push_back(t.ref());
-        }
-      } else if (msg.has_cancel()) {
-        Cancel(w, msg.cancel());
-      }  // Registered; nothing else is sent for a sleep job
-      StartWaiting(i, now);
-    }
-  }
-
-  // A cancelled attempt stops without a result (worker/executor.h).
-  static void Cancel(SimWorker& w, const v1::CancelShards& cancel) {
-    for (const v1::ShardRef& ref : cancel.shards()) {
-      if (w.running.erase(KeyOf(ref)) > 0) {
-        --w.busy;
-        continue;
-      }
-      auto it = std::find_if(w.waiting.begin(), w.waiting.end(),
-                             [&](const v1::ShardRef& r) {
-                               return KeyOf(r) == KeyOf(ref);
-                             });
-      if (it != w.waiting.end()) w.waiting.erase(it);
-    }
-    for (uint64_t job : cancel.job_ids()) {
-      for (auto it = w.running.begin(); it != w.running.end();) {
-        if (std::get<0>(*it) == job) {
-          w.running.erase(it++);
-        } else {
-          ++it;
-        }
-      }
-      w.busy = w.running.size();
-      w.waiting.erase(std::remove_if(w.waiting.begin(), w.waiting.end(),
-                                     [&](const v1::ShardRef& r) {
-                                       return r.job_id() == job;
-                                     }),
-                      w.waiting.end());
-    }
-  }
-
-  // Starts waiting attempts on free slots of worker `i` at `at`.
-  void StartWaiting(uint32_t i, absl::Time at) {
-    SimWorker& w = workers_[i];
-    while (w.busy < o_.slots && !w.waiting.empty()) {
-      const ShardRefKey key = KeyOf(w.waiting.front());
-      w.waiting.pop_front();
-      if (!w.running.insert(key).second) continue;  // sent twice
-      ++w.busy;
-      finishes_.push({at + w.run_time, i, key});
-    }
-  }
+  void Deliver() { cluster_.Deliver(clock_.Now()); }
 
   // Every attempt finished by now, one ResultBatch per worker.
   absl::Status DeliverResults(absl::Time start) {
-    const absl::Time now = clock_.Now();
-    std::vector<uint32_t> order;  // workers, by first finish
-    absl::flat_hash_map<uint32_t, v1::ResultBatch> batches;
-    while (!finishes_.empty() && finishes_.top().at <= now) {
-      const Finish f = finishes_.top();
-      finishes_.pop();
-      SimWorker& w = workers_[f.worker];
-      if (w.running.erase(f.key) == 0) continue;  // cancelled meanwhile
-      --w.busy;
-      auto [it, added] = batches.try_emplace(f.worker);
-      if (added) order.push_back(f.worker);
-      v1::ShardResult* r = it->second.add_results();
-      *r->mutable_ref() = RefOf(f.key);
-      r->set_ok(true);
-      r->set_payload(payload_);
-      r->set_runtime_us(absl::ToInt64Microseconds(w.run_time));
-      // The worker's next attempt starts as this one ends, not when the
-      // coordinator gets to the result.
-      StartWaiting(f.worker, f.at);
-    }
-    for (uint32_t i : order) {
-      const v1::ResultBatch& batch = batches[i];
+    for (const auto& finished : cluster_.TakeFinished(clock_.Now())) {
+      const v1::ResultBatch& batch = finished.second;
       absl::Status st = Timed(report_.results, [&] {
-        return sched_->OnResults(workers_[i].id, batch);
+        return sched_->OnResults(cluster_.id(finished.first), batch);
       });
       if (!st.ok()) return st;
       ++report_.result_batches;
@@ -451,12 +304,10 @@ class Simulation {
 
   const SimOptions o_;
   const Overhead overhead_ = Calibrate();
-  const std::string payload_ = EncodeCount(1);  // what a sleep shard returns
   FakeClock clock_;
-  Mailbox mailbox_;  // outlives the scheduler's links
-  std::unique_ptr<Scheduler> sched_;
-  std::vector<SimWorker> workers_;
-  std::priority_queue<Finish, std::vector<Finish>, LaterFirst> finishes_;
+  // Every sleep shard's payload is 1.
+  SimCluster cluster_{RunTimes(o_), o_.slots, EncodeCount(1)};
+  std::unique_ptr<Scheduler> sched_;  // before cluster_ and clock_ go
   std::vector<bool> reported_ = std::vector<bool>(o_.shards, false);
   uint64_t accepted_ = 0;  // shards with an ok result delivered
   SimReport report_;
