@@ -307,7 +307,8 @@ class Simulation {
   FakeClock clock_;
   // Every sleep shard's payload is 1.
   SimCluster cluster_{RunTimes(o_), o_.slots, EncodeCount(1)};
-  std::unique_ptr<Scheduler> sched_;  // before cluster_ and clock_ go
+  // Declared after cluster_ and clock_, so destroyed before them.
+  std::unique_ptr<Scheduler> sched_;
   std::vector<bool> reported_ = std::vector<bool>(o_.shards, false);
   uint64_t accepted_ = 0;  // shards with an ok result delivered
   SimReport report_;
