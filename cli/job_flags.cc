@@ -105,10 +105,14 @@ absl::StatusOr<uint64_t> ParseBytes(const std::string& flag,
 void JobFlags::Register(CLI::App* cmd) {
   cmd_ = cmd;
   cmd->add_option("--shards", shards_,
-                  "number of shards (default: from the cluster size)")
+                  "exactly this many shards (default: a range job is cut "
+                  "adaptively as it runs, other jobs from the cluster size)")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+  cmd->add_option("--target-shard-time", target_shard_time_,
+                  "adaptive shards aim at this run time, smaller near the "
+                  "end (default 1s)");
   cmd->add_option("--output", output_dir_,
-                  "write part-NNNNN per shard and the result to this new "
+                  "write part-NNNNN per shard (part-BEGIN-END for adaptive shards) and the result to this new "
                   "directory (on this host; with --shared-fs on the "
                   "coordinator's)");
   cmd->add_flag("--shared-fs", shared_fs_,
@@ -301,6 +305,21 @@ absl::StatusOr<v1::JobSpec> JobFlags::Build(
   }
   v1::JobSpec spec;
   spec.set_shards(shards_);
+  if (!target_shard_time_.empty()) {
+    absl::Duration d;
+    if (!absl::ParseDuration(target_shard_time_, &d) ||
+        d < absl::Milliseconds(1)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--target-shard-time: '", target_shard_time_,
+                       "' is not a duration of at least 1ms, like 500ms or 2s"));
+    }
+    if (shards_ != 0) {
+      return absl::InvalidArgumentError(
+          "--target-shard-time sizes adaptive shards; with --shards N the "
+          "job has exactly N: give one of them");
+    }
+    spec.set_target_shard_time_ms(absl::ToInt64Milliseconds(d));
+  }
   const char* env_shared = std::getenv("SHARDEX_SHARED_FS");
   spec.set_shared_fs(shared_fs_ || (env_shared != nullptr &&
                                     std::string(env_shared) == "1"));

@@ -47,6 +47,7 @@ class JobFlags {
 
   CLI::App* cmd_ = nullptr;
   uint64_t shards_ = 0;
+  std::string target_shard_time_;
   std::string output_dir_;
   bool shared_fs_ = false;
 

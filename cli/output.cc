@@ -49,7 +49,11 @@ std::string StateName(v1::JobState state) {
 }
 
 void ProgressLine::Update(const v1::JobStatus& s, absl::Time now) {
-  const uint64_t done = s.shards_succeeded();
+  // Adaptive shards are cut as the job runs: there is no shard count up
+  // front, so progress is measured in units of the job's range.
+  const bool by_units = s.adaptive() && s.units_total() > 0;
+  const uint64_t done = by_units ? s.units_done() : s.shards_succeeded();
+  const uint64_t total = by_units ? s.units_total() : s.shards_total();
   if (first_ == absl::InfinitePast()) {
     first_ = now;
     first_done_ = done;
@@ -57,16 +61,19 @@ void ProgressLine::Update(const v1::JobStatus& s, absl::Time now) {
   const double secs = absl::ToDoubleSeconds(now - first_);
   const double rate = secs > 0.2 ? (done - first_done_) / secs : 0;
   std::string eta = "--";
-  if (rate > 0 && done < s.shards_total()) {
-    eta = absl::StrFormat("%.0fs", (s.shards_total() - done) / rate);
+  if (rate > 0 && done < total) {
+    eta = absl::StrFormat("%.0fs", (total - done) / rate);
   }
-  const double pct =
-      s.shards_total() ? 100.0 * done / s.shards_total() : 0.0;
-  absl::FPrintF(out_,
-                "\r\033[K[job %d] %s  %d/%d shards  %.0f%%  %.1f shards/s  "
-                "ETA %s  (%d running%s)",
-                s.job_id(), StateName(s.state()), done, s.shards_total(), pct,
-                rate, eta, s.shards_running(),
+  const double pct = total ? 100.0 * done / total : 0.0;
+  const std::string shards =
+      by_units ? absl::StrFormat("%d shards done (adaptive)",
+                                 s.shards_succeeded())
+               : absl::StrFormat("%d/%d shards", done, total);
+  const std::string speed =
+      by_units ? "" : absl::StrFormat("  %.1f shards/s", rate);
+  absl::FPrintF(out_, "\r\033[K[job %d] %s  %s  %.0f%%%s  ETA %s  (%d running%s)",
+                s.job_id(), StateName(s.state()), shards, pct, speed, eta,
+                s.shards_running(),
                 s.retries() ? absl::StrCat(", ", s.retries(), " retries") : "");
   fflush(out_);
   drawn_ = true;
@@ -113,6 +120,11 @@ std::string FormatJob(const v1::JobStatus& s) {
     for (const auto& [k, v] : s.result().details()) {
       absl::StrAppend(&out, "  ", k, ": ", v, "\n");
     }
+  }
+  if (s.adaptive()) {
+    absl::StrAppend(&out, "sizing:   adaptive (cut as it ran), ",
+                    s.units_done(), "/", s.units_total(), " units done, ",
+                    s.splits(), " running shards split\n");
   }
   if (s.speculative_attempts() > 0 || s.discarded_results() > 0) {
     absl::StrAppend(&out, "extra:    ", s.speculative_attempts(),

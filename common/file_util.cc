@@ -194,4 +194,10 @@ std::string PartFileName(uint64_t shard) {
   return absl::StrFormat("part-%05d", shard);
 }
 
+std::string RangePartFileName(uint64_t begin, uint64_t end,
+                              uint64_t domain_end) {
+  const int width = static_cast<int>(absl::StrCat(domain_end).size());
+  return absl::StrFormat("part-%0*d-%0*d", width, begin, width, end);
+}
+
 }  // namespace shardex

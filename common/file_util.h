@@ -50,6 +50,12 @@ absl::Status RemoveTree(const std::string& path);
 
 // "part-00042": the file name of shard 42's output in an output directory.
 std::string PartFileName(uint64_t shard);
+// "part-0002500-0005000": the file name of the output of the shard covering
+// [begin, end) of a domain whose end is `domain_end` (adaptive shards,
+// which have no fixed index). Both numbers have as many digits as
+// `domain_end`, so names sort in range order.
+std::string RangePartFileName(uint64_t begin, uint64_t end,
+                              uint64_t domain_end);
 
 }  // namespace shardex
 

@@ -80,6 +80,11 @@ TEST(FileUtilTest, PartNamesArePadded) {
   EXPECT_EQ(PartFileName(0), "part-00000");
   EXPECT_EQ(PartFileName(42), "part-00042");
   EXPECT_EQ(PartFileName(123456), "part-123456");
+  EXPECT_EQ(RangePartFileName(2500, 5000, 1000000), "part-0002500-0005000");
+  EXPECT_EQ(RangePartFileName(0, 7, 7), "part-0-7");
+  // Sorted by name is sorted by range.
+  EXPECT_LT(RangePartFileName(999, 1000, 100000),
+            RangePartFileName(1000, 2000, 100000));
 }
 
 }  // namespace

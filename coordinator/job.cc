@@ -36,6 +36,40 @@ absl::Duration Job::MedianRuntime() const {
   return absl::InfiniteDuration();
 }
 
+ShardRange Job::RangeOf(uint64_t shard) const {
+  if (adaptive) return carved[shard].range;
+  return ShardRangeOf(domain, total, shard);
+}
+
+uint64_t Job::AddShard(ShardRange range, bool first) {
+  const uint64_t index = total++;
+  shards.emplace_back();
+  payloads.emplace_back();
+  carved.push_back(CarvedShard{range, 0});
+  if (first) {
+    queue.push_front(index);
+  } else {
+    queue.push_back(index);
+  }
+  return index;
+}
+
+bool Job::CoversRange(uint64_t shard, uint32_t attempt, uint64_t end) const {
+  if (!adaptive) return end == 0;
+  const CarvedShard& c = carved[shard];
+  if (end != 0) return end == c.range.end;
+  return attempt > c.stale_upto;
+}
+
+uint64_t Job::SplitShard(uint64_t shard, uint64_t at) {
+  CarvedShard& c = carved[shard];
+  const ShardRange rest{at, c.range.end};
+  c.range.end = at;
+  c.stale_upto = std::max(c.stale_upto, shards[shard].attempt);
+  ++splits;
+  return AddShard(rest, /*first=*/true);
+}
+
 uint32_t Job::StartAttempt(uint64_t shard, uint64_t worker_id, absl::Time now,
                            bool speculative) {
   ShardSlot& slot = shards[shard];
@@ -123,17 +157,19 @@ std::vector<std::pair<uint64_t, RunningAttempt>> Job::SkipFrom(uint64_t from) {
         slot.state != shardex::v1::SHARD_RUNNING) {
       continue;
     }
-    if (ShardRangeOf(domain, total, i).begin < from) continue;
+    if (RangeOf(i).begin < from) continue;
     for (const RunningAttempt& a : slot.running) stopped.emplace_back(i, a);
     slot.running.clear();
     if (slot.state == shardex::v1::SHARD_RUNNING) --running;
     slot.state = shardex::v1::SHARD_CANCELLED;
     skip[i] = true;
     ++skipped;
+    if (adaptive) units_done += carved[i].range.end - carved[i].range.begin;
   }
   queue.erase(std::remove_if(queue.begin(), queue.end(),
                              [&](uint64_t i) { return skip[i]; }),
               queue.end());
+  units_done += carver.TruncateAt(from);  // nothing above is carved now
   return stopped;
 }
 
@@ -154,6 +190,10 @@ uint64_t Job::Archive() {
   shards.shrink_to_fit();
   payloads.clear();
   payloads.shrink_to_fit();
+  carved.clear();
+  carved.shrink_to_fit();
+  carver = RangeCarver();
+  cost_by_worker.clear();
   queue.clear();
   queue.shrink_to_fit();
   kernel.reset();
@@ -194,6 +234,12 @@ shardex::v1::JobStatus Job::Status(JobView view) const {
   std::vector<uint64_t> q(quarantined.begin(), quarantined.end());
   std::sort(q.begin(), q.end());
   for (uint64_t id : q) s.add_quarantined_workers(id);
+  if (adaptive) {
+    s.set_adaptive(true);
+    s.set_units_total(domain.hi - domain.lo);
+    s.set_units_done(units_done);
+    s.set_splits(splits);
+  }
   return s;
 }
 

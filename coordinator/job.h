@@ -38,6 +38,7 @@
 #include "absl/time/time.h"
 #include "common/job_state.h"
 #include "coordinator/attempt_log.h"
+#include "coordinator/range_carver.h"
 #include "kernels/kernel.h"
 #include "proto/shardex.pb.h"
 
@@ -51,6 +52,19 @@ struct RunningAttempt {
   bool speculative = false;  // a backup twin of a straggler
   // Its entry in the job's AttemptLog (AttemptLog::kNotLogged: none).
   uint32_t log_index = AttemptLog::kNotLogged;
+  // Straggler splitting: asked to stop early (SplitShard) and not answered
+  // yet; or it answered that it could not.
+  bool split_pending = false;
+  bool split_refused = false;
+};
+
+// An adaptive job's shard: the range it covers now (a split shortens it).
+struct CarvedShard {
+  ShardRange range;
+  // Attempts numbered up to this were started before the shard was split
+  // and ran a longer range: their results are dropped unless they report
+  // the split end as their own (ShardResult.end).
+  uint32_t stale_upto = 0;
 };
 
 // Why a shard's attempts failed; kept only for shards that failed.
@@ -103,6 +117,19 @@ struct Job {
   std::vector<ShardSlot> shards;
   std::vector<std::string> payloads;  // by shard index, once succeeded
   std::deque<uint64_t> queue;         // shard indices ready to assign
+
+  // Adaptive shards (a range job submitted without --shards): shards are
+  // cut from `carver` as slots free up, so `total` grows; `carved` holds
+  // each shard's range. Empty for jobs with a fixed shard count, whose
+  // ranges are ShardRangeOf(domain, total, i).
+  bool adaptive = false;
+  RangeCarver carver;
+  std::vector<CarvedShard> carved;
+  uint64_t units_done = 0;  // units in accepted or skipped shards
+  uint64_t splits = 0;      // running shards split in two
+  // Microseconds per unit of domain by worker (moving average), so a split
+  // gives a slow worker a smaller share.
+  absl::flat_hash_map<uint64_t, double> cost_by_worker;
 
   uint64_t running = 0;
   uint64_t succeeded = 0;
@@ -157,8 +184,26 @@ struct Job {
   std::optional<shardex::v1::JobStatus> archived;
 
   bool terminal() const { return IsTerminal(state); }
-  // True once every shard has succeeded or been skipped.
-  bool AllShardsDone() const { return succeeded + skipped == total; }
+  // True once every shard has succeeded or been skipped (and, for an
+  // adaptive job, nothing is left to carve).
+  bool AllShardsDone() const {
+    return succeeded + skipped == total && carver.empty();
+  }
+  // The range `shard` covers now.
+  ShardRange RangeOf(uint64_t shard) const;
+  // Adaptive jobs: adds a QUEUED shard covering `range` (at the front of
+  // the queue if `first`); returns its index.
+  uint64_t AddShard(ShardRange range, bool first);
+  // Adaptive jobs: whether a result of `attempt` of `shard` that reports
+  // `end` (0: the end it was given) covers exactly the shard's range.
+  // Always true for other jobs when `end` is 0.
+  bool CoversRange(uint64_t shard, uint32_t attempt, uint64_t end) const;
+  // Adaptive jobs: the running attempt of `shard` that was asked to split
+  // now stops at `at`; [at, old end) becomes a new QUEUED shard at the
+  // front of the queue, whose index is returned. Every attempt started so
+  // far ran the old range: only one that reports `at` as its end counts
+  // (CoversRange); the caller cancels the others.
+  uint64_t SplitShard(uint64_t shard, uint64_t at);
 
   void RecordRuntime(uint64_t us);
   // An upper estimate of the median shard run time; zero with no samples.

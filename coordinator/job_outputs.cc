@@ -40,9 +40,17 @@ std::string JobOutputs::ParamFileName(const std::string& param) {
   return absl::StrCat("param-", param);
 }
 
+// NNNNN (a shard's number) or NNNN-NNNN (an adaptive shard's range).
+static bool IsPartSuffix(const std::string& s) {
+  const size_t dash = s.find('-');
+  if (dash == std::string::npos) return !s.empty() && AllOf(s, 0, IsDigit);
+  return dash > 0 && dash + 1 < s.size() &&
+         AllOf(s.substr(0, dash), 0, IsDigit) && AllOf(s, dash + 1, IsDigit);
+}
+
 absl::Status JobOutputs::CheckName(const std::string& name) {
   if (name == "result" || name == "_SUCCESS") return absl::OkStatus();
-  if (absl::StartsWith(name, "part-") && AllOf(name, 5, IsDigit)) {
+  if (absl::StartsWith(name, "part-") && IsPartSuffix(name.substr(5))) {
     return absl::OkStatus();
   }
   if (absl::StartsWith(name, "param-") && AllOf(name, 6, IsNameChar)) {
@@ -50,8 +58,8 @@ absl::Status JobOutputs::CheckName(const std::string& name) {
   }
   return absl::InvalidArgumentError(
       absl::StrCat("'", name.substr(0, 100),
-                   "' is not an output name (part-NNNNN, result, _SUCCESS or "
-                   "param-NAME; no '/' or '..')"));
+                   "' is not an output name (part-NNNNN, part-BEGIN-END, result, "
+                   "_SUCCESS or param-NAME; no '/' or '..')"));
 }
 
 absl::StatusOr<std::vector<OutputFileInfo>> JobOutputs::List(

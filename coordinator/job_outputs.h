@@ -1,6 +1,7 @@
 // JobOutputs: where the coordinator keeps the outputs of jobs submitted
 // without a shared filesystem (docs/staging.md, "Outputs"):
-// STATE/outputs/<job_id>/ holds part-NNNNN, result and _SUCCESS (for
+// STATE/outputs/<job_id>/ holds part-NNNNN (part-BEGIN-END for adaptive
+// shards), result and _SUCCESS (for
 // JobSpec.output_dir) and param-<name> (a kernel's output file parameter,
 // mandelbrot's out), each written under a temporary name and renamed. The
 // client lists and reads the complete files (Store.ListOutputs and
@@ -40,7 +41,7 @@ class JobOutputs {
   std::string DirOf(uint64_t job_id) const;
   // "param-<name>": the file of a kernel's output parameter.
   static std::string ParamFileName(const std::string& param);
-  // OK for part-NNNNN, result, _SUCCESS and param-<name> (letters, digits,
+  // OK for part-NNNNN, part-BEGIN-END, result, _SUCCESS and param-<name> (letters, digits,
   // '-' and '_'); INVALID_ARGUMENT otherwise ('/', "..", temporary names).
   static absl::Status CheckName(const std::string& name);
 

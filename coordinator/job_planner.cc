@@ -4,6 +4,7 @@
 #include <map>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "command/command_job.h"
 #include "common/file_util.h"
@@ -67,6 +68,12 @@ absl::StatusOr<uint64_t> JobPlanner::Validate(const v1::JobSpec& spec) const {
     return absl::InvalidArgumentError(absl::StrCat(
         "output_dir (--output): ", spec.output_dir().size(),
         " bytes, longer than a path may be (", kMaxPathBytes, ")"));
+  }
+  if (spec.target_shard_time_ms() > kMaxTargetShardMs) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "target_shard_time_ms (--target-shard-time): ",
+        spec.target_shard_time_ms(), " ms is more than an hour; give at most ",
+        kMaxTargetShardMs, " ms"));
   }
   if (absl::Status st = CheckStagedTable(spec); !st.ok()) return st;
   return bytes;
@@ -202,6 +209,7 @@ absl::StatusOr<std::shared_ptr<const KernelJob>> JobPlanner::PlanCommand(
 absl::StatusOr<uint64_t> JobPlanner::ShardCount(const v1::JobSpec& spec,
                                                 const Domain& domain,
                                                 uint64_t cluster_slots) const {
+  if (IsAdaptive(spec, domain)) return 0;
   const uint64_t max = options_.max_shards_per_job;
   uint64_t shards = spec.shards();
   const bool fixed =
@@ -215,6 +223,26 @@ absl::StatusOr<uint64_t> JobPlanner::ShardCount(const v1::JobSpec& spec,
   }
   if (absl::Status st = CheckShardCount(domain, shards); !st.ok()) return st;
   return shards;
+}
+
+bool JobPlanner::IsAdaptive(const v1::JobSpec& spec, const Domain& domain) {
+  if (spec.shards() != 0 || domain.kind != Domain::Kind::kRange ||
+      domain.hi <= domain.lo) {
+    return false;
+  }
+  for (const std::string& arg : spec.command().argv()) {
+    if (absl::StrContains(arg, "{shard}") ||
+        absl::StrContains(arg, "{shards}")) {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::Duration JobPlanner::TargetShardTime(const v1::JobSpec& spec) {
+  return spec.target_shard_time_ms() == 0
+             ? kDefaultTargetShardTime
+             : absl::Milliseconds(spec.target_shard_time_ms());
 }
 
 absl::Status JobPlanner::CheckShardCount(const Domain& domain,

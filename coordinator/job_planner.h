@@ -64,6 +64,10 @@ class JobPlanner {
       sizeof(ShardSlot) + sizeof(std::string) + sizeof(uint64_t);
   // JobStatus.summary is at most about this long.
   static constexpr size_t kMaxSummaryBytes = 200;
+  // Adaptive shards aim at this run time unless the spec says otherwise,
+  // and a spec may ask for at most kMaxTargetShardMs.
+  static constexpr absl::Duration kDefaultTargetShardTime = absl::Seconds(1);
+  static constexpr uint64_t kMaxTargetShardMs = 3'600'000;
 
   // `options` (and what `staging` points to) outlive the planner.
   explicit JobPlanner(const SchedulerOptions& options,
@@ -95,10 +99,19 @@ class JobPlanner {
   // After recovery: deletes the outputs of jobs not remembered.
   void RemoveOutputsExcept(const std::set<uint64_t>& remembered) const;
 
+  // Whether the job's shards are cut adaptively (RangeCarver): no
+  // spec.shards(), a non-empty range domain, and for a command, an argv
+  // that names neither {shard} nor {shards} (they need a count up front).
+  static bool IsAdaptive(const shardex::v1::JobSpec& spec,
+                         const Domain& domain);
+  // The run time adaptive shards aim at (JobSpec.target_shard_time_ms).
+  static absl::Duration TargetShardTime(const shardex::v1::JobSpec& spec);
+
   // The shard count for `spec` over `domain` on a cluster of
-  // `cluster_slots` thread slots: spec.shards(), or a default (capped at
-  // max_shards_per_job). RESOURCE_EXHAUSTED for an ask over
-  // max_shards_per_job, INVALID_ARGUMENT for one the domain cannot split.
+  // `cluster_slots` thread slots: spec.shards(), 0 for an adaptive job, or
+  // a default (capped at max_shards_per_job). RESOURCE_EXHAUSTED for an
+  // ask over max_shards_per_job, INVALID_ARGUMENT for one the domain
+  // cannot split.
   absl::StatusOr<uint64_t> ShardCount(const shardex::v1::JobSpec& spec,
                                       const Domain& domain,
                                       uint64_t cluster_slots) const;

@@ -80,7 +80,10 @@ std::optional<size_t> PickQueuedShard(const Job& job, const ConnectedWorker& w,
 
 bool WantsBackups(const Job& job,
                   const SchedulerOptions::Speculation& speculation) {
-  if (job.reducing || !job.queue.empty() || job.running == 0) return false;
+  if (job.reducing || !job.queue.empty() || !job.carver.empty() ||
+      job.running == 0) {
+    return false;
+  }
   return job.succeeded + job.skipped >= speculation.after * job.total;
 }
 
@@ -100,6 +103,45 @@ const ConnectedWorker* PickTwin(const Job& job, const ShardSlot& slot,
     return &w;
   }
   return nullptr;
+}
+
+uint64_t IdleSlots(const Job& job, const WorkerMap& workers) {
+  uint64_t idle = 0;
+  for (const auto& [id, w] : workers) {
+    if (!Eligible(job, w, workers)) continue;
+    const uint64_t slots = SlotsFor(job, w), held = HeldFor(job, w);
+    if (held < slots) idle += slots - held;
+  }
+  return idle;
+}
+
+std::optional<SplitChoice> PickSplit(const Job& job, absl::Time now,
+                                     double idle_cost,
+                                     absl::Duration min_rest) {
+  const double job_cost = job.carver.cost();
+  if (job_cost < 0) return std::nullopt;
+  std::optional<SplitChoice> best;
+  double best_rest_us = absl::ToDoubleMicroseconds(min_rest);
+  for (uint64_t i = 0; i < job.total; ++i) {
+    const ShardSlot& slot = job.shards[i];
+    if (slot.state != v1::SHARD_RUNNING || slot.running.size() != 1) continue;
+    const RunningAttempt& a = slot.running[0];
+    if (a.speculative || a.split_pending || a.split_refused) continue;
+    auto it = job.cost_by_worker.find(a.worker_id);
+    const double cost = it == job.cost_by_worker.end() ? job_cost : it->second;
+    const ShardRange r = job.RangeOf(i);
+    const double expected_us = static_cast<double>(r.end - r.begin) * cost;
+    const double ran_us = absl::ToDoubleMicroseconds(now - a.started);
+    const double rest_us =
+        ran_us < expected_us ? expected_us - ran_us : ran_us;  // overran
+    if (rest_us < best_rest_us) continue;
+    best_rest_us = rest_us;
+    // Its worker does keep x rest at `cost`, the idle one the remainder
+    // at `idle_cost`: both take the same time when keep is this.
+    const double keep = idle_cost / (idle_cost + cost);
+    best = SplitChoice{i, std::clamp(keep, 0.1, 0.9)};
+  }
+  return best;
 }
 
 }  // namespace placement

@@ -78,6 +78,23 @@ absl::Duration StragglerLimit(const Job& job,
 const ConnectedWorker* PickTwin(const Job& job, const ShardSlot& slot,
                                 const WorkerMap& workers);
 
+// Straggler splitting of an adaptive job: the running shard to split and
+// the share of its unclaimed rest its worker keeps.
+struct SplitChoice {
+  uint64_t shard = 0;
+  double keep = 0.5;
+};
+// Slots of the job's kind that eligible workers have free.
+uint64_t IdleSlots(const Job& job, const WorkerMap& workers);
+// Among the job's shards whose only attempt runs unsplit, the one with the
+// most work left by estimate (its range at its worker's cost, minus the
+// time it has run; one that overran is guessed to need as long again), if
+// that is at least `min_rest`. `keep` shares the rest so that its worker
+// and an idle one of cost `idle_cost` (us per unit) end together. Needs a
+// measured cost (job.carver.cost() >= 0).
+std::optional<SplitChoice> PickSplit(const Job& job, absl::Time now,
+                                     double idle_cost, absl::Duration min_rest);
+
 }  // namespace placement
 }  // namespace shardex
 

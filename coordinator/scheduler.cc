@@ -212,6 +212,7 @@ absl::StatusOr<v1::JobStatus> Scheduler::SubmitAdmitted(
     job.domain = domain;
     job.is_command = job.spec.has_command();
     job.total = job.spec.shards();
+    if (JobPlanner::IsAdaptive(job.spec, domain)) MakeAdaptive(job);
     retention_.SetHeld(
         job, job.spec_bytes + job.total * JobPlanner::kShardStateBytes);
     job.shards.resize(job.total);
@@ -265,7 +266,8 @@ absl::Status Scheduler::Recover() {
         job, job.spec_bytes + job.total * JobPlanner::kShardStateBytes);
     // A journal is input too: check the shard count before sizing anything.
     absl::Status resumable = planned.status();
-    if (resumable.ok()) {
+    if (resumable.ok() &&
+        !JobPlanner::IsAdaptive(job.spec, planned->kernel->domain())) {
       resumable =
           planner_.CheckShardCount(planned->kernel->domain(), job.total);
     }
@@ -316,21 +318,25 @@ Job& Scheduler::AddRecoveredJob(const JournaledJob& journaled) {
 
 void Scheduler::Resume(JournaledJob journaled, Effects& fx) {
   Job& job = jobs_[journaled.id];
-  job.shards.resize(job.total);
-  job.payloads.resize(job.total);
-  for (auto& [shard, payload] : journaled.accepted) {
-    if (shard >= job.total) continue;
-    ShardSlot& slot = job.shards[shard];
-    if (slot.state == v1::SHARD_SUCCEEDED) continue;
-    slot.state = v1::SHARD_SUCCEEDED;
-    slot.payload_hash = absl::Hash<std::string>{}(payload);
-    ++job.succeeded;
-    retention_.SetHeld(job, job.held_bytes + payload.size());
-    // A crash can come between the journal and the part file.
-    if (!job.output_dir.empty()) {
-      fx.parts.push_back({job.output_dir, shard, payload});
+  if (JobPlanner::IsAdaptive(job.spec, job.domain)) {
+    std::string error;
+    if (!ResumeAdaptive(job, journaled, fx, error)) {
+      EndJob(job, v1::JOB_FAILED,
+             absl::StrCat("cannot resume after a coordinator restart: ",
+                          error),
+             fx);
+      return;
     }
-    job.payloads[shard] = std::move(payload);
+  } else {
+    job.shards.resize(job.total);
+    job.payloads.resize(job.total);
+    for (auto& [shard, payload] : journaled.accepted) {
+      if (shard >= job.total ||
+          job.shards[shard].state == v1::SHARD_SUCCEEDED) {
+        continue;
+      }
+      RestoreShard(job, shard, std::move(payload), fx);
+    }
   }
   for (uint64_t i = 0; i < job.total; ++i) {
     if (job.shards[i].state != v1::SHARD_SUCCEEDED) continue;
@@ -349,6 +355,19 @@ void Scheduler::Resume(JournaledJob journaled, Effects& fx) {
   }
   if (job.AllShardsDone()) StartReduce(job, fx);
   fx.changed.emplace_back(job.id, false);
+}
+
+void Scheduler::RestoreShard(Job& job, uint64_t shard, std::string payload,
+                             Effects& fx) {
+  ShardSlot& slot = job.shards[shard];
+  slot.state = v1::SHARD_SUCCEEDED;
+  slot.payload_hash = absl::Hash<std::string>{}(payload);
+  ++job.succeeded;
+  retention_.SetHeld(job, job.held_bytes + payload.size());
+  if (!job.output_dir.empty()) {
+    fx.parts.push_back({job.output_dir, PartName(job, shard), payload});
+  }
+  job.payloads[shard] = std::move(payload);
 }
 
 absl::StatusOr<v1::JobStatus> Scheduler::GetJob(uint64_t job_id,
@@ -523,7 +542,17 @@ absl::StatusOr<uint64_t> Scheduler::AddWorker(const v1::Register& reg,
         absl::ToInt64Milliseconds(std::min(options_.heartbeat_interval,
                                            options_.heartbeat_timeout / 3)));
     fx.outbox.emplace_back(w.link, std::move(hello));
-    for (const v1::ShardRef& ref : reg.running()) Adopt(w, ref, fx);
+    for (const v1::ShardRef& ref : reg.running()) {
+      const v1::ShardTask* held = nullptr;
+      for (const v1::ShardTask& task : reg.held()) {
+        if (task.ref().job_id() == ref.job_id() &&
+            task.ref().shard() == ref.shard() &&
+            task.ref().attempt() == ref.attempt()) {
+          held = &task;
+        }
+      }
+      Adopt(w, ref, held, fx);
+    }
     Dispatch(fx);
   }
   Apply(std::move(fx));
@@ -709,7 +738,7 @@ void Scheduler::Apply(Effects fx) {
   for (PartWrite& part : fx.parts) {
     reducer_.Schedule([part = std::move(part)] {
       absl::Status st = WriteFileAtomically(
-          absl::StrCat(part.dir, "/", PartFileName(part.shard)), part.data);
+          absl::StrCat(part.dir, "/", part.name), part.data);
       if (!st.ok()) LOG(WARNING) << "writing a shard output: " << st;
     });
   }
@@ -731,6 +760,7 @@ void Scheduler::Notify(const std::vector<std::pair<uint64_t, bool>>& changed) {
 void Scheduler::Reduce(uint64_t job_id) {
   std::shared_ptr<const KernelJob> kernel;
   std::vector<std::string> payloads;
+  std::vector<ShardRange> ranges;
   std::string output_dir;
   std::map<std::string, std::string> client_paths;
   {
@@ -739,11 +769,26 @@ void Scheduler::Reduce(uint64_t job_id) {
     // Cancelled (and its kernel freed) before the reducer got to it.
     if (job == nullptr || !job->reducing || job->terminal()) return;
     kernel = job->kernel;
-    payloads = std::move(job->payloads);
+    // In range order: an adaptive job's shards were cut in order but a
+    // split's rest came later.
+    std::vector<uint64_t> order(job->total);
+    for (uint64_t i = 0; i < job->total; ++i) order[i] = i;
+    if (job->adaptive) {
+      std::sort(order.begin(), order.end(), [job](uint64_t a, uint64_t b) {
+        return job->RangeOf(a).begin < job->RangeOf(b).begin;
+      });
+    }
+    payloads.reserve(job->total);
+    ranges.reserve(job->total);
+    for (uint64_t i : order) {
+      payloads.push_back(std::move(job->payloads[i]));
+      ranges.push_back(job->RangeOf(i));
+    }
+    job->payloads.clear();
     output_dir = job->output_dir;
     client_paths = job->client_paths;
   }
-  absl::StatusOr<KernelResult> result = kernel->Reduce(payloads);
+  absl::StatusOr<KernelResult> result = kernel->ReduceRanges(payloads, ranges);
   payloads.clear();
   // mandelbrot's result names the file it wrote: the client's path.
   if (result.ok()) {

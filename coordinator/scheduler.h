@@ -201,6 +201,9 @@ class Scheduler {
   // The worker is shutting down: it gets no new shards, and hands back
   // (results with handed_back) what it will not finish.
   void OnDrain(uint64_t worker_id);
+  // The worker's answer to a SplitShard: if it split, the rest of the
+  // shard's range is queued as a new shard (scheduler_adaptive.cc).
+  void OnSplit(uint64_t worker_id, const shardex::v1::ShardSplit& split);
 
   // Drops workers that missed heartbeats for heartbeat_timeout, closes
   // sessions that did not register in that time, and starts speculative
@@ -218,7 +221,7 @@ class Scheduler {
   // A shard output to write to a job's --output directory.
   struct PartWrite {
     std::string dir;
-    uint64_t shard = 0;
+    std::string name;  // PartFileName or RangePartFileName
     std::string data;
   };
 
@@ -260,6 +263,10 @@ class Scheduler {
   // Builds a resumed job from the journal.
   void Resume(JournaledJob journaled, Effects& fx)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Marks `shard` of a resumed job SUCCEEDED with its journaled payload
+  // (and rewrites its part: a crash can come between journal and part).
+  void RestoreShard(Job& job, uint64_t shard, std::string payload,
+                    Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Forgets the ended jobs Retention lets go (never `keep`) and journals
   // that they are gone. No Job reference may be held across it.
   void TrimEndedJobs(Effects& fx, uint64_t keep = 0)
@@ -280,8 +287,30 @@ class Scheduler {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts backups for stragglers of every running job.
   void Speculate(Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Adopts (or cancels) an attempt a (re)connecting worker holds.
-  void Adopt(ConnectedWorker& w, const shardex::v1::ShardRef& ref, Effects& fx)
+
+  // ---- Adaptive shards (scheduler_adaptive.cc).
+  // Marks `job` (spec and domain set) adaptive, with nothing carved yet.
+  void MakeAdaptive(Job& job) const;
+  // Cuts new shards of adaptive jobs for the slots that could take them.
+  void Carve() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // For adaptive kernel jobs with nothing left to carve and slots idle:
+  // asks the workers of the longest-running shards to stop early
+  // (SplitShard), so the rest can run on the idle slots.
+  void SplitStragglers(Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // An adaptive job's accepted result: what it teaches about the cost of
+  // the domain.
+  void ObserveCost(Job& job, uint64_t shard, uint64_t worker_id,
+                   uint64_t runtime_us) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Rebuilds an adaptive job's accepted shards from the journal; false
+  // (with `error` set) if the journaled ranges are not the job's.
+  bool ResumeAdaptive(Job& job, JournaledJob& journaled, Effects& fx,
+                      std::string& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The file name of `shard`'s part in the job's --output directory.
+  static std::string PartName(const Job& job, uint64_t shard);
+  // Adopts (or cancels) an attempt a (re)connecting worker holds; `held`
+  // is its range as the worker reported it (Register.held), if it did.
+  void Adopt(ConnectedWorker& w, const shardex::v1::ShardRef& ref,
+             const shardex::v1::ShardTask* held, Effects& fx)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Tells the worker running `attempt` of (job, shard) to stop it, and
   // frees its slot.

@@ -72,6 +72,7 @@ v1::CoordinatorMessage CancelMessage(uint64_t job_id, uint64_t shard,
 // --------------------------------------------------------------- assignment
 
 void Scheduler::Dispatch(Effects& fx) {
+  Carve();
   for (auto& [wid, w] : workers_.workers()) {
     if (w.draining) continue;
     v1::CoordinatorMessage msg;
@@ -102,6 +103,7 @@ void Scheduler::Dispatch(Effects& fx) {
     }
     if (msg.has_assignments()) fx.outbox.emplace_back(w.link, std::move(msg));
   }
+  SplitStragglers(fx);
 }
 
 void Scheduler::StartAttempt(Job& job, uint64_t shard, ConnectedWorker& w,
@@ -118,12 +120,12 @@ void Scheduler::StartAttempt(Job& job, uint64_t shard, ConnectedWorker& w,
     def->set_kernel(job.spec.kernel());
     *def->mutable_args() = job.spec.args();
     if (job.is_command) *def->mutable_command() = job.spec.command();
-    def->set_shards(job.total);
+    def->set_shards(job.adaptive ? 0 : job.total);  // {shards}
     // The client's paths: the worker localizes them with its own cache.
     *def->mutable_staged() = job.spec.staged();
     def->set_shared_fs(job.shared_fs);
   }
-  const ShardRange range = ShardRangeOf(job.domain, job.total, shard);
+  const ShardRange range = job.RangeOf(shard);
   v1::ShardTask* task = batch->add_tasks();
   task->mutable_ref()->set_job_id(job.id);
   task->mutable_ref()->set_shard(shard);
@@ -143,6 +145,7 @@ void Scheduler::Speculate(Effects& fx) {
     for (uint64_t i = 0; i < job.total; ++i) {
       const ShardSlot& slot = job.shards[i];
       if (slot.state != v1::SHARD_RUNNING || slot.running.size() != 1 ||
+          slot.running[0].split_pending ||
           now - slot.running[0].started <= limit) {
         continue;
       }
@@ -164,7 +167,7 @@ void Scheduler::Speculate(Effects& fx) {
 }
 
 void Scheduler::Adopt(ConnectedWorker& w, const v1::ShardRef& ref,
-                      Effects& fx) {
+                      const v1::ShardTask* held, Effects& fx) {
   auto cancel = [&] {
     v1::CoordinatorMessage msg;
     *msg.mutable_cancel()->add_shards() = ref;
@@ -183,6 +186,17 @@ void Scheduler::Adopt(ConnectedWorker& w, const v1::ShardRef& ref,
     ++job->discarded_results;  // done (or skipped) while it was away
     cancel();
     return;
+  }
+  // An adaptive shard's number says nothing of its range after a restart
+  // or a split: only the same range is the same shard.
+  if (job->adaptive) {
+    const ShardRange range = job->RangeOf(ref.shard());
+    if (held == nullptr || held->begin() != range.begin ||
+        held->end() != range.end) {
+      ++job->discarded_results;
+      cancel();
+      return;
+    }
   }
   const absl::Time now = clock_->Now();
   job->AdoptAttempt(ref.shard(), ref.attempt(), w.id, now);
@@ -260,6 +274,21 @@ void Scheduler::AcceptResult(ConnectedWorker& w, const v1::ShardResult& r,
     ++job->discarded_results;
     return;
   }
+  if (!job->CoversRange(shard, r.ref().attempt(), r.end())) {
+    // It ran a range the shard no longer has (a backup started before a
+    // split) or reports an end it was not given: never the shard's result.
+    if (std::optional<RunningAttempt> ran =
+            job->EndAttempt(shard, w.id, r.ref().attempt())) {
+      LogEnd(*job, *ran, v1::ATTEMPT_DISCARDED, &r);
+      const ShardSlot& slot = job->shards[shard];
+      if (slot.running.empty() && slot.state == v1::SHARD_RUNNING) {
+        job->Requeue(shard);
+      }
+    }
+    ++job->discarded_results;
+    fx.changed.emplace_back(job_id, false);
+    return;
+  }
   // This attempt no longer runs.
   const std::optional<RunningAttempt> ran =
       job->EndAttempt(shard, w.id, r.ref().attempt());
@@ -321,15 +350,21 @@ void Scheduler::AcceptSuccess(Job& job, uint64_t shard, ConnectedWorker& w,
                               const v1::ShardResult& r, Effects& fx) {
   CancelAttempts(job, shard, fx);  // a twin still running loses
   job.AcceptPayload(shard, r.payload(), r.runtime_us());
+  if (job.adaptive) ObserveCost(job, shard, w.id, r.runtime_us());
   shard_seconds_.Observe(r.runtime_us() / 1e6);
   retention_.SetHeld(job, job.held_bytes + r.payload().size());
   ++w.completed;
   if (journal_ != nullptr) {  // the payload's one copy for the journal
-    AppendShardEntry(shard, r.payload(),
-                     &AcceptedShardsRecord(fx.journal, job.id).data);
+    std::string* batch = &AcceptedShardsRecord(fx.journal, job.id).data;
+    if (job.adaptive) {
+      const ShardRange range = job.RangeOf(shard);
+      AppendRangedShardEntry(shard, range.begin, range.end, r.payload(), batch);
+    } else {
+      AppendShardEntry(shard, r.payload(), batch);
+    }
   }
   if (!job.output_dir.empty()) {
-    fx.parts.push_back({job.output_dir, shard, r.payload()});
+    fx.parts.push_back({job.output_dir, PartName(job, shard), r.payload()});
   }
   if (std::optional<uint64_t> cutoff = job.kernel->Cutoff(r.payload());
       cutoff.has_value() && *cutoff < job.cutoff) {

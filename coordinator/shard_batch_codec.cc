@@ -46,6 +46,30 @@ void AppendShardEntry(uint64_t shard, absl::string_view payload,
   batch->append(payload.data(), payload.size());
 }
 
+void AppendRangedShardEntry(uint64_t shard, uint64_t begin, uint64_t end,
+                            absl::string_view payload, std::string* batch) {
+  std::string header;
+  AppendVarint(begin, &header);
+  AppendVarint(end, &header);
+  AppendVarint(shard, batch);
+  AppendVarint(header.size() + payload.size(), batch);
+  batch->append(header);
+  batch->append(payload.data(), payload.size());
+}
+
+absl::Status SplitRangedPayload(absl::string_view entry, uint64_t* begin,
+                                uint64_t* end, absl::string_view* payload) {
+  size_t pos = 0;
+  if (!ReadVarint(entry, &pos, begin) || !ReadVarint(entry, &pos, end) ||
+      *begin >= *end) {
+    return absl::DataLossError(absl::StrCat(
+        "an adaptive shard's entry of ", entry.size(),
+        " bytes does not start with a non-empty range"));
+  }
+  *payload = entry.substr(pos);
+  return absl::OkStatus();
+}
+
 absl::Status DecodeShardBatch(
     absl::string_view batch,
     std::vector<std::pair<uint64_t, std::string>>* out) {

@@ -29,6 +29,15 @@ void AppendShardEntry(uint64_t shard, absl::string_view payload,
 // the byte offset if `batch` is not a sequence of whole entries (a varint
 // longer than 10 bytes or over 64 bits, a length past the end); `out` then
 // holds the entries before the bad one.
+// Adaptive jobs' shards have no fixed range: their entries carry it, as
+// the first bytes of the entry's payload (varint begin | varint end |
+// payload). AppendRangedShardEntry writes one; SplitRangedPayload takes
+// a decoded entry's payload apart (DATA_LOSS if it is not one).
+void AppendRangedShardEntry(uint64_t shard, uint64_t begin, uint64_t end,
+                            absl::string_view payload, std::string* batch);
+absl::Status SplitRangedPayload(absl::string_view entry, uint64_t* begin,
+                                uint64_t* end, absl::string_view* payload);
+
 absl::Status DecodeShardBatch(
     absl::string_view batch,
     std::vector<std::pair<uint64_t, std::string>>* out);

@@ -94,5 +94,35 @@ TEST(ShardBatchCodecTest, LengthPastTheEndIsDataLoss) {
   EXPECT_TRUE(decoded.empty());
 }
 
+TEST(ShardBatchCodecTest, RangedEntriesCarryTheirRange) {
+  std::string batch;
+  AppendRangedShardEntry(3, 1000, 2500, "payload", &batch);
+  AppendRangedShardEntry(0, 0, std::numeric_limits<uint64_t>::max(),
+                         std::string("\0", 1), &batch);
+  Entries decoded;
+  ASSERT_TRUE(DecodeShardBatch(batch, &decoded).ok());
+  ASSERT_EQ(decoded.size(), 2u);
+  uint64_t begin = 0, end = 0;
+  absl::string_view payload;
+  ASSERT_TRUE(SplitRangedPayload(decoded[0].second, &begin, &end, &payload).ok());
+  EXPECT_EQ(decoded[0].first, 3u);
+  EXPECT_EQ(begin, 1000u);
+  EXPECT_EQ(end, 2500u);
+  EXPECT_EQ(payload, "payload");
+  ASSERT_TRUE(SplitRangedPayload(decoded[1].second, &begin, &end, &payload).ok());
+  EXPECT_EQ(end, std::numeric_limits<uint64_t>::max());
+  EXPECT_EQ(payload, std::string("\0", 1));
+}
+
+TEST(ShardBatchCodecTest, APayloadWithoutARangeIsDataLoss) {
+  uint64_t begin = 0, end = 0;
+  absl::string_view payload;
+  EXPECT_EQ(SplitRangedPayload("", &begin, &end, &payload).code(),
+            absl::StatusCode::kDataLoss);
+  // An empty range is no shard's.
+  EXPECT_EQ(SplitRangedPayload("\x05\x05", &begin, &end, &payload).code(),
+            absl::StatusCode::kDataLoss);
+}
+
 }  // namespace
 }  // namespace shardex

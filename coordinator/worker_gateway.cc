@@ -123,6 +123,9 @@ class SessionReactor
       case v1::WorkerMessage::kDrain:
         scheduler_->OnDrain(worker_id_);
         return absl::OkStatus();
+      case v1::WorkerMessage::kSplit:
+        scheduler_->OnSplit(worker_id_, in_.split());
+        return absl::OkStatus();
       default:
         return absl::InvalidArgumentError(
             absl::StrCat("unexpected worker message (field ",

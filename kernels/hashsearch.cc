@@ -254,8 +254,16 @@ class HashSearchJob final : public KernelJob {
 
   absl::StatusOr<KernelResult> Reduce(
       absl::Span<const std::string> payloads) const override {
-    if (payloads.empty()) {
-      return absl::InvalidArgumentError("no shard payloads to reduce");
+    return ReduceRanges(payloads, EvenRanges(domain(), payloads.size()));
+  }
+
+  absl::StatusOr<KernelResult> ReduceRanges(
+      absl::Span<const std::string> payloads,
+      absl::Span<const ShardRange> ranges) const override {
+    if (payloads.empty() || payloads.size() != ranges.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(payloads.size(), " shard payloads for ", ranges.size(),
+                       " ranges: nothing to reduce"));
     }
     RETURN_IF_ERROR(ValidateShardCount(domain(), payloads.size(),
                                        std::numeric_limits<uint64_t>::max()));
@@ -264,7 +272,7 @@ class HashSearchJob final : public KernelJob {
     for (size_t i = 0; i < payloads.size(); ++i) {
       ASSIGN_OR_RETURN(const ShardOutcome outcome,
                        DecodeOutcome(payloads[i], i));
-      const ShardRange range = ShardRangeOf(domain(), payloads.size(), i);
+      const ShardRange range = ranges[i];
       if (outcome.kind == ShardOutcome::Kind::kSkipped) {
         if (!first_skipped.has_value()) first_skipped = i;
       } else if (outcome.kind == ShardOutcome::Kind::kFound) {
@@ -272,8 +280,7 @@ class HashSearchJob final : public KernelJob {
         if (!best.has_value() || outcome.nonce < *best) best = outcome.nonce;
       }
     }
-    RETURN_IF_ERROR(
-        CheckSkipsAreAboveAnswer(payloads.size(), first_skipped, best));
+    RETURN_IF_ERROR(CheckSkipsAreAboveAnswer(ranges, first_skipped, best));
     if (!best.has_value()) {
       return absl::NotFoundError(
           absl::StrCat("no nonce below max-nonce ", args_.max_nonce,
@@ -307,11 +314,11 @@ class HashSearchJob final : public KernelJob {
 
   // Shards are skipped only above a hit. A skipped shard at or below the
   // smallest hit could hide a smaller one, so the answer would be unproven.
-  absl::Status CheckSkipsAreAboveAnswer(size_t shards,
+  absl::Status CheckSkipsAreAboveAnswer(absl::Span<const ShardRange> ranges,
                                         std::optional<size_t> first_skipped,
                                         std::optional<uint64_t> best) const {
     if (!first_skipped.has_value()) return absl::OkStatus();
-    const ShardRange skipped = ShardRangeOf(domain(), shards, *first_skipped);
+    const ShardRange skipped = ranges[*first_skipped];
     if (!best.has_value()) {
       return absl::InvalidArgumentError(
           absl::StrCat("shard ", *first_skipped,

@@ -38,6 +38,17 @@ class KernelJob {
   virtual absl::StatusOr<KernelResult> Reduce(
       absl::Span<const std::string> payloads) const = 0;
 
+  // The same for shards of any sizes (adaptive shards, split shards):
+  // `ranges[i]` is the range payloads[i] covers; they are in order and
+  // tile the domain from its start. The coordinator always calls this.
+  // The default ignores the ranges, for kernels whose payloads say all
+  // they need; a kernel whose Reduce needs each shard's range overrides it.
+  virtual absl::StatusOr<KernelResult> ReduceRanges(
+      absl::Span<const std::string> payloads,
+      absl::Span<const ShardRange> ranges) const {
+    return Reduce(payloads);
+  }
+
   // A payload may show that shards beginning at or above some point are no
   // longer needed (hashsearch found a nonce there). Returning that point
   // makes the coordinator skip those shards (cancelling running ones); Reduce

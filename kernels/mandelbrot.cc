@@ -216,7 +216,14 @@ class MandelbrotJob final : public KernelJob {
 
   absl::StatusOr<KernelResult> Reduce(
       absl::Span<const std::string> payloads) const override {
-    ASSIGN_OR_RETURN(const std::vector<const uint8_t*> rows, RowsOf(payloads));
+    return ReduceRanges(payloads, EvenRanges(domain(), payloads.size()));
+  }
+
+  absl::StatusOr<KernelResult> ReduceRanges(
+      absl::Span<const std::string> payloads,
+      absl::Span<const ShardRange> ranges) const override {
+    ASSIGN_OR_RETURN(const std::vector<const uint8_t*> rows,
+                     RowsOf(payloads, ranges));
     ASSIGN_OR_RETURN(
         const uint64_t bytes,
         WriteRgbPngFile(out_, static_cast<uint32_t>(view_.width),
@@ -233,16 +240,26 @@ class MandelbrotJob final : public KernelJob {
   // One pointer per image row into the payloads, after checking that each
   // payload holds exactly its shard's rows.
   absl::StatusOr<std::vector<const uint8_t*>> RowsOf(
-      absl::Span<const std::string> payloads) const {
-    if (payloads.empty()) {
-      return absl::InvalidArgumentError("no shard payloads to reduce");
+      absl::Span<const std::string> payloads,
+      absl::Span<const ShardRange> ranges) const {
+    if (payloads.empty() || payloads.size() != ranges.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(payloads.size(), " shard payloads for ", ranges.size(),
+                       " ranges: nothing to reduce"));
     }
     RETURN_IF_ERROR(ValidateShardCount(domain(), payloads.size(),
                                        std::numeric_limits<uint64_t>::max()));
     std::vector<const uint8_t*> rows;
     rows.reserve(view_.height);
+    uint64_t next_row = domain().lo;
     for (size_t i = 0; i < payloads.size(); ++i) {
-      const ShardRange range = ShardRangeOf(domain(), payloads.size(), i);
+      const ShardRange range = ranges[i];
+      if (range.begin != next_row || range.end <= range.begin) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "shard ", i, " covers rows [", range.begin, ", ", range.end,
+            "); the next rows are from ", next_row));
+      }
+      next_row = range.end;
       const uint64_t want = (range.end - range.begin) * view_.RowBytes();
       if (payloads[i].size() != want) {
         return absl::InvalidArgumentError(
@@ -254,6 +271,11 @@ class MandelbrotJob final : public KernelJob {
       for (uint64_t row = 0; row < range.end - range.begin; ++row) {
         rows.push_back(data + row * view_.RowBytes());
       }
+    }
+    if (next_row != domain().hi) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the shards cover rows up to ", next_row, " of ",
+                       domain().hi));
     }
     return rows;
   }

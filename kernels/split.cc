@@ -55,6 +55,13 @@ absl::Status ValidateShardCount(const Domain& d, uint64_t shards,
   return absl::OkStatus();
 }
 
+std::vector<ShardRange> EvenRanges(const Domain& d, uint64_t shards) {
+  std::vector<ShardRange> ranges;
+  ranges.reserve(shards);
+  for (uint64_t i = 0; i < shards; ++i) ranges.push_back(ShardRangeOf(d, shards, i));
+  return ranges;
+}
+
 uint64_t DefaultShardCount(const Domain& d, uint64_t cluster_slots) {
   if (d.kind == Domain::Kind::kTasks) {
     return d.hi > 0 ? d.hi : std::max<uint64_t>(cluster_slots, 1);

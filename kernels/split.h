@@ -9,6 +9,7 @@
 #define SHARDEX_KERNELS_SPLIT_H_
 
 #include <cstdint>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -43,6 +44,10 @@ struct ShardRange {
 // Requires 1 <= shards and index < shards (see ValidateShardCount); any
 // other input yields an empty range, which ValidateShardRange rejects.
 ShardRange ShardRangeOf(const Domain& d, uint64_t shards, uint64_t index);
+
+// The ranges of shards 0..shards-1 of `d` (ShardRangeOf each): what a
+// KernelJob::Reduce without ranges was given shards of.
+std::vector<ShardRange> EvenRanges(const Domain& d, uint64_t shards);
 
 // OK if a job over `d` may be split into `shards` shards:
 //   * at least 1 and at most `max_shards`;
