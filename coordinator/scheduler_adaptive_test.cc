@@ -34,8 +34,7 @@ class SchedulerAdaptiveTest : public SchedulerTest {
     KernelArgs args(spec.args().begin(), spec.args().end());
     auto runner = CreateShardRunner(spec.kernel(), args);
     EXPECT_TRUE(runner.ok()) << runner.status();
-    CancelFlag never(false);
-    auto payload = (*runner)->RunShard({begin, end}, never);
+    auto payload = RunWholeShard(**runner, {begin, end});
     EXPECT_TRUE(payload.ok()) << payload.status();
     return *payload;
   }

@@ -242,10 +242,13 @@ class MandelbrotJob final : public KernelJob {
   absl::StatusOr<std::vector<const uint8_t*>> RowsOf(
       absl::Span<const std::string> payloads,
       absl::Span<const ShardRange> ranges) const {
-    if (payloads.empty() || payloads.size() != ranges.size()) {
+    if (payloads.empty()) {
+      return absl::InvalidArgumentError("no shard payloads to reduce");
+    }
+    if (payloads.size() != ranges.size()) {
       return absl::InvalidArgumentError(
           absl::StrCat(payloads.size(), " shard payloads for ", ranges.size(),
-                       " ranges: nothing to reduce"));
+                       " ranges"));
     }
     RETURN_IF_ERROR(ValidateShardCount(domain(), payloads.size(),
                                        std::numeric_limits<uint64_t>::max()));
