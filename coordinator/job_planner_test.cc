@@ -104,8 +104,24 @@ TEST(JobPlannerTest, ShardCountDefaultsFromTheClusterAndIsChecked) {
   JobPlanner planner(options);
   const Domain range{Domain::Kind::kRange, 0, 1'000'000};
   v1::JobSpec spec = Kernel("primes");
+  // A range job without --shards is adaptive: no count up front.
+  EXPECT_TRUE(JobPlanner::IsAdaptive(spec, range));
+  EXPECT_EQ(*planner.ShardCount(spec, range, 5), 0u);
+  // A command naming {shards} needs a count: 4 x the slots, capped.
+  spec.clear_kernel();
+  spec.mutable_command()->add_argv("./count");
+  spec.mutable_command()->add_argv("--of={shards}");
+  EXPECT_FALSE(JobPlanner::IsAdaptive(spec, range));
   EXPECT_EQ(*planner.ShardCount(spec, range, 5), 20u);      // 5 slots x 4
   EXPECT_EQ(*planner.ShardCount(spec, range, 1000), 100u);  // capped default
+  spec.mutable_command()->set_argv(1, "{begin}");
+  EXPECT_TRUE(JobPlanner::IsAdaptive(spec, range));
+  // Tasks and empty ranges are never adaptive.
+  EXPECT_FALSE(
+      JobPlanner::IsAdaptive(spec, Domain{Domain::Kind::kTasks, 0, 0}));
+  EXPECT_FALSE(
+      JobPlanner::IsAdaptive(spec, Domain{Domain::Kind::kRange, 5, 5}));
+  spec = Kernel("primes");
   spec.set_shards(101);  // an ask over the limit
   EXPECT_TRUE(Names(planner.ShardCount(spec, range, 5).status(),
                     absl::StatusCode::kResourceExhausted, "shards",

@@ -66,10 +66,16 @@ void SubmitAndCancel(const v1::JobSpec& spec) {
   }
 
   const uint64_t id = submitted->job_id();
-  const uint64_t shards = submitted->spec().shards();
-  FUZZ_CHECK(shards >= 1 && shards <= options.max_shards_per_job,
-             "accepted shard count %llu",
-             static_cast<unsigned long long>(shards));
+  // An adaptive job (a range without --shards) has no count up front: its
+  // shards are cut as slots free up, never more than the limit.
+  const bool adaptive = submitted->adaptive();
+  const uint64_t shards = adaptive ? submitted->shards_total()
+                                   : submitted->spec().shards();
+  FUZZ_CHECK(adaptive ? submitted->spec().shards() == 0 &&
+                            shards <= options.max_shards_per_job
+                      : shards >= 1 && shards <= options.max_shards_per_job,
+             "accepted shard count %llu (adaptive %d)",
+             static_cast<unsigned long long>(shards), adaptive);
   FUZZ_CHECK(submitted->shards_total() == shards, "shards_total %llu != %llu",
              static_cast<unsigned long long>(submitted->shards_total()),
              static_cast<unsigned long long>(shards));
@@ -84,7 +90,7 @@ void SubmitAndCancel(const v1::JobSpec& spec) {
     FUZZ_CHECK(task.ref().job_id() == id && task.ref().shard() < shards,
                "task %s", task.ShortDebugString().c_str());
     FUZZ_CHECK(task.begin() < task.end() ||
-                   (shards == 1 && task.begin() == task.end()),
+                   (!adaptive && shards == 1 && task.begin() == task.end()),
                "empty shard: task %s of %llu", task.ShortDebugString().c_str(),
                static_cast<unsigned long long>(shards));
   }

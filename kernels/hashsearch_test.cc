@@ -419,6 +419,19 @@ TEST(HashSearchKernelTest, ReduceRejectsCorruptPayloads) {
   EXPECT_EQ(job->Reduce({found_low, ""}).value().value, std::to_string(*low));
   EXPECT_EQ(job->Reduce({"none", found_high}).value().value,
             std::to_string(*high));
+  // Uneven ranges (adaptive shards): each hit is checked against its own
+  // shard's range, not an even split's.
+  const std::vector<ShardRange> uneven = {{0, *low + 1}, {*low + 1, 1000}};
+  const std::vector<std::string> payloads = {found_low, "none"};
+  EXPECT_EQ(job->job().ReduceRanges(payloads, uneven).value().value,
+            std::to_string(*low));
+  const std::vector<ShardRange> early = {{0, *low}, {*low, 1000}};
+  absl::StatusOr<KernelResult> outside =
+      job->job().ReduceRanges(payloads, early);
+  ASSERT_FALSE(outside.ok());
+  EXPECT_NE(outside.status().message().find("outside its range"),
+            std::string::npos)
+      << outside.status().message();
 }
 
 // Straggler splitting: the split run scans [0, at) in order and stops at

@@ -112,6 +112,35 @@ TEST(MandelbrotKernelTest, PngBytesAreIdenticalForAnyShardCount) {
   }
 }
 
+// Adaptive shards have uneven ranges: ReduceRanges places each payload's
+// rows by its range and gives the same image.
+TEST(MandelbrotKernelTest, ShardsOfUnevenRangesGiveTheSameImage) {
+  const fs::path dir = TestDir("uneven");
+  const KernelArgs even{{"width", "40"}, {"height", "30"},
+                        {"out", (dir / "even.png").string()}};
+  const std::string expected = RenderToBytes(even, 3);
+  ASSERT_FALSE(expected.empty());
+  KernelArgs args = even;
+  args["out"] = (dir / "uneven.png").string();
+  std::unique_ptr<LocalKernel> job = MandelbrotJob(args);
+  ASSERT_NE(job, nullptr);
+  const std::vector<ShardRange> ranges = {{0, 1}, {1, 17}, {17, 18}, {18, 30}};
+  std::vector<std::string> payloads;
+  for (const ShardRange& r : ranges) {
+    absl::StatusOr<std::string> p = job->RunShard(r);
+    ASSERT_TRUE(p.ok()) << p.status();
+    payloads.push_back(*p);
+  }
+  ASSERT_TRUE(job->job().ReduceRanges(payloads, ranges).ok());
+  absl::StatusOr<std::string> bytes = testing::ReadFileBytes(args.at("out"));
+  ASSERT_TRUE(bytes.ok());
+  EXPECT_EQ(*bytes, expected);
+  // Ranges that leave a gap are refused, not drawn.
+  const std::vector<ShardRange> gap = {{0, 1}, {2, 17}, {17, 18}, {18, 30}};
+  absl::StatusOr<KernelResult> bad = job->job().ReduceRanges(payloads, gap);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(MandelbrotKernelTest, InsideAndOutsideMatchAPlainIteration) {
   const fs::path dir = TestDir("oracle");
   const std::string out = (dir / "m.png").string();
