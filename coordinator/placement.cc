@@ -132,8 +132,12 @@ std::optional<SplitChoice> PickSplit(const Job& job, absl::Time now,
     const ShardRange r = job.RangeOf(i);
     const double expected_us = static_cast<double>(r.end - r.begin) * cost;
     const double ran_us = absl::ToDoubleMicroseconds(now - a.started);
+    // A worker may have slowed down (or stopped) since its cost was
+    // measured, so a shard past half its expected time is not taken to be
+    // nearly done: it is guessed to need at least half as long again. The
+    // worker knows the real progress and splits what really remains.
     const double rest_us =
-        ran_us < expected_us ? expected_us - ran_us : ran_us;  // overran
+        std::max(expected_us - ran_us, std::min(ran_us, expected_us) / 2);
     if (rest_us < best_rest_us) continue;
     best_rest_us = rest_us;
     // Its worker does keep x rest at `cost`, the idle one the remainder

@@ -88,8 +88,8 @@ struct SplitChoice {
 uint64_t IdleSlots(const Job& job, const WorkerMap& workers);
 // Among the job's shards whose only attempt runs unsplit, the one with the
 // most work left by estimate (its range at its worker's cost, minus the
-// time it has run; one that overran is guessed to need as long again), if
-// that is at least `min_rest`. `keep` shares the rest so that its worker
+// time it has run, but at least half the time it has run: its worker may
+// have slowed down since), if that is at least `min_rest`. `keep` shares the rest so that its worker
 // and an idle one of cost `idle_cost` (us per unit) end together. Needs a
 // measured cost (job.carver.cost() >= 0).
 std::optional<SplitChoice> PickSplit(const Job& job, absl::Time now,

@@ -147,5 +147,68 @@ TEST(PlacementTest, BackupsOnlyNearTheEndOnAnIdleOtherWorker) {
   EXPECT_EQ(placement::PickTwin(job, slot, workers), nullptr);
 }
 
+// An adaptive job measured at 1 us per unit with its shards [0, 1000000)
+// on worker 1 and [1000000, 1100000) on worker 2, both running since t0.
+Job RunningAdaptiveJob(absl::Time t0) {
+  Job job;
+  job.id = 1;
+  job.adaptive = true;
+  job.carver = RangeCarver(0, 1'100'000, {});
+  job.carver.Remove({0, 1'100'000});
+  job.carver.Observe(1'000'000, 1'000'000);
+  for (uint64_t w = 1; w <= 2; ++w) {
+    const uint64_t shard =
+        job.AddShard(w == 1 ? ShardRange{0, 1'000'000}
+                            : ShardRange{1'000'000, 1'100'000},
+                     false);
+    job.queue.clear();
+    job.StartAttempt(shard, w, t0, false);
+  }
+  return job;
+}
+
+TEST(PlacementTest, PickSplitTakesTheShardWithTheMostWorkLeft) {
+  const absl::Time t0 = absl::FromUnixSeconds(1000);
+  Job job = RunningAdaptiveJob(t0);
+  const absl::Duration min_rest = absl::Milliseconds(20);
+  // 0.1 s in: shard 0 has ~0.9 s left, shard 1 none.
+  std::optional<placement::SplitChoice> c =
+      placement::PickSplit(job, t0 + absl::Milliseconds(100), 1.0, min_rest);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->shard, 0u);
+  EXPECT_DOUBLE_EQ(c->keep, 0.5);  // equal speeds: half each
+  // Its worker is 4x slower than the idle one: it keeps a fifth.
+  job.cost_by_worker[1] = 4.0;
+  c = placement::PickSplit(job, t0 + absl::Milliseconds(100), 1.0, min_rest);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_DOUBLE_EQ(c->keep, 0.2);
+  // Asked already, or refused: not again.
+  job.shards[0].running[0].split_pending = true;
+  c = placement::PickSplit(job, t0 + absl::Milliseconds(100), 1.0, min_rest);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->shard, 1u);
+  job.shards[1].running[0].split_refused = true;
+  EXPECT_FALSE(
+      placement::PickSplit(job, t0 + absl::Milliseconds(100), 1.0, min_rest)
+          .has_value());
+}
+
+TEST(PlacementTest, PickSplitDoesNotTrustAnEstimateAWorkerOutran) {
+  const absl::Time t0 = absl::FromUnixSeconds(1000);
+  Job job = RunningAdaptiveJob(t0);
+  // 0.95 s into a 1 s shard: by its old cost it is nearly done, but its
+  // worker may have stopped; it may need half as long again.
+  std::optional<placement::SplitChoice> c = placement::PickSplit(
+      job, t0 + absl::Milliseconds(950), 1.0, absl::Milliseconds(400));
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->shard, 0u);
+  // Nothing is measured yet: no split.
+  Job fresh = RunningAdaptiveJob(t0);
+  fresh.carver = RangeCarver(0, 1, {});
+  EXPECT_FALSE(placement::PickSplit(fresh, t0 + absl::Seconds(5), 1.0,
+                                    absl::Milliseconds(20))
+                   .has_value());
+}
+
 }  // namespace
 }  // namespace shardex

@@ -22,10 +22,9 @@ namespace shardex {
 namespace {
 
 // A running shard is split only if, by estimate, at least this much of
-// its work is left: max(kMinSplitRest, target shard time x
-// kMinSplitRestShare). Less is not worth a message and a new shard.
+// its work is left: less is not worth a message and a new shard. (The
+// worker refuses anyway when less than one chunk of its kernel is left.)
 constexpr absl::Duration kMinSplitRest = absl::Milliseconds(20);
-constexpr double kMinSplitRestShare = 1.0 / 20;
 // How fast a worker's cost estimate follows its new results.
 constexpr double kWorkerCostWeight = 0.3;
 
@@ -77,9 +76,7 @@ void Scheduler::SplitStragglers(Effects& fx) {
     for (const ShardSlot& slot : job.shards) {
       for (const RunningAttempt& a : slot.running) pending += a.split_pending;
     }
-    const absl::Duration min_rest =
-        std::max(kMinSplitRest,
-                 JobPlanner::TargetShardTime(job.spec) * kMinSplitRestShare);
+    const absl::Duration min_rest = kMinSplitRest;
     for (; pending < idle; ++pending) {
       std::optional<placement::SplitChoice> choice =
           placement::PickSplit(job, now, job.carver.cost(), min_rest);
@@ -88,6 +85,10 @@ void Scheduler::SplitStragglers(Effects& fx) {
       a.split_pending = true;
       ConnectedWorker* w = workers_.Find(a.worker_id);
       if (w == nullptr) continue;
+      LOG(INFO) << "job " << job.id << ": asking worker " << w->id << " ("
+                << w->reg.host() << ") to split shard " << choice->shard
+                << " (running " << (now - a.started) << ", keeping "
+                << choice->keep << " of its rest)";
       v1::CoordinatorMessage msg;
       v1::ShardRef* ref = msg.mutable_split()->mutable_ref();
       ref->set_job_id(job.id);
@@ -122,6 +123,9 @@ void Scheduler::OnSplit(uint64_t worker_id, const v1::ShardSplit& split) {
     asked->split_pending = false;
     const ShardRange range = job->RangeOf(ref.shard());
     if (!split.ok() || split.at() <= range.begin || split.at() >= range.end) {
+      LOG(INFO) << "job " << job->id << ": worker " << worker_id
+                << " did not split shard " << ref.shard()
+                << " (finished, stopping, or too little left)";
       if (split.ok()) {
         LOG(WARNING) << "job " << job->id << ": worker " << worker_id
                      << " split shard " << ref.shard() << " at " << split.at()
@@ -132,7 +136,7 @@ void Scheduler::OnSplit(uint64_t worker_id, const v1::ShardSplit& split) {
       return;
     }
     const uint64_t rest = job->SplitShard(ref.shard(), split.at());
-    VLOG(1) << "job " << job->id << ": shard " << ref.shard() << " split at "
+    LOG(INFO) << "job " << job->id << ": shard " << ref.shard() << " split at "
             << split.at() << "; [" << split.at() << ", " << range.end
             << ") is shard " << rest;
     // A backup started before the split ran the whole old range.

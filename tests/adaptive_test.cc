@@ -137,7 +137,9 @@ TEST(AdaptiveTest, AStragglersShardIsSplitForAnIdleWorker) {
   ASSERT_TRUE(end.ok()) << end.status();
   ASSERT_EQ(end->state(), v1::JOB_SUCCEEDED) << end->error();
   EXPECT_EQ(end->result().value(), "882206716");
-  EXPECT_GE(end->splits(), 1u) << end->DebugString();
+  EXPECT_GE(end->splits(), 1u)
+      << end->DebugString() << (*c)->LogTails()
+      << (*c)->Cli("status", {std::to_string(job), "--shards"}).out;
   EXPECT_EQ(end->units_done(), end->units_total());
 }
 

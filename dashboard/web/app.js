@@ -117,6 +117,21 @@
     return num(job.shardsSucceeded) + num(job.shardsSkipped);
   }
 
+  // Adaptive jobs are cut as they run (no shard count up front): their
+  // progress is in units of the job's range.
+  function isAdaptive(job) {
+    return Boolean(job.adaptive) && num(job.unitsTotal) > 0;
+  }
+  function progressOf(job) {
+    if (isAdaptive(job)) return {done: num(job.unitsDone), total: num(job.unitsTotal)};
+    return {done: doneShards(job), total: num(job.shardsTotal)};
+  }
+  function progressText(job) {
+    if (!isAdaptive(job)) return doneShards(job) + '/' + num(job.shardsTotal);
+    const p = progressOf(job);
+    return doneShards(job) + ' · ' + Math.floor(100 * p.done / p.total) + '%';
+  }
+
   // Shards per second: from the polls of the last RATE_WINDOW_MS while the
   // job runs, else the average over its run.
   function jobRate(job) {
@@ -141,6 +156,13 @@
 
   function jobEta(job, rate) {
     if (isTerminal(job.state)) return 'done';
+    if (isAdaptive(job)) {
+      // The share done so far, at the pace of the run so far.
+      const p = progressOf(job);
+      const start = num(job.startTimeUnixMs);
+      if (!start || p.done <= 0 || p.done >= p.total) return '—';
+      return formatDuration((serverNow() - start) * (p.total - p.done) / p.done);
+    }
     const left = num(job.shardsTotal) - doneShards(job) - num(job.shardsFailed) -
         num(job.shardsCancelled);
     if (left <= 0) return '—';
@@ -226,12 +248,11 @@
       const badge = q('.state');
       setText(badge, state);
       badge.className = 'state badge job-' + state.toLowerCase();
-      const total = num(job.shardsTotal);
-      const done = doneShards(job);
+      const p = progressOf(job);
       const bar = q('progress.progress');
-      bar.max = Math.max(total, 1);
-      bar.value = done;
-      setText(q('.done'), done + '/' + total);
+      bar.max = Math.max(p.total, 1);
+      bar.value = p.done;
+      setText(q('.done'), progressText(job));
       const rate = jobRate(job);
       setText(q('.rate'), formatRate(rate));
       setText(q('.eta'), jobEta(job, rate));
@@ -413,11 +434,11 @@
       setText(stateEl, state);
       stateEl.className = 'badge job-' + state.toLowerCase();
       setText(summary, job.summary || '');
-      const total = num(job.shardsTotal);
-      const done = doneShards(job);
-      progress.max = Math.max(total, 1);
-      progress.value = done;
-      setText(doneText, done + '/' + total + ' shards');
+      const p = progressOf(job);
+      progress.max = Math.max(p.total, 1);
+      progress.value = p.done;
+      setText(doneText, progressText(job) + ' shards' +
+          (isAdaptive(job) ? ' (adaptive, ' + num(job.splits) + ' split)' : ''));
       cancel.hidden = isTerminal(job.state);
       if (isTerminal(job.state) && cancel.isConnected) cancel.remove();
       counts.replaceChildren(
