@@ -50,13 +50,15 @@ struct RunningAttempt {
   uint64_t worker_id = 0;
   absl::Time started;
   bool speculative = false;  // a backup twin of a straggler
-  // Its entry in the job's AttemptLog (AttemptLog::kNotLogged: none).
-  uint32_t log_index = AttemptLog::kNotLogged;
   // Straggler splitting: asked to stop early (SplitShard) and not answered
-  // yet; or it answered that it could not.
+  // yet; or it answered that it could not. (Next to `speculative`: in its
+  // padding, so an attempt stays 40 bytes.)
   bool split_pending = false;
   bool split_refused = false;
+  // Its entry in the job's AttemptLog (AttemptLog::kNotLogged: none).
+  uint32_t log_index = AttemptLog::kNotLogged;
 };
+static_assert(sizeof(RunningAttempt) <= 40, "kept in every shard's slot");
 
 // An adaptive job's shard: the range it covers now (a split shortens it).
 struct CarvedShard {
