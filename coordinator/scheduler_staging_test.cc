@@ -26,7 +26,8 @@ class SchedulerStagingTest : public SchedulerTest {
     Restart(options, nullptr, ts_.env());
   }
   void TearDown() override {
-    sched_.reset();  // its reducer thread first
+    sched_.reset();  // its reducer thread first: it may still commit
+    journal_.reset();
     ts_.Close();
   }
   static bool Exists(const std::string& path) {
@@ -58,6 +59,8 @@ class SchedulerStagingTest : public SchedulerTest {
   }
 
   TestStore ts_{"scheduler_staging_test", &clock_};
+  // Outlives the scheduler writing to it (TearDown resets sched_ first).
+  std::unique_ptr<Journal> journal_;
 };
 
 TEST_F(SchedulerStagingTest, OutputsAreKeptForTheClientAndWorkersGetTheTable) {
@@ -155,6 +158,7 @@ TEST_F(SchedulerStagingTest, ForgettingAJobDeletesItsOutputsAndUnpinsItsBlobs) {
 
 TEST_F(SchedulerStagingTest, AJobResumedAfterARestartStillFindsItsData) {
   Scheduler::Options options;
+  std::unique_ptr<Journal>& journal = journal_;
   auto open = [&](std::unique_ptr<Journal>& journal) {
     sched_.reset();
     journal.reset();
@@ -167,7 +171,6 @@ TEST_F(SchedulerStagingTest, AJobResumedAfterARestartStillFindsItsData) {
     Restart(options, journal.get(), ts_.env());
     ASSERT_TRUE(sched_->Recover().ok());
   };
-  std::unique_ptr<Journal> journal;
   open(journal);
   // Left by a job forgotten just before a crash: removed at recovery.
   ASSERT_TRUE(MakeDirs(ts_.outputs()->DirOf(77), 0700, "test").ok());
