@@ -68,6 +68,10 @@ using JobRequest = shardex::v1::JobSpec;
 struct WaitOptions {
   bool json = false;      // one JSON status on stdout instead of text
   bool progress = true;   // live progress on stderr when it is a terminal
+  // Once the answer is printed, end the process at once (cli/quick_exit.h)
+  // instead of returning: set by `shardex submit` and `watch`; never by
+  // `local`, which must stop its cluster, nor by tests calling Run*.
+  bool quick_exit = false;
 };
 
 struct CoordinatorCommand {

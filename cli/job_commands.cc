@@ -1,19 +1,23 @@
 // submit, watch, local: the commands that follow a job to its end. submit
 // and local also describe the job (cli/job_flags.h).
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <iostream>
 #include <memory>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/job_flags.h"
 #include "cli/output_download.h"
 #include "cli/output.h"
+#include "cli/quick_exit.h"
 #include "cli/shared_flags.h"
 #include "cli/staging_plan.h"
+#include "cli/stop_signals.h"
 #include "client/stager.h"
 #include "client/store_client.h"
 #include "command/command_job.h"
@@ -87,9 +91,15 @@ int WaitForJob(CoordinatorClient& client, uint64_t job_id,
     std::cerr << "shardex: downloading the outputs of job " << job_id << ": "
               << downloaded.message() << "; get them again with `shardex "
               << "fetch " << job_id << " DIR`\n";
-    if (s.state() == v1::JOB_SUCCEEDED) return ExitCodeFor(downloaded);
+    if (s.state() == v1::JOB_SUCCEEDED) {
+      const int code = ExitCodeFor(downloaded);
+      if (wait.quick_exit) QuickExit(code);
+      return code;
+    }
   }
-  return ExitCodeForJob(s);
+  const int code = ExitCodeForJob(s);
+  if (wait.quick_exit) QuickExit(code);
+  return code;
 }
 
 // The job flags of a command that submits a job (submit, local), with what
@@ -163,6 +173,7 @@ Subcommand AddSubmitCommand(CLI::App& app, const GlobalOptions& global) {
             flags->cmd.uploads = flags->job->Uploads();
             if (!flags->client.LoadToken()) return int{kExitUsage};
             flags->cmd.client = flags->client.options;
+            flags->cmd.wait.quick_exit = true;
             return RunSubmit(flags->cmd);
           },
           [flags](const std::vector<std::string>& extras) {
@@ -173,8 +184,10 @@ Subcommand AddSubmitCommand(CLI::App& app, const GlobalOptions& global) {
 Subcommand AddWatchCommand(CLI::App& app, const GlobalOptions&) {
   return AddQueryCommand(app, "watch", "follow a job to its end",
                          /*takes_job=*/true, [](const QueryFlags& f) {
-                           return RunWatch(f.client.options, f.job_id,
-                                           WaitOptions{f.json});
+                           WaitOptions wait;
+                           wait.json = f.json;
+                           wait.quick_exit = true;
+                           return RunWatch(f.client.options, f.job_id, wait);
                          });
 }
 
@@ -260,6 +273,7 @@ int RunSubmit(const SubmitCommand& cmd) {
                 << (job.output_dir().empty() ? "DIR" : job.output_dir())
                 << "`\n";
     }
+    if (cmd.wait.quick_exit) QuickExit(kExitOk);
     return kExitOk;
   }
   return WaitForJob(client, job_id, cmd.wait, outputs.get());
@@ -275,6 +289,11 @@ int RunLocal(const LocalCommand& cmd) {
   // Reject a bad job before starting any process.
   if (absl::Status st = CheckLocally(cmd.job); !st.ok()) return Fail(st);
 
+  // Before any thread starts (cli/stop_signals.h). On SIGINT or SIGTERM the
+  // wait below ends, the workers stop at once and the cluster's destructor
+  // removes the coordinator and its temporary directory; the exit code is
+  // then 128 + the signal's number.
+  StopSignals signals;
   absl::StatusOr<std::unique_ptr<LocalCluster>> cluster =
       LocalCluster::Start(cmd.cluster);
   if (!cluster.ok()) return Fail(cluster.status());
@@ -282,9 +301,23 @@ int RunLocal(const LocalCommand& cmd) {
   client_options.coordinator = (*cluster)->address();
   client_options.token = (*cluster)->token();
   CoordinatorClient client(client_options);
-  absl::StatusOr<v1::JobStatus> status = client.Submit(cmd.job);
-  if (!status.ok()) return Fail(status.status());
-  return WaitForJob(client, status->job_id(), cmd.wait);
+  signals.OnStop([&client](int signo) {
+    client.StopWatching(absl::StrCat(
+        "stopped by ", signo == SIGINT ? "SIGINT" : "SIGTERM",
+        "; stopping the local cluster"));
+  });
+  int code = kExitOk;
+  if (signals.received() == 0) {
+    absl::StatusOr<v1::JobStatus> status = client.Submit(cmd.job);
+    if (!status.ok()) return Fail(status.status());
+    code = WaitForJob(client, status->job_id(), cmd.wait);
+  }
+  if (const int signo = signals.received(); signo != 0) {
+    (*cluster)->StopWorkersNow();
+    code = ExitCodeForSignal(signo);
+  }
+  signals.OnStop([](int) {});  // `client` goes first
+  return code;
 }
 
 }  // namespace shardex

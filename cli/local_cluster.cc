@@ -50,14 +50,22 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
   const LocalSlots slots = ResolveLocalSlots(
       options, static_cast<int>(std::thread::hardware_concurrency()));
   for (int i = 0; i < options.workers; ++i) {
-    absl::StatusOr<std::unique_ptr<Subprocess>> worker = Subprocess::Start(
-        {options.self_exe, absl::StrCat("--log-level=", options.log_level),
-         "worker", absl::StrCat("--coordinator=", cluster->address()),
-         absl::StrCat("--threads=", slots.threads),
-         absl::StrCat("--processes=", slots.processes),
-         absl::StrCat("--token-file=", cluster->server_->token_file()),
-         absl::StrCat("--name=local-", i + 1)},
-        Subprocess::Options{});
+    std::vector<std::string> argv = {
+        options.self_exe, absl::StrCat("--log-level=", options.log_level),
+        "worker", absl::StrCat("--coordinator=", cluster->address()),
+        absl::StrCat("--threads=", slots.threads),
+        absl::StrCat("--processes=", slots.processes),
+        absl::StrCat("--token-file=", cluster->server_->token_file()),
+        absl::StrCat("--name=local-", i + 1)};
+    // With a temporary state directory, the workers' scratch space and
+    // cache go in it too (not $TMPDIR/shardex-worker-UID), so that the
+    // destructor removes everything the run made.
+    if (!cluster->temp_state_dir_.empty()) {
+      argv.push_back(
+          absl::StrCat("--scratch-dir=", cluster->temp_state_dir_, "/workers"));
+    }
+    absl::StatusOr<std::unique_ptr<Subprocess>> worker =
+        Subprocess::Start(argv, Subprocess::Options{});
     if (!worker.ok()) return worker.status();
     cluster->workers_.push_back(std::move(worker).value());
   }
@@ -77,6 +85,15 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
     absl::SleepFor(absl::Milliseconds(5));
   }
   return cluster;
+}
+
+void LocalCluster::StopWorkersNow() {
+  // A worker takes its first SIGINT/SIGTERM as "drain" and the next as
+  // "stop now, cancelling running shards" (RunWorker). Two different
+  // signals, so that they cannot merge into one while both are pending.
+  for (auto& w : workers_) w->Signal(SIGINT);
+  for (auto& w : workers_) w->Signal(SIGTERM);
+  for (auto& w : workers_) w->Stop(absl::Seconds(5));
 }
 
 LocalCluster::~LocalCluster() {

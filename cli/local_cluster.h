@@ -56,6 +56,11 @@ class LocalCluster {
   // Stops the workers (SIGTERM, then SIGKILL) and the coordinator.
   ~LocalCluster();
 
+  // For an interrupted run: has the workers stop at once, handing back
+  // (cancelling) the shards they run instead of draining them, and waits
+  // for them to exit. The destructor then finds them gone.
+  void StopWorkersNow();
+
   std::string address() const;
   // The access token of the private coordinator.
   const std::string& token() const { return server_->token(); }

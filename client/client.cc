@@ -169,6 +169,7 @@ absl::StatusOr<v1::JobStatus> CoordinatorClient::Watch(
     bool progressed = false;
     const grpc::Status st = WatchOnce(job_id, on_status, &last, &progressed);
     if (st.ok()) return last;
+    if (absl::Status stopped = WatchStopped(); !stopped.ok()) return stopped;
     if (st.error_code() == grpc::StatusCode::NOT_FOUND ||
         st.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
         st.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
@@ -195,6 +196,7 @@ absl::StatusOr<v1::JobStatus> CoordinatorClient::PollJob(
     if (!status.ok()) return status.status();
     on_status(*status);
     if (IsTerminal(status->state())) return status;
+    if (absl::Status stopped = WatchStopped(); !stopped.ok()) return stopped;
     absl::SleepFor(absl::Milliseconds(500));
   }
 }
@@ -204,6 +206,20 @@ grpc::Status CoordinatorClient::WatchOnce(
     v1::JobStatus* last, bool* progressed) {
   grpc::ClientContext ctx;  // no deadline: jobs may run for hours
   AddTokenMetadata(options_.token, &ctx);
+  {
+    absl::MutexLock lock(&watch_mu_);
+    if (!stopped_why_.empty()) {
+      return grpc::Status(grpc::StatusCode::CANCELLED, stopped_why_);
+    }
+    watch_ctx_ = &ctx;  // StopWatching cancels it from now on
+  }
+  struct Unregister {
+    CoordinatorClient* client;
+    ~Unregister() {
+      absl::MutexLock lock(&client->watch_mu_);
+      client->watch_ctx_ = nullptr;
+    }
+  } unregister{this};
   v1::WatchJobRequest req;
   req.set_job_id(job_id);
   auto reader = stub_->WatchJob(&ctx, req);
@@ -224,6 +240,18 @@ grpc::Status CoordinatorClient::WatchOnce(
   return st.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                 "the coordinator ended the watch early")
                  : st;
+}
+
+void CoordinatorClient::StopWatching(const std::string& why) {
+  absl::MutexLock lock(&watch_mu_);
+  stopped_why_ = why.empty() ? "stopped watching" : why;
+  if (watch_ctx_ != nullptr) watch_ctx_->TryCancel();
+}
+
+absl::Status CoordinatorClient::WatchStopped() {
+  absl::MutexLock lock(&watch_mu_);
+  if (stopped_why_.empty()) return absl::OkStatus();
+  return absl::CancelledError(stopped_why_);
 }
 
 absl::Status CoordinatorClient::CheckHealth(const std::string& service) {

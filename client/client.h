@@ -26,7 +26,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/backoff.h"
 #include "common/tls.h"
@@ -70,6 +72,11 @@ class CoordinatorClient {
       uint64_t job_id,
       const std::function<void(const shardex::v1::JobStatus&)>& on_status);
 
+  // Makes a Watch running on another thread, and every later one, return
+  // CANCELLED with `why` at once: for a command interrupted by a signal
+  // (`shardex local` on SIGINT/SIGTERM, cli/stop_signals.h).
+  void StopWatching(const std::string& why) ABSL_LOCKS_EXCLUDED(watch_mu_);
+
   // grpc.health.v1 Check of `service` ("" for the server as a whole). OK
   // when SERVING; otherwise why not (NOT_FOUND for a service the server
   // does not know). Needs no token.
@@ -108,6 +115,13 @@ class CoordinatorClient {
   std::unique_ptr<shardex::v1::Coordinator::Stub> stub_;  // null on error
 
   std::atomic<bool> reached_{false};  // a call has got an answer
+
+  // StopWatching: the stream to cancel, and whether it was called.
+  absl::Mutex watch_mu_;
+  grpc::ClientContext* watch_ctx_ ABSL_GUARDED_BY(watch_mu_) = nullptr;
+  std::string stopped_why_ ABSL_GUARDED_BY(watch_mu_);  // empty: not stopped
+  // StopWatching's error, or OK.
+  absl::Status WatchStopped() ABSL_LOCKS_EXCLUDED(watch_mu_);
 };
 
 }  // namespace shardex
