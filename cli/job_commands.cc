@@ -301,16 +301,20 @@ int RunLocal(const LocalCommand& cmd) {
   client_options.coordinator = (*cluster)->address();
   client_options.token = (*cluster)->token();
   CoordinatorClient client(client_options);
-  signals.OnStop([&client](int signo) {
-    client.StopWatching(absl::StrCat(
-        "stopped by ", signo == SIGINT ? "SIGINT" : "SIGTERM",
-        "; stopping the local cluster"));
+  auto stopped_by = [](int signo) {
+    return absl::StrCat("stopped by ", signo == SIGINT ? "SIGINT" : "SIGTERM",
+                        "; stopping the local cluster");
+  };
+  signals.OnStop([&client, stopped_by](int signo) {
+    client.StopWatching(stopped_by(signo));  // WaitForJob prints it
   });
   int code = kExitOk;
   if (signals.received() == 0) {
     absl::StatusOr<v1::JobStatus> status = client.Submit(cmd.job);
     if (!status.ok()) return Fail(status.status());
     code = WaitForJob(client, status->job_id(), cmd.wait);
+  } else {  // during start-up
+    std::cerr << "shardex: " << stopped_by(signals.received()) << "\n";
   }
   if (const int signo = signals.received(); signo != 0) {
     (*cluster)->StopWorkersNow();
