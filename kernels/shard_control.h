@@ -22,8 +22,9 @@
 // trivial shards), its critical sections are a few instructions and almost
 // never contended, and an absl::Mutex in Debian's (debug-mode) Abseil
 // registers itself in a global deadlock graph on its first lock and again
-// on destruction, which cost more than the shard. kTasks kernels (one task per shard) never split and may
-// ignore the bound; they only poll cancelled().
+// on destruction, which cost more than the shard. kTasks kernels (one task
+// per shard) never split and may ignore the bound; they only poll
+// cancelled().
 //
 // Thread-safety: all methods are safe from any thread (the kernel's thread
 // claims, the worker's threads cancel and split).
