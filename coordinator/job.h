@@ -44,21 +44,34 @@
 
 namespace shardex {
 
+// An absl::Time in 8 bytes (nanoseconds since the Unix epoch; absl::Time
+// takes 16), converting both ways implicitly: every queued shard's slot
+// has room for one running attempt, so its size counts per shard.
+class PackedTime {
+ public:
+  PackedTime() = default;
+  PackedTime(absl::Time t) : unix_ns_(absl::ToUnixNanos(t)) {}  // NOLINT
+  operator absl::Time() const { return absl::FromUnixNanos(unix_ns_); }
+
+ private:
+  int64_t unix_ns_ = 0;
+};
+
 // One attempt of a shard that a worker holds.
 struct RunningAttempt {
   uint32_t attempt = 0;
   uint64_t worker_id = 0;
-  absl::Time started;
+  PackedTime started;
   bool speculative = false;  // a backup twin of a straggler
   // Straggler splitting: asked to stop early (SplitShard) and not answered
   // yet; or it answered that it could not. (Next to `speculative`: in its
-  // padding, so an attempt stays 40 bytes.)
+  // padding, so an attempt stays 32 bytes.)
   bool split_pending = false;
   bool split_refused = false;
   // Its entry in the job's AttemptLog (AttemptLog::kNotLogged: none).
   uint32_t log_index = AttemptLog::kNotLogged;
 };
-static_assert(sizeof(RunningAttempt) <= 40, "kept in every shard's slot");
+static_assert(sizeof(RunningAttempt) <= 32, "kept in every shard's slot");
 
 // An adaptive job's shard: the range it covers now (a split shortens it).
 struct CarvedShard {
@@ -94,6 +107,8 @@ struct ShardSlot {
     return false;
   }
 };
+// 1M queued shards hold 1M slots (bench/memory.sh).
+static_assert(sizeof(ShardSlot) <= 72, "one per shard, queued or not");
 
 // What a status carries. kFull is for GetJob and SubmitJob; kProgress
 // (WatchJob updates, ListJobs) leaves out the spec, which may be 256 KiB,

@@ -769,20 +769,27 @@ void Scheduler::Reduce(uint64_t job_id) {
     // Cancelled (and its kernel freed) before the reducer got to it.
     if (job == nullptr || !job->reducing || job->terminal()) return;
     kernel = job->kernel;
-    // In range order: an adaptive job's shards were cut in order but a
-    // split's rest came later.
-    std::vector<uint64_t> order(job->total);
-    for (uint64_t i = 0; i < job->total; ++i) order[i] = i;
+    ranges.reserve(job->total);
     if (job->adaptive) {
+      // In range order: an adaptive job's shards were cut in order but a
+      // split's rest came later.
+      std::vector<uint64_t> order(job->total);
+      for (uint64_t i = 0; i < job->total; ++i) order[i] = i;
       std::sort(order.begin(), order.end(), [job](uint64_t a, uint64_t b) {
         return job->RangeOf(a).begin < job->RangeOf(b).begin;
       });
-    }
-    payloads.reserve(job->total);
-    ranges.reserve(job->total);
-    for (uint64_t i : order) {
-      payloads.push_back(std::move(job->payloads[i]));
-      ranges.push_back(job->RangeOf(i));
+      payloads.reserve(job->total);
+      for (uint64_t i : order) {
+        payloads.push_back(std::move(job->payloads[i]));
+        ranges.push_back(job->RangeOf(i));
+      }
+    } else {
+      // Fixed shards are numbered in range order: no copy of a million
+      // payloads under the lock.
+      payloads = std::move(job->payloads);
+      for (uint64_t i = 0; i < job->total; ++i) {
+        ranges.push_back(job->RangeOf(i));
+      }
     }
     job->payloads.clear();
     output_dir = job->output_dir;

@@ -66,8 +66,11 @@ void Scheduler::SplitStragglers(Effects& fx) {
   const absl::Time now = clock_->Now();
   for (uint64_t job_id : active_jobs_) {
     Job& job = jobs_.at(job_id);
-    // Commands cannot stop at a new end: their argv is fixed.
-    if (!job.adaptive || job.is_command || job.reducing ||
+    // Commands cannot stop at a new end (their argv is fixed), nor can
+    // kernels that do not take their range in chunks (grep, wordcount):
+    // asking them only costs a message and a refusal.
+    if (!job.adaptive || job.is_command || job.kernel == nullptr ||
+        !job.kernel->splittable() || job.reducing ||
         !job.queue.empty() || !job.carver.empty() || job.running == 0) {
       continue;
     }

@@ -2,9 +2,11 @@
 // stragglers are split when nothing is left to cut, and the job survives a
 // coordinator restart; the answer is exact whatever the cuts.
 #include <algorithm>
+#include <cstdio>
 #include <string>
 #include <vector>
 
+#include "common/file_util.h"
 #include "coordinator/scheduler_test_util.h"
 #include "gtest/gtest.h"
 
@@ -120,8 +122,10 @@ TEST_F(SchedulerAdaptiveTest, TargetShardTimeIsChecked) {
 // asked to split, and the rest runs on B.
 class SplitTest : public SchedulerAdaptiveTest {
  protected:
-  void SetUp() override {
-    auto submitted = sched_->Submit(AdaptivePrimes(64));
+  void SetUp() override { StartStraggler(AdaptivePrimes(64)); }
+
+  void StartStraggler(const v1::JobSpec& spec) {
+    auto submitted = sched_->Submit(spec);
     ASSERT_TRUE(submitted.ok()) << submitted.status();
     job_ = submitted->job_id();
     spec_ = submitted->spec();
@@ -170,6 +174,35 @@ TEST_F(SplitTest, IdleSlotsSplitTheStragglerAndTheAnswerIsExact) {
   EXPECT_EQ(end.result().value(), absl::StrCat(kPrimesBelow64));
   EXPECT_EQ(end.splits(), 1u);
   EXPECT_EQ(end.units_done(), 64u);
+}
+
+// wordcount reads its byte range whole (it cannot stop at a new end): the
+// coordinator does not ask it to split, though slots are idle.
+class UnsplittableKernelTest : public SplitTest {
+ protected:
+  void SetUp() override {
+    path_ = testing::TempDir() + "/unsplittable-words.txt";
+    std::string words;
+    for (int i = 0; i < 20000; ++i) absl::StrAppend(&words, "w", i % 97, " ");
+    ASSERT_TRUE(WriteFileAtomically(path_, words).ok());
+    v1::JobSpec spec;
+    spec.set_kernel("wordcount");
+    (*spec.mutable_args())["files"] = path_;
+    spec.set_shared_fs(true);
+    StartStraggler(spec);
+  }
+  void TearDown() override { std::remove(path_.c_str()); }
+
+  std::string path_;
+};
+
+TEST_F(UnsplittableKernelTest, IsNotAskedToSplit) {
+  sched_->Tick();
+  EXPECT_TRUE(Splits(*a_link_).empty());
+  RunAndReport(a_, spec_, {long_});
+  const v1::JobStatus end = WaitEnd(job_);
+  ASSERT_EQ(end.state(), v1::JOB_SUCCEEDED) << end.error();
+  EXPECT_EQ(end.splits(), 0u);
 }
 
 TEST_F(SplitTest, ARefusedSplitIsNotAskedAgain) {

@@ -13,12 +13,20 @@
 //   kRawDatabase clear: the rest is a list of journal records, written
 //                       through the journal itself (so the database is
 //                       well-formed and its rows are fuzzed):
-//     op byte % 5 == 0  job created:  id, request_id blob, submit_ms id,
+//     op byte % 6 == 0  job created:  id, request_id blob, submit_ms id,
 //                                     JobSpec blob
 //                   1   shard accepted: job id, shard id, payload blob
+//                                     (one row per shard, older files)
 //                   2   job ended:    job id, JobStatus blob
 //                   3   commit what came so far (Append + Sync)
 //                   4   job forgotten: job id
+//                   5   shards accepted (one row per result batch, as the
+//                       scheduler writes): job id, a count byte (% 16),
+//                       then per entry a kind byte: % 3 == 0 a plain
+//                       entry (shard id, payload blob), 1 an adaptive
+//                       job's ranged entry (shard id, begin id, end id,
+//                       payload blob), 2 raw bytes (blob) spliced in as
+//                       they are, so the codec sees torn entries
 //     id:   one byte below 0xf0, else the next 8 bytes (little-endian)
 //     blob: a 2-byte little-endian length, then that many bytes
 //   kAddWorker:  a worker connects after recovery (resumed shards are
@@ -48,6 +56,7 @@
 #include "common/file_util.h"
 #include "coordinator/journal.h"
 #include "coordinator/scheduler.h"
+#include "coordinator/shard_batch_codec.h"
 #include "fuzz/fuzz_check.h"
 #include "fuzz/fuzz_env.h"
 #include "fuzz/null_link.h"
@@ -93,6 +102,32 @@ class Reader {
   size_t pos_ = 0;
 };
 
+// The data of a kShardsAccepted record (op 5 above).
+std::string ShardBatch(Reader& in) {
+  std::string batch;
+  const int entries = in.Byte() % 16;
+  for (int i = 0; i < entries; ++i) {
+    switch (in.Byte() % 3) {
+      case 0: {
+        const uint64_t shard = in.Id();
+        AppendShardEntry(shard, in.Blob(), &batch);
+        break;
+      }
+      case 1: {
+        const uint64_t shard = in.Id();
+        const uint64_t begin = in.Id();
+        const uint64_t end = in.Id();
+        AppendRangedShardEntry(shard, begin, end, in.Blob(), &batch);
+        break;
+      }
+      case 2:
+        batch += in.Blob();
+        break;
+    }
+  }
+  return batch;
+}
+
 // Writes the records through a real journal, committing at every op 3 and
 // at the end, then closes it (releasing the directory's lock).
 void WriteRecords(Reader& in, const std::string& state_dir) {
@@ -108,7 +143,7 @@ void WriteRecords(Reader& in, const std::string& state_dir) {
     (*journal)->Sync().IgnoreError();  // e.g. a duplicate job id
   };
   while (!in.empty()) {
-    const uint8_t op = in.Byte() % 5;
+    const uint8_t op = in.Byte() % 6;
     if (op == 3) {
       commit();
       continue;
@@ -133,6 +168,10 @@ void WriteRecords(Reader& in, const std::string& state_dir) {
       case 2:
         r.kind = JournalRecord::Kind::kJobEnded;
         r.data = in.Blob();
+        break;
+      case 5:
+        r.kind = JournalRecord::Kind::kShardsAccepted;
+        r.data = ShardBatch(in);
         break;
     }
   }

@@ -115,6 +115,20 @@ def job_forgotten(job_id):
     return b"\x04" + enc_id(job_id)
 
 
+def shards_accepted(job_id, entries):
+    """One kShardsAccepted row; entries: ("plain", shard, payload),
+    ("ranged", shard, begin, end, payload) or ("raw", bytes)."""
+    out = b"\x05" + enc_id(job_id) + bytes([len(entries)])
+    for e in entries:
+        if e[0] == "plain":
+            out += b"\x00" + enc_id(e[1]) + enc_blob(e[2])
+        elif e[0] == "ranged":
+            out += b"\x01" + enc_id(e[1]) + enc_id(e[2]) + enc_id(e[3]) + enc_blob(e[4])
+        else:
+            out += b"\x02" + enc_blob(e[1])
+    return out
+
+
 COMMIT = b"\x03"
 ADD_WORKER, CANCEL_ALL, RAW = 2, 4, 1
 
@@ -177,6 +191,20 @@ def journal_seeds():
     seeds["shard_out_of_range"] = bytes([0]) + job_created(
         12, spec('kernel: "sleep" args { key: "ms" value: "1" } shards: 2')) + \
         shard_accepted(12, 0xF5, b"1") + shard_accepted(12, 0, b"1")
+    # Adaptive jobs (no shards: ranges cut as it runs): accepted ranges
+    # come back from batch rows; only the gaps are cut again.
+    adaptive = spec('kernel: "primes" args { key: "to" value: "1000" }')
+    seeds["adaptive_partial"] = bytes([ADD_WORKER]) + job_created(20, adaptive) + \
+        COMMIT + shards_accepted(20, [("ranged", 0, 0, 300, b"62")])
+    seeds["adaptive_complete"] = bytes([0]) + job_created(21, adaptive) + COMMIT + \
+        shards_accepted(21, [("ranged", 1, 500, 1000, b"73"), ("ranged", 0, 0, 500, b"95")])
+    seeds["adaptive_overlap"] = bytes([ADD_WORKER]) + job_created(22, adaptive) + \
+        shards_accepted(22, [("ranged", 0, 0, 500, b"95")]) + \
+        shards_accepted(22, [("ranged", 1, 400, 600, b"1"), ("ranged", 2, 900, 2000, b"1")])
+    seeds["batch_plain_and_torn"] = bytes([ADD_WORKER]) + job_created(
+        23, spec('kernel: "sleep" args { key: "ms" value: "1" } shards: 3')) + \
+        shards_accepted(23, [("plain", 0, b"1"), ("plain", 2, b"1")]) + COMMIT + \
+        shards_accepted(23, [("plain", 1, b"1"), ("raw", b"\xff\xff\xff")])
     seeds["big_ids"] = bytes([ADD_WORKER]) + job_created(
         0xF0F0F0F0, spec('kernel: "sleep" args { key: "ms" value: "1" } shards: 2')) + \
         shard_accepted(0xF0F0F0F0, 1, b"1")

@@ -239,6 +239,8 @@ class HashSearchJob final : public KernelJob {
       : args_(std::move(args)), target_(args_) {}
 
   Domain domain() const override { return args_.domain(); }
+  // Its runner takes its range by ShardControl::Claim.
+  bool splittable() const override { return true; }
 
   // A hit at X rules out every shard beginning above X. The hit is checked
   // first (one hash), so a corrupt payload cannot make the coordinator skip

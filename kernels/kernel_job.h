@@ -31,6 +31,11 @@ class KernelJob {
   virtual ~KernelJob() = default;
 
   virtual Domain domain() const = 0;
+  // Whether a running shard can be told to stop early at a new end
+  // (straggler splitting): its ShardRunner takes its range through
+  // ShardControl::Claim (ShardRunner::splittable says the same on the
+  // worker). The coordinator asks only these kernels to split.
+  virtual bool splittable() const { return false; }
 
   // Combines every shard's payload, given in shard order, into the answer.
   // Must be exact: the same for any shard count or placement. Runs on the

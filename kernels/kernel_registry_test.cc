@@ -1,6 +1,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -74,6 +75,23 @@ TEST(KernelRegistryTest, CreatesBothSidesOfAJobThatRuns) {
       testing::LocalKernel::Create("primes", {{"to", "100"}});
   ASSERT_TRUE(local.ok()) << local.status();
   EXPECT_EQ(testing::RunJob(**local, 4).value().value, "25");
+}
+
+// The coordinator asks only splittable kernels to split (KernelJob), the
+// worker splits only splittable runners (ShardRunner): the two must agree.
+TEST(KernelRegistryTest, BothSidesAgreeWhetherAShardCanSplit) {
+  const std::vector<std::pair<std::string, KernelArgs>> cases = {
+      {"primes", {{"to", "100"}}}, {"sleep", {{"ms", "0"}}}};
+  for (const auto& [name, args] : cases) {
+    absl::StatusOr<std::unique_ptr<KernelJob>> job =
+        CreateKernelJob(name, args);
+    ASSERT_TRUE(job.ok()) << job.status();
+    absl::StatusOr<std::unique_ptr<ShardRunner>> runner =
+        CreateShardRunner(name, args);
+    ASSERT_TRUE(runner.ok()) << runner.status();
+    EXPECT_EQ((*job)->splittable(), (*runner)->splittable()) << name;
+    EXPECT_EQ((*job)->splittable(), name == "primes") << name;
+  }
 }
 
 TEST(KernelRegistryTest, WorkerSideChecksArgumentsAndNamesLikeTheCoordinator) {

@@ -213,6 +213,8 @@ class MandelbrotJob final : public KernelJob {
       : view_(args.view), out_(std::move(args.out)) {}
 
   Domain domain() const override { return view_.domain(); }
+  // Its runner takes its range by ShardControl::Claim.
+  bool splittable() const override { return true; }
 
   absl::StatusOr<KernelResult> Reduce(
       absl::Span<const std::string> payloads) const override {

@@ -120,6 +120,8 @@ class PrimesJob final : public KernelJob {
   explicit PrimesJob(PrimesArgs args) : args_(args) {}
 
   Domain domain() const override { return args_.domain(); }
+  // Its runner takes its range by ShardControl::Claim.
+  bool splittable() const override { return true; }
 
   absl::StatusOr<KernelResult> Reduce(
       absl::Span<const std::string> payloads) const override {

@@ -7,7 +7,7 @@ namespace shardex {
 
 std::optional<ShardRange> ShardControl::Claim(uint64_t pos,
                                                uint64_t max_size) {
-  absl::MutexLock lock(&mu_);
+  Locked locked(&lock_);
   if (pos >= end_) return std::nullopt;
   const uint64_t chunk_end = pos + std::min(std::max<uint64_t>(max_size, 1),
                                             end_ - pos);
@@ -17,7 +17,7 @@ std::optional<ShardRange> ShardControl::Claim(uint64_t pos,
 
 std::optional<uint64_t> ShardControl::Split(double keep) {
   if (!(keep > 0 && keep < 1)) return std::nullopt;  // also NaN
-  absl::MutexLock lock(&mu_);
+  Locked locked(&lock_);
   if (claimed_end_ >= end_) return std::nullopt;
   const uint64_t rest = end_ - claimed_end_;
   // keep * rest < rest in exact arithmetic, but not always in doubles (53
@@ -31,12 +31,12 @@ std::optional<uint64_t> ShardControl::Split(double keep) {
 }
 
 uint64_t ShardControl::end() const {
-  absl::MutexLock lock(&mu_);
+  Locked locked(&lock_);
   return end_;
 }
 
 uint64_t ShardControl::claimed() const {
-  absl::MutexLock lock(&mu_);
+  Locked locked(&lock_);
   return claimed_end_;
 }
 

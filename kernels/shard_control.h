@@ -14,11 +14,17 @@
 //   }
 //   // the payload covers [range.begin, control.end())
 //
-// Claim and Split share one small mutex: a claimed chunk is always below
+// Claim and Split share one small lock: a claimed chunk is always below
 // the end bound, and Split only moves the bound within the unclaimed rest,
 // so the attempt covers exactly [begin, end()) and [end(), old end) is
-// never touched. kTasks kernels (one task per shard) never split and may
-// ignore the bound; they only poll cancelled().
+// never touched. The lock is a one-byte spin lock, not an absl::Mutex: a
+// worker makes one ShardControl per attempt (a million per second of
+// trivial shards), its critical sections are a few instructions and almost
+// never contended, and an absl::Mutex in Debian's (debug-mode) Abseil
+// registers itself in a global deadlock graph on its first lock and again
+// on destruction, which cost more than the shard. kTasks kernels (one task
+// per shard) never split and may ignore the bound; they only poll
+// cancelled().
 //
 // Thread-safety: all methods are safe from any thread (the kernel's thread
 // claims, the worker's threads cancel and split).
@@ -28,9 +34,9 @@
 #include <atomic>
 #include <cstdint>
 #include <optional>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "kernels/split.h"
 
 namespace shardex {
@@ -58,24 +64,54 @@ class ShardControl {
   // claimed; nullopt once pos >= end (the range is done, or was split
   // there). max_size must be at least 1.
   std::optional<ShardRange> Claim(uint64_t pos, uint64_t max_size)
-      ABSL_LOCKS_EXCLUDED(mu_);
+      ABSL_LOCKS_EXCLUDED(lock_);
 
   // Moves the end bound to at = claimed + floor(keep * (end - claimed)),
   // where `claimed` is the end of the last chunk taken, and returns it.
   // nullopt (nothing changes) when that leaves no unit on either side:
   // at <= claimed or at >= end; also for keep outside (0, 1).
-  std::optional<uint64_t> Split(double keep) ABSL_LOCKS_EXCLUDED(mu_);
+  std::optional<uint64_t> Split(double keep) ABSL_LOCKS_EXCLUDED(lock_);
 
   // The current end bound: the attempt's range is [begin, end()).
-  uint64_t end() const ABSL_LOCKS_EXCLUDED(mu_);
+  uint64_t end() const ABSL_LOCKS_EXCLUDED(lock_);
   // The end of the work claimed so far.
-  uint64_t claimed() const ABSL_LOCKS_EXCLUDED(mu_);
+  uint64_t claimed() const ABSL_LOCKS_EXCLUDED(lock_);
 
  private:
+  // Spins (yielding) while another thread holds it: held for a few
+  // instructions only.
+  class ABSL_LOCKABLE SpinLock {
+   public:
+    void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() {
+      while (held_.exchange(true, std::memory_order_acquire)) {
+        std::this_thread::yield();
+      }
+    }
+    void Unlock() ABSL_UNLOCK_FUNCTION() {
+      held_.store(false, std::memory_order_release);
+    }
+
+   private:
+    std::atomic<bool> held_{false};
+  };
+  class ABSL_SCOPED_LOCKABLE Locked {
+   public:
+    explicit Locked(SpinLock* lock) ABSL_EXCLUSIVE_LOCK_FUNCTION(lock)
+        : lock_(lock) {
+      lock_->Lock();
+    }
+    ~Locked() ABSL_UNLOCK_FUNCTION() { lock_->Unlock(); }
+    Locked(const Locked&) = delete;
+    Locked& operator=(const Locked&) = delete;
+
+   private:
+    SpinLock* const lock_;
+  };
+
   CancelFlag cancel_{false};
-  mutable absl::Mutex mu_;
-  uint64_t claimed_end_ ABSL_GUARDED_BY(mu_);
-  uint64_t end_ ABSL_GUARDED_BY(mu_);
+  mutable SpinLock lock_;
+  uint64_t claimed_end_ ABSL_GUARDED_BY(lock_);
+  uint64_t end_ ABSL_GUARDED_BY(lock_);
 };
 
 }  // namespace shardex

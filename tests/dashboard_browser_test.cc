@@ -229,7 +229,7 @@ class DashboardBrowserTest : public ::testing::Test {
   }
 
   // Runs the browser script; its JSON report (parsed), or a failure.
-  Value RunBrowser(uint64_t job, uint64_t cancel_job) {
+  Value RunBrowser(uint64_t job, uint64_t cancel_job, uint64_t adaptive_job) {
     // A short TMPDIR: Chromium's profile holds a unix socket, whose path
     // must fit in 108 bytes (TEST_TMPDIR's does not).
     char tmp_template[] = "/tmp/shardex-browser-XXXXXX";
@@ -251,7 +251,8 @@ class DashboardBrowserTest : public ::testing::Test {
         "/usr/bin/env", tag, absl::StrCat("TMPDIR=", tmp), "node", script_,
         "--url", absl::StrCat("http://127.0.0.1:", http_port_),
         "--token-file", token_file, "--job", absl::StrCat(job),
-        "--cancel-job", absl::StrCat(cancel_job), "--timeout-ms", "100000"};
+        "--cancel-job", absl::StrCat(cancel_job), "--adaptive-job",
+        absl::StrCat(adaptive_job), "--timeout-ms", "100000"};
     for (const char* var :
          {"TEST_UNDECLARED_OUTPUTS_DIR", "SHARDEX_SCREENSHOT_DIR"}) {
       const char* dir = std::getenv(var);
@@ -297,6 +298,15 @@ class DashboardBrowserTest : public ::testing::Test {
 };
 
 TEST_F(DashboardBrowserTest, LoginOverviewJobPageAndCancel) {
+  // Job C, adaptive (no --shards: ranges cut as it runs), run to its end:
+  // its bars count units of its range, not shards.
+  const v1::JobStatus c = FromCliJson<v1::JobStatus>(
+      cluster_->Cli("submit", {"--json", "primes", "--to", "1000000"}));
+  ASSERT_EQ(c.state(), v1::JOB_SUCCEEDED) << c.error();
+  ASSERT_TRUE(c.adaptive());
+  ASSERT_EQ(c.units_total(), 1000000u);
+  ASSERT_EQ(c.units_done(), c.units_total());
+  ASSERT_NE(c.shards_total(), c.units_total());
   // Job B, to be cancelled from its page: one shard that runs until then.
   // Submitted first, so it gets a slot before job A takes the others.
   const uint64_t b =
@@ -327,7 +337,7 @@ TEST_F(DashboardBrowserTest, LoginOverviewJobPageAndCancel) {
       cluster_->Cli("workers", {"--json"}));
   const v1::JobStatus a_before = CliStatus(a);
   const std::map<std::string, std::string> log_before = CliAttempts(a);
-  const Value report = RunBrowser(a, b);
+  const Value report = RunBrowser(a, b, c.job_id());
   const v1::JobStatus a_after = CliStatus(a);
   const std::map<std::string, std::string> log_after = CliAttempts(a);
   const v1::JobStatus b_after = CliStatus(b);
@@ -371,6 +381,14 @@ TEST_F(DashboardBrowserTest, LoginOverviewJobPageAndCancel) {
     EXPECT_EQ(Str(Get(row, "href")), "#/job/" + id);
     if (id == absl::StrCat(b)) {
       EXPECT_EQ(Str(Get(row, "state")), "RUNNING");  // not cancelled yet
+      continue;
+    }
+    if (id == absl::StrCat(c.job_id())) {
+      EXPECT_EQ(Str(Get(row, "state")), "SUCCEEDED");
+      EXPECT_EQ(Num(Get(row, "max")), c.units_total());
+      EXPECT_EQ(Num(Get(row, "value")), c.units_done());
+      EXPECT_EQ(Str(Get(row, "done")),
+                absl::StrCat(c.shards_succeeded(), " · 100%"));
       continue;
     }
     ASSERT_EQ(id, absl::StrCat(a));
@@ -474,6 +492,20 @@ TEST_F(DashboardBrowserTest, LoginOverviewJobPageAndCancel) {
   EXPECT_EQ(failed_bars, 2);
   EXPECT_EQ(failed_rows, 2);
   EXPECT_GE(running_bars, 1);
+
+  // ---- job C's page: the range done, and how it was cut.
+  const Value& adaptive = Get(report, "adaptive");
+  EXPECT_EQ(Str(Get(adaptive, "id")), absl::StrCat(c.job_id()));
+  EXPECT_EQ(Str(Get(adaptive, "state")), "SUCCEEDED");
+  EXPECT_EQ(Num(Get(adaptive, "max")), c.units_total());
+  EXPECT_EQ(Num(Get(adaptive, "value")), c.units_done());
+  EXPECT_EQ(Str(Get(adaptive, "progressText")),
+            absl::StrCat("100% of the range · ", c.shards_succeeded(),
+                         " shards (adaptive, ", c.splits(),
+                         c.splits() == 1 ? " split)" : " splits)"));
+  EXPECT_NE(Str(Get(adaptive, "result")).find(c.result().value()),
+            std::string::npos)
+      << Str(Get(adaptive, "result"));
 
   // ---- job B cancelled from its page, with the confirm and the header.
   const Value& cancel = Get(report, "cancel");

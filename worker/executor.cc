@@ -14,6 +14,13 @@
 namespace shardex {
 
 ShardExecutor::ShardExecutor(Options options, ResultSink sink)
+    : ShardExecutor(std::move(options),
+                    [sink = std::move(sink)](v1::ShardResult r,
+                                             std::optional<ShardRange>) {
+                      sink(std::move(r));
+                    }) {}
+
+ShardExecutor::ShardExecutor(Options options, CoveredResultSink sink)
     : sink_(std::move(sink)),
       options_(std::move(options)),
       pool_(std::make_unique<ThreadPool>(options_.threads)),
@@ -222,14 +229,6 @@ std::vector<v1::ShardTask> ShardExecutor::HeldTasks() const {
   return tasks;
 }
 
-std::optional<v1::ShardTask> ShardExecutor::HeldTask(
-    const v1::ShardRef& ref) const {
-  absl::MutexLock lock(&mu_);
-  auto it = attempts_.find(KeyOf(ref));
-  if (it == attempts_.end()) return std::nullopt;
-  return TaskOf(it->second);
-}
-
 v1::ShardSplit ShardExecutor::Split(const v1::SplitShard& split) {
   v1::ShardSplit answer;
   *answer.mutable_ref() = split.ref();
@@ -321,7 +320,7 @@ std::vector<v1::ShardResult> ShardExecutor::Stop(StopReason reason,
 void ShardExecutor::Report(std::vector<v1::ShardResult> results) {
   if (results.empty()) return;
   const int n = static_cast<int>(results.size());
-  for (v1::ShardResult& r : results) sink_(std::move(r));
+  for (v1::ShardResult& r : results) sink_(std::move(r), std::nullopt);
   absl::MutexLock lock(&mu_);
   reporting_ -= n;
 }
@@ -345,6 +344,7 @@ void ShardExecutor::Run(const v1::ShardTask& task, const JobEntry& job,
   if (!Start(key, control)) return;  // stopped while queued
   v1::ShardResult result;
   Execute(task, job, *control, &result);
+  ShardRange covered{task.begin(), task.end()};
   {
     absl::MutexLock lock(&mu_);
     // Still ours: only this thread removes a started attempt.
@@ -352,6 +352,7 @@ void ShardExecutor::Run(const v1::ShardTask& task, const JobEntry& job,
     // No split after this point (Split checks `finished` under mu_), so
     // the end read here is final.
     it->second.finished = true;
+    covered.end = control->end();
     SetSplitEnd(it->second, &result);
     const StopReason stop = it->second.stop;
     if (shutting_down_ || stop == StopReason::kCancel) {
@@ -368,7 +369,7 @@ void ShardExecutor::Run(const v1::ShardTask& task, const JobEntry& job,
   // The attempt stays held until the sink has the result, so that Held()
   // and WaitIdle() never miss it.
   *result.mutable_ref() = task.ref();
-  sink_(std::move(result));
+  sink_(std::move(result), covered);
   absl::MutexLock lock(&mu_);
   attempts_.erase(key);
 }

@@ -74,6 +74,13 @@ namespace shardex {
 class ShardExecutor {
  public:
   using ResultSink = std::function<void(shardex::v1::ShardResult)>;
+  // A sink that is also told the range a finished attempt covered (begin,
+  // and end as split: Register.held while its result waits), nullopt for
+  // results of attempts that never ran (rejected, handed back while
+  // queued). Given with the result, so the worker does not look the
+  // attempt up again for every result.
+  using CoveredResultSink = std::function<void(
+      shardex::v1::ShardResult, std::optional<ShardRange> covered)>;
 
   struct Options {
     int threads = 1;
@@ -90,6 +97,7 @@ class ShardExecutor {
   };
 
   ShardExecutor(Options options, ResultSink sink);
+  ShardExecutor(Options options, CoveredResultSink sink);
   ~ShardExecutor();
 
   ShardExecutor(const ShardExecutor&) = delete;
@@ -122,9 +130,6 @@ class ShardExecutor {
   // split (Register.held).
   std::vector<shardex::v1::ShardTask> HeldTasks() const
       ABSL_LOCKS_EXCLUDED(mu_);
-  // One held attempt's range as HeldTasks gives it; nullopt if not held.
-  std::optional<shardex::v1::ShardTask> HeldTask(
-      const shardex::v1::ShardRef& ref) const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Moves the end bound of a held kernel attempt down
   // (ShardControl::Split(split.keep)) and says where, or ok=false when it
@@ -215,7 +220,7 @@ class ShardExecutor {
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Constant after construction.
-  const ResultSink sink_;
+  const CoveredResultSink sink_;
   const Options options_;
 
   mutable absl::Mutex mu_;

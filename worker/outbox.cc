@@ -27,18 +27,24 @@ v1::ShardResult TooLarge(const v1::ShardResult& r) {
 }  // namespace
 
 void ResultOutbox::Add(v1::ShardResult result,
-                       std::optional<v1::ShardTask> covered) {
-  results_.push_back(Entry{std::move(result), std::move(covered), {}});
+                       std::optional<ShardRange> covered) {
+  Entry& e = results_.emplace_back();
+  e.result = std::move(result);
+  if (covered.has_value()) {
+    e.covered = *covered;
+    e.has_covered = true;
+  }
 }
 
 void ResultOutbox::AddSplit(v1::ShardSplit split) {
-  results_.push_back(Entry{{}, std::nullopt, std::move(split)});
+  results_.emplace_back().split =
+      std::make_unique<v1::ShardSplit>(std::move(split));
 }
 
 void ResultOutbox::PutBack(v1::ResultBatch* batch) {
   auto* results = batch->mutable_results();
   for (int i = results->size() - 1; i >= 0; --i) {
-    results_.push_front(Entry{std::move(*results->Mutable(i)), {}, {}});
+    results_.emplace_front().result = std::move(*results->Mutable(i));
   }
 }
 
@@ -62,7 +68,11 @@ void ResultOutbox::AppendWaiting(std::vector<v1::ShardRef>* refs,
   for (const Entry& e : results_) {
     if (e.split || !seen.insert(KeyOf(e.ref())).second) continue;
     refs->push_back(e.ref());
-    if (held != nullptr && e.covered) held->push_back(*e.covered);
+    if (held == nullptr || !e.has_covered) continue;
+    v1::ShardTask& task = held->emplace_back();
+    *task.mutable_ref() = e.ref();
+    task.set_begin(e.covered.begin);
+    task.set_end(e.covered.end);
   }
 }
 
@@ -70,8 +80,11 @@ void ResultOutbox::TakeBatch(v1::ResultBatch* batch) {
   size_t bytes = 0;
   while (!results_.empty() && !results_.front().split) {
     v1::ShardResult& r = results_.front().result;
-    if (r.ByteSizeLong() > batch_bytes_) r = TooLarge(r);
-    const size_t size = r.ByteSizeLong();
+    size_t size = r.ByteSizeLong();
+    if (size > batch_bytes_) {
+      r = TooLarge(r);
+      size = r.ByteSizeLong();
+    }
     if (batch->results_size() > 0 && bytes + size > batch_bytes_) break;
     bytes += size;
     *batch->add_results() = std::move(r);

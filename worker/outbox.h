@@ -14,9 +14,11 @@
 
 #include <cstddef>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <vector>
 
+#include "kernels/split.h"
 #include "proto/shardex.pb.h"
 
 namespace shardex {
@@ -32,7 +34,7 @@ class ResultOutbox {
   // `covered`: the attempt's range (begin, end as split), for
   // Register.held while the result waits; nullopt when not known.
   void Add(shardex::v1::ShardResult result,
-           std::optional<shardex::v1::ShardTask> covered = std::nullopt);
+           std::optional<ShardRange> covered = std::nullopt);
   void AddSplit(shardex::v1::ShardSplit split);
   // Back to the front, in their order: results whose Write failed.
   void PutBack(shardex::v1::ResultBatch* batch);
@@ -49,11 +51,14 @@ class ResultOutbox {
   void TakeMessage(shardex::v1::WorkerMessage* msg);
 
  private:
-  // A result, or (split set) an answer to SplitShard.
+  // A result, or (split set) an answer to SplitShard. Kept small: a
+  // worker of trivial shards queues a result per shard here, and the
+  // deque allocates a block per few entries.
   struct Entry {
     shardex::v1::ShardResult result;
-    std::optional<shardex::v1::ShardTask> covered;
-    std::optional<shardex::v1::ShardSplit> split;
+    ShardRange covered{0, 0};
+    bool has_covered = false;
+    std::unique_ptr<shardex::v1::ShardSplit> split;  // rare
     const shardex::v1::ShardRef& ref() const {
       return split ? split->ref() : result.ref();
     }

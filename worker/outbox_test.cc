@@ -124,17 +124,14 @@ TEST(ResultOutboxTest, SplitAnswerGoesOutBetweenTheResultsAroundIt) {
 
 TEST(ResultOutboxTest, WaitingResultsReportTheRangesTheyCovered) {
   ResultOutbox outbox(1 << 20);
-  v1::ShardTask covered;
-  covered.mutable_ref()->set_job_id(2);
-  covered.set_begin(10);
-  covered.set_end(15);
   v1::ShardResult r = Result(2, 0);
   r.set_end(15);
-  outbox.Add(r, covered);
+  outbox.Add(r, ShardRange{10, 15});
   std::vector<v1::ShardRef> refs;
   std::vector<v1::ShardTask> held;
   outbox.AppendWaiting(&refs, &held);
   ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].ref().job_id(), 2u);
   EXPECT_EQ(held[0].begin(), 10u);
   EXPECT_EQ(held[0].end(), 15u);
 }

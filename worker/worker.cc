@@ -97,7 +97,9 @@ Worker::Worker(WorkerOptions options)
   if (private_root_) staging_root_ = root;
   exec.stager = stager_.get();
   executor_ = std::make_unique<ShardExecutor>(
-      exec, [this](v1::ShardResult r) { OnResult(std::move(r)); });
+      exec, [this](v1::ShardResult r, std::optional<ShardRange> covered) {
+        OnResult(std::move(r), covered);
+      });
 }
 
 Worker::~Worker() {
@@ -178,12 +180,11 @@ void Worker::AwaitClose(absl::Time give_up_at) {
 
 bool Worker::Done() const { return state_.Done(outbox_.empty()); }
 
-void Worker::OnResult(v1::ShardResult result) {
-  // A finished attempt is still held while the sink has its result: its
-  // range (as split) goes with the result for Register.held.
-  std::optional<v1::ShardTask> covered = executor_->HeldTask(result.ref());
+void Worker::OnResult(v1::ShardResult result,
+                      std::optional<ShardRange> covered) {
+  // The range (as split) goes with the result for Register.held.
   absl::MutexLock lock(&mu_);
-  outbox_.Add(std::move(result), std::move(covered));
+  outbox_.Add(std::move(result), covered);
 }
 
 void Worker::OnAssignments(const v1::AssignmentBatch& batch) {

@@ -45,6 +45,7 @@
 #define SHARDEX_WORKER_WORKER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -141,7 +142,8 @@ class Worker : private Session::Host {
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // The executor's sink.
-  void OnResult(shardex::v1::ShardResult result) ABSL_LOCKS_EXCLUDED(mu_);
+  void OnResult(shardex::v1::ShardResult result,
+                std::optional<ShardRange> covered) ABSL_LOCKS_EXCLUDED(mu_);
   // Whether Run should return now.
   bool Done() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

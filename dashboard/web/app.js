@@ -132,6 +132,17 @@
     return doneShards(job) + ' · ' + Math.floor(100 * p.done / p.total) + '%';
   }
 
+  // The job page's longer form: "12/40 shards", or for an adaptive job
+  // "37% of the range · 9 shards (adaptive, 1 split)".
+  function jobProgressText(job) {
+    if (!isAdaptive(job)) return progressText(job) + ' shards';
+    const p = progressOf(job);
+    const splits = num(job.splits);
+    return Math.floor(100 * p.done / p.total) + '% of the range · ' +
+        doneShards(job) + ' shards (adaptive, ' + splits +
+        (splits === 1 ? ' split)' : ' splits)');
+  }
+
   // Shards per second: from the polls of the last RATE_WINDOW_MS while the
   // job runs, else the average over its run.
   function jobRate(job) {
@@ -437,8 +448,7 @@
       const p = progressOf(job);
       progress.max = Math.max(p.total, 1);
       progress.value = p.done;
-      setText(doneText, progressText(job) + ' shards' +
-          (isAdaptive(job) ? ' (adaptive, ' + num(job.splits) + ' split)' : ''));
+      setText(doneText, jobProgressText(job));
       cancel.hidden = isTerminal(job.state);
       if (isTerminal(job.state) && cancel.isConnected) cancel.remove();
       counts.replaceChildren(

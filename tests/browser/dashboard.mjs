@@ -7,7 +7,8 @@
 // (docs/dashboard.md, notes "THE DASHBOARD CONTRACT") never appears.
 //
 //   node dashboard.mjs --url http://127.0.0.1:PORT --token-file FILE
-//       --job N --cancel-job M [--out DIR]... [--timeout-ms MS]
+//       --job N --cancel-job M [--adaptive-job K] [--out DIR]...
+//       [--timeout-ms MS]
 //
 // The token is read from FILE and typed into the login form: it never goes
 // in a URL or on a command line. Screenshots (login, overview, job page)
@@ -27,6 +28,7 @@ function parseArgs(argv) {
       case '--token-file': args.tokenFile = value; break;
       case '--job': args.job = value; break;
       case '--cancel-job': args.cancelJob = value; break;
+      case '--adaptive-job': args.adaptiveJob = value; break;
       case '--out': args.out.push(value); break;
       case '--timeout-ms': args.timeoutMs = Number(value); break;
       default: throw new Error(`unknown argument ${name}`);
@@ -127,6 +129,7 @@ function readJobPage() {
     max: bar ? Number(bar.max) : null,
     spec: text('#job-spec'),
     result: text('#job-result'),
+    progressText: text('.progress-text'),
     cancelButton: document.querySelector('button#cancel') !== null,
     lanes: [...document.querySelectorAll('#task-stream .lane[data-worker-id][data-slot]')].map(l => ({
       worker: l.dataset.workerId, slot: l.dataset.slot,
@@ -233,6 +236,17 @@ async function run() {
   await softWait(page, 'table#failed-attempts tr.failed-attempt', 5000);
   report.job = { ...report.job, ...(await page.evaluate(readJobPage)) };
   await screenshot(page, 'dashboard-job.png');
+
+  if (args.adaptiveJob) {
+    // A job sized as it ran (no --shards): its bar counts range units.
+    step(`adaptive job page #/job/${args.adaptiveJob}`);
+    await page.goto(args.url + '/#/');
+    await page.waitForSelector(`table#jobs tr.job[data-job-id="${args.adaptiveJob}"]`,
+                               { timeout: 15000 });
+    report.adaptive = { polls: await openJob(page, args.adaptiveJob) };
+    report.adaptive = { ...report.adaptive, ...(await page.evaluate(readJobPage)) };
+    await screenshot(page, 'dashboard-adaptive-job.png');
+  }
 
   step(`cancel job ${args.cancelJob}`);
   await page.goto(args.url + '/#/');
