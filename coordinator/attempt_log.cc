@@ -126,7 +126,7 @@ v1::ListAttemptsResponse AttemptLog::Page(uint64_t start, uint32_t max_count,
 }
 
 uint64_t AttemptLog::bytes() const {
-  uint64_t n = sizeof(*this) + entries_.size() * sizeof(Entry);
+  uint64_t n = sizeof(*this) + entries_.capacity() * sizeof(Entry);
   for (const auto& [id, host] : workers_) n += 32 + host.size();
   for (const auto& [i, error] : errors_) n += 48 + error.size();
   return n;

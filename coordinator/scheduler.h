@@ -236,7 +236,7 @@ class Scheduler {
     std::vector<uint64_t> forgotten;  // their blobs and outputs go
     // Shard logs of ended jobs, copied under the lock and serialized into
     // journal[index].attempts outside it (a log may hold a million
-    // attempts: a copy is a memcpy per block, serializing is not).
+    // attempts: a copy is a memcpy, serializing is not).
     std::vector<std::pair<size_t, AttemptLog>> attempt_logs;
   };
 
