@@ -13,6 +13,7 @@
 #include "cli/job_flags.h"
 #include "cli/pki_commands.h"
 #include "cli/shared_flags.h"
+#include "common/allocator.h"
 #include "common/build_id.h"
 #include "common/grpc_logging.h"
 #include "common/sanitizers.h"
@@ -60,13 +61,14 @@ bool Parse(CLI::App& app, const std::vector<Subcommand>& subcommands,
   }
 }
 
-// `shardex --version`: "shardex 0.8.0 (build 3f9a...)", the build id being
-// the binary's own (common/build_id.h), so a deployed copy can be matched
-// to its build with `readelf -n`.
+// `shardex --version`: "shardex 0.8.0 (build 3f9a...; tcmalloc 2.10)", the
+// build id being the binary's own (common/build_id.h), so a deployed copy
+// can be matched to its build with `readelf -n`, and the allocator the one
+// it runs on (common/allocator.h).
 std::string VersionLine() {
   const std::string id = ProgramBuildId();
   return std::string("shardex ") + kVersion + " (build " +
-         (id.empty() ? "id unknown" : id) + ")";
+         (id.empty() ? "id unknown" : id) + "; " + AllocatorName() + ")";
 }
 
 // "debug" is "info" plus gRPC's own log lines (common/grpc_logging.h).

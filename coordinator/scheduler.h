@@ -280,10 +280,12 @@ class Scheduler {
   // ---- Assignment.
   // Fills free worker slots from the queues of running jobs.
   void Dispatch(Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Starts an attempt of `shard` on `w`, adding it to `msg` (with the
-  // job's definition if `w` has not had it).
+  // Starts an attempt of `shard` on `w` at `now`, adding it to `msg` (with
+  // the job's definition if `w` has not had it). Callers read the clock
+  // once per batch of attempts.
   void StartAttempt(Job& job, uint64_t shard, ConnectedWorker& w,
-                    bool speculative, shardex::v1::CoordinatorMessage& msg)
+                    bool speculative, absl::Time now,
+                    shardex::v1::CoordinatorMessage& msg)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts backups for stragglers of every running job.
   void Speculate(Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

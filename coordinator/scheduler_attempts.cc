@@ -73,6 +73,7 @@ v1::CoordinatorMessage CancelMessage(uint64_t job_id, uint64_t shard,
 
 void Scheduler::Dispatch(Effects& fx) {
   Carve();
+  const absl::Time now = clock_->Now();
   for (auto& [wid, w] : workers_.workers()) {
     if (w.draining) continue;
     v1::CoordinatorMessage msg;
@@ -98,7 +99,7 @@ void Scheduler::Dispatch(Effects& fx) {
       }
       const uint64_t shard = job.queue[*pos];
       job.queue.erase(job.queue.begin() + *pos);
-      StartAttempt(job, shard, w, /*speculative=*/false, msg);
+      StartAttempt(job, shard, w, /*speculative=*/false, now, msg);
       if (new_job) definition_bytes += job.spec_bytes;
     }
     if (msg.has_assignments()) fx.outbox.emplace_back(w.link, std::move(msg));
@@ -107,8 +108,8 @@ void Scheduler::Dispatch(Effects& fx) {
 }
 
 void Scheduler::StartAttempt(Job& job, uint64_t shard, ConnectedWorker& w,
-                             bool speculative, v1::CoordinatorMessage& msg) {
-  const absl::Time now = clock_->Now();
+                             bool speculative, absl::Time now,
+                             v1::CoordinatorMessage& msg) {
   const uint32_t attempt = job.StartAttempt(shard, w.id, now, speculative);
   job.shards[shard].running.back().log_index =
       job.attempts.Start(shard, attempt, w.id, w.reg.host(), now, speculative);
@@ -157,7 +158,7 @@ void Scheduler::Speculate(Effects& fx) {
                 << job.MedianRuntime() << "); starting a backup on worker "
                 << twin->id;
       StartAttempt(job, i, *workers_.Find(twin->id), /*speculative=*/true,
-                   msgs[twin->id]);
+                   now, msgs[twin->id]);
       fx.changed.emplace_back(job.id, false);
     }
   }
@@ -259,10 +260,7 @@ void Scheduler::AcceptResult(ConnectedWorker& w, const v1::ShardResult& r,
                              Effects& fx) {
   const uint64_t job_id = r.ref().job_id();
   const uint64_t shard = r.ref().shard();
-  auto held = w.running.find({job_id, shard});
-  if (held != w.running.end() && held->second.attempt == r.ref().attempt()) {
-    w.Release(job_id, shard);
-  }
+  w.ReleaseAttempt(job_id, shard, r.ref().attempt());
 
   Job* job = FindJob(job_id);
   if (job == nullptr) return;

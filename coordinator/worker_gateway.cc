@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/arena_message.h"
 #include "common/grpc_status.h"
 #include "coordinator/stream_writer.h"
 #include "glog/logging.h"
@@ -61,7 +62,7 @@ class SessionReactor
       return;
     }
     session_ = *session;
-    StartRead(&in_);
+    StartRead(in_.Fresh());
   }
 
   void OnReadDone(bool ok) override {
@@ -76,7 +77,7 @@ class SessionReactor
       End(ToGrpcStatus(st));
       return;
     }
-    StartRead(&in_);
+    StartRead(in_.Fresh());
   }
 
   void OnWriteDone(bool ok) override { writer_->OnWriteDone(ok); }
@@ -101,35 +102,35 @@ class SessionReactor
 
   absl::Status Handle() {
     if (worker_id_ == 0) {
-      if (!in_.has_register_()) {
+      if (!in_->has_register_()) {
         return absl::FailedPreconditionError(
             "the first message of a session must be Register");
       }
       absl::StatusOr<uint64_t> id =
-          scheduler_->AddWorker(in_.register_(), peer_, link_, session_);
+          scheduler_->AddWorker(in_->register_(), peer_, link_, session_);
       if (!id.ok()) return id.status();
       worker_id_ = *id;
       LOG(INFO) << "worker " << worker_id_ << " joined from "
-                << in_.register_().host() << " (" << peer_ << ") with "
-                << in_.register_().slots() << " slots";
+                << in_->register_().host() << " (" << peer_ << ") with "
+                << in_->register_().slots() << " slots";
       return absl::OkStatus();
     }
-    switch (in_.body_case()) {
+    switch (in_->body_case()) {
       case v1::WorkerMessage::kResults:
-        return scheduler_->OnResults(worker_id_, in_.results());
+        return scheduler_->OnResults(worker_id_, in_->results());
       case v1::WorkerMessage::kHeartbeat:
-        scheduler_->OnHeartbeat(worker_id_, in_.heartbeat());
+        scheduler_->OnHeartbeat(worker_id_, in_->heartbeat());
         return absl::OkStatus();
       case v1::WorkerMessage::kDrain:
         scheduler_->OnDrain(worker_id_);
         return absl::OkStatus();
       case v1::WorkerMessage::kSplit:
-        scheduler_->OnSplit(worker_id_, in_.split());
+        scheduler_->OnSplit(worker_id_, in_->split());
         return absl::OkStatus();
       default:
         return absl::InvalidArgumentError(
             absl::StrCat("unexpected worker message (field ",
-                         static_cast<int>(in_.body_case()), ")"));
+                         static_cast<int>(in_->body_case()), ")"));
     }
   }
 
@@ -150,7 +151,9 @@ class SessionReactor
   absl::Time last_check_ = absl::Now();  // checked when the session opened
   std::shared_ptr<Writer> writer_;
   std::shared_ptr<StreamLink> link_;  // the scheduler's handle on writer_
-  v1::WorkerMessage in_;
+  // Read into a fresh arena each time (common/arena_message.h): result
+  // batches parse without an allocation per result.
+  ArenaMessage<v1::WorkerMessage> in_;
   uint64_t session_ = 0;  // from Scheduler::OpenSession; 0 if refused
   uint64_t worker_id_ = 0;
 };

@@ -26,6 +26,15 @@ void ConnectedWorker::Release(uint64_t job_id, uint64_t shard) {
   running.erase(it);
 }
 
+bool ConnectedWorker::ReleaseAttempt(uint64_t job_id, uint64_t shard,
+                                     uint32_t attempt) {
+  auto it = running.find({job_id, shard});
+  if (it == running.end() || it->second.attempt != attempt) return false;
+  if (it->second.command) --running_commands;
+  running.erase(it);
+  return true;
+}
+
 size_t ConnectedWorker::ReleaseJob(uint64_t job_id) {
   std::vector<uint64_t> shards;
   for (const auto& [key, held] : running) {

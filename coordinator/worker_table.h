@@ -59,6 +59,9 @@ struct ConnectedWorker {
   // Records that it holds `attempt` of (job, shard), replacing another.
   void Hold(uint64_t job_id, uint64_t shard, uint32_t attempt, bool command);
   void Release(uint64_t job_id, uint64_t shard);
+  // Releases (job, shard) if the attempt it holds is `attempt` (one lookup:
+  // once per result); returns whether it did.
+  bool ReleaseAttempt(uint64_t job_id, uint64_t shard, uint32_t attempt);
   // Releases every attempt of `job_id`; returns how many it held.
   size_t ReleaseJob(uint64_t job_id);
   // What ListWorkers reports (quarantines are the jobs' to add).

@@ -73,6 +73,18 @@ TEST(WorkerTableTest, HeldAttemptsCountTheirKindOfSlot) {
   EXPECT_TRUE(w.running.empty());
 }
 
+TEST(WorkerTableTest, ReleaseAttemptLetsGoOnlyOfThatAttempt) {
+  ConnectedWorker w;
+  w.Hold(1, 0, 2, /*command=*/true);
+  EXPECT_FALSE(w.ReleaseAttempt(1, 0, 1));  // an older attempt's result
+  EXPECT_FALSE(w.ReleaseAttempt(1, 5, 2));  // a shard it does not hold
+  EXPECT_EQ(w.running_commands, 1u);
+  EXPECT_TRUE(w.ReleaseAttempt(1, 0, 2));
+  EXPECT_TRUE(w.running.empty());
+  EXPECT_EQ(w.running_commands, 0u);
+  EXPECT_FALSE(w.ReleaseAttempt(1, 0, 2));  // already let go
+}
+
 TEST(WorkerTableTest, RegisterNoWorkerWouldSendIsInvalid) {
   SchedulerOptions options;
   EXPECT_TRUE(CheckRegister(Reg(4), options).ok());

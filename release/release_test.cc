@@ -103,12 +103,13 @@ TEST(ReleaseBinaryTest, NeedsOnlyGlibc) {
   }
 }
 
-TEST(ReleaseBinaryTest, VersionShowsTheBuildIdReadelfShows) {
+// ... and the allocator linked in statically (common/allocator.h).
+TEST(ReleaseBinaryTest, VersionShowsTheBuildIdReadelfShowsAndTcmalloc) {
   const ShellRun version = Shell(Quote(g_binary) + " --version");
   ASSERT_EQ(version.status, 0) << version.output;
   std::smatch m;
   const std::regex format(std::string("^shardex ") + kVersion +
-                          R"( \(build ([0-9a-f]{40})\)\n$)");
+                          R"( \(build ([0-9a-f]{40}); tcmalloc \d+\.\d+\S*\)\n$)");
   ASSERT_TRUE(std::regex_match(version.output, m, format)) << version.output;
   const ShellRun notes = Shell("readelf -n " + Quote(g_binary));
   ASSERT_EQ(notes.status, 0) << notes.output;

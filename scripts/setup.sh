@@ -10,6 +10,9 @@ PACKAGES=(
   libabsl-dev libgtest-dev libgmock-dev libgoogle-glog-dev libcli11-dev
   libprimesieve-dev primesieve-bin libpng-dev libre2-dev libssl-dev openssl
   libsqlite3-dev
+  # tcmalloc (gperftools' tcmalloc_minimal): the shardex binary's allocator
+  # (tools/system_library.bzl; bench/README.md, throughput)
+  libgoogle-perftools-dev
   # Boost.Beast/Asio, header-only: the coordinator's HTTP server (/metrics)
   libboost-dev
   # ip and unshare, for the multi-host tests (tests/netns_hosts.h)

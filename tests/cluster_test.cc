@@ -9,6 +9,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/job_state.h"
+#include "common/sanitizers.h"
 #include "gtest/gtest.h"
 #include "tests/test_cluster.h"
 
@@ -290,6 +291,11 @@ TEST(ClusterBadInputTest, HelpAndVersionExitZero) {
   EXPECT_NE(run.out.find("--to"), std::string::npos) << run.out;
   run = RunCli({"--version"});
   EXPECT_EQ(run.exit_code, 0);
+  // The binary runs on tcmalloc (common/allocator.h); a sanitizer build on
+  // the sanitizer's own malloc.
+  EXPECT_NE(run.out.find(SanitizerBuild() ? "; system malloc)" : "; tcmalloc "),
+            std::string::npos)
+      << run.out;
   run = RunCli({});
   EXPECT_EQ(run.exit_code, 2);  // a command is required
 }

@@ -40,6 +40,11 @@ _LIBS = {
     # TLS for the HTTP server (Boost.Beast over OpenSSL; coordinator/BUILD).
     "ssl": (["libssl", "libcrypto"], []),
     "sqlite3": (["sqlite3"], []),
+    # The allocator of the shardex binary (cli/BUILD: malloc), not a
+    # library the code calls: gperftools' tcmalloc_minimal. With glibc's
+    # malloc, per-message allocations of gRPC and protobuf were the largest
+    # cost of trivial shards (bench/README.md, throughput).
+    "tcmalloc": (["libtcmalloc_minimal"], []),
     "gtest": (["gtest", "gmock"], []),
     "gtest_main": (["gtest_main"], []),
 }

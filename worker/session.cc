@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "common/arena_message.h"
 #include "common/grpc_status.h"
 #include "common/tls_diagnosis.h"
 #include "common/version.h"
@@ -39,9 +40,11 @@ absl::Status Session::Run(bool* registered) {
   if (!channel.ok()) return channel.status();
   auto stub = v1::WorkerGateway::NewStub(*channel);
   std::unique_ptr<Stream> stream = stub->Session(&ctx_);
-  v1::CoordinatorMessage in;
+  // Read into a fresh arena each time (common/arena_message.h): assignment
+  // batches parse without an allocation per task.
+  ArenaMessage<v1::CoordinatorMessage> in;
   int held = 0;
-  if (!Handshake(stream.get(), &in, &held)) {
+  if (!Handshake(stream.get(), in.Fresh(), &held)) {
     absl::Status st =
         Ended(stream->Finish(), "coordinator closed the session");
     if (absl::IsUnavailable(st) || absl::IsDeadlineExceeded(st)) {
@@ -55,9 +58,9 @@ absl::Status Session::Run(bool* registered) {
   *registered = true;
   host_->OnRegistered();
   const absl::Duration heartbeat = absl::Milliseconds(
-      std::max<int64_t>(in.registered().heartbeat_interval_ms(), 50));
+      std::max<int64_t>(in->registered().heartbeat_interval_ms(), 50));
   LOG(INFO) << "registered with " << options_.channel.target << " as worker "
-            << in.registered().worker_id() << " with " << options_.slots
+            << in->registered().worker_id() << " with " << options_.slots
             << " threads and " << options_.processes << " process slots"
             << (held > 0 ? absl::StrCat(", holding ", held,
                                         " attempts from before")
@@ -66,13 +69,13 @@ absl::Status Session::Run(bool* registered) {
   bool half_closed = false;
   std::thread writer(
       [&] { half_closed = WriteLoop(stream.get(), heartbeat); });
-  while (stream->Read(&in)) {
-    if (in.has_assignments()) {
-      host_->OnAssignments(in.assignments());
-    } else if (in.has_cancel()) {
-      host_->OnCancel(in.cancel());
-    } else if (in.has_split()) {
-      host_->OnSplit(in.split());
+  while (stream->Read(in.Fresh())) {
+    if (in->has_assignments()) {
+      host_->OnAssignments(in->assignments());
+    } else if (in->has_cancel()) {
+      host_->OnCancel(in->cancel());
+    } else if (in->has_split()) {
+      host_->OnSplit(in->split());
     }
   }
   host_->OnReaderEnded();
