@@ -25,6 +25,12 @@ void ThreadPool::Schedule(std::function<void()> task) {
   queue_.push_back(std::move(task));
 }
 
+void ThreadPool::ScheduleAll(std::vector<std::function<void()>> tasks) {
+  if (tasks.empty()) return;
+  absl::MutexLock lock(&mu_);
+  for (std::function<void()>& task : tasks) queue_.push_back(std::move(task));
+}
+
 size_t ThreadPool::QueueLength() const {
   absl::MutexLock lock(&mu_);
   return queue_.size();

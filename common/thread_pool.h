@@ -27,6 +27,9 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   void Schedule(std::function<void()> task);
+  // Queues `tasks` in order under one hold of the lock (a worker queues a
+  // whole batch of assignments at once).
+  void ScheduleAll(std::vector<std::function<void()>> tasks);
 
   // Tasks queued and not yet started.
   size_t QueueLength() const;

@@ -1,6 +1,8 @@
 #include "common/thread_pool.h"
 
 #include <atomic>
+#include <functional>
+#include <vector>
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
@@ -26,6 +28,20 @@ TEST(ThreadPoolTest, RunsEveryTask) {
     }
   }  // destructor drains the queue
   EXPECT_EQ(sum.load(), 500500);
+}
+
+TEST(ThreadPoolTest, ScheduleAllQueuesABatchInOrder) {
+  std::vector<int> order;  // one thread: FIFO, no lock needed
+  {
+    ThreadPool pool(1);
+    std::vector<std::function<void()>> batch;
+    for (int i = 0; i < 100; ++i) batch.push_back([&order, i] { order.push_back(i); });
+    pool.ScheduleAll(std::move(batch));
+    pool.ScheduleAll({});
+    pool.Schedule([&order] { order.push_back(100); });
+  }
+  ASSERT_EQ(order.size(), 101u);
+  for (int i = 0; i <= 100; ++i) EXPECT_EQ(order[i], i);
 }
 
 TEST(ThreadPoolTest, RunsTasksOnDistinctThreadsConcurrently) {

@@ -1,5 +1,7 @@
 #include "worker/executor.h"
 
+#include <chrono>
+#include <functional>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -124,15 +126,19 @@ void ShardExecutor::Assign(const v1::AssignmentBatch& batch) {
     reporting_ += static_cast<int>(immediate.size());
   }
   Report(std::move(immediate));
+  // Queued in one hold of each pool's lock, not one per task.
+  std::vector<std::function<void()>> kernel_tasks;
+  std::vector<std::function<void()>> command_tasks;
   for (size_t i = 0; i < run.size(); ++i) {
-    ThreadPool* pool =
-        run[i].second.command ? process_pool_.get() : pool_.get();
-    pool->Schedule([this, task = std::move(run[i].first),
-                    job = std::move(run[i].second),
-                    flag = std::move(flags[i])]() mutable {
+    auto& tasks = run[i].second.command ? command_tasks : kernel_tasks;
+    tasks.push_back([this, task = std::move(run[i].first),
+                     job = std::move(run[i].second),
+                     flag = std::move(flags[i])]() mutable {
       Run(task, job, std::move(flag));
     });
   }
+  pool_->ScheduleAll(std::move(kernel_tasks));
+  process_pool_->ScheduleAll(std::move(command_tasks));
 }
 
 absl::StatusOr<ShardExecutor::JobEntry> ShardExecutor::NewEntry(
@@ -165,7 +171,7 @@ void ShardExecutor::Cancel(const v1::CancelShards& cancel) {
 
 void ShardExecutor::StopLocked(const v1::CancelShards& cancel) {
   // A queued attempt goes at once; a running one when it notices the flag.
-  auto stop = [this](std::map<Key, Attempt>::iterator it)
+  auto stop = [this](decltype(attempts_)::iterator it)
                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
                     it->second.control->Cancel();
                     if (!it->second.started) return attempts_.erase(it);
@@ -377,7 +383,7 @@ void ShardExecutor::Run(const v1::ShardTask& task, const JobEntry& job,
 void ShardExecutor::Execute(const v1::ShardTask& task, const JobEntry& job,
                             ShardControl& control, v1::ShardResult* result) {
   const CancelFlag& cancel = control.cancel_flag();
-  const absl::Time start = absl::Now();
+  const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<std::string> payload;
   std::vector<ProcessSpec::Link> links;
   absl::Status staged = absl::OkStatus();
@@ -398,7 +404,9 @@ void ShardExecutor::Execute(const v1::ShardTask& task, const JobEntry& job,
     payload =
         job.runner->RunShard(ShardRange{task.begin(), task.end()}, control);
   }
-  result->set_runtime_us(absl::ToInt64Microseconds(absl::Now() - start));
+  result->set_runtime_us(std::chrono::duration_cast<std::chrono::microseconds>(
+                             std::chrono::steady_clock::now() - start)
+                             .count());
   if (payload.ok()) {
     result->set_ok(true);
     result->set_payload(*std::move(payload));

@@ -50,7 +50,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,6 +57,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
@@ -229,7 +229,7 @@ class ShardExecutor {
   // (reported as the error of each of the job's tasks).
   absl::flat_hash_map<uint64_t, JobEntry> jobs_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, std::string> bad_jobs_ ABSL_GUARDED_BY(mu_);
-  std::map<Key, Attempt> attempts_ ABSL_GUARDED_BY(mu_);
+  absl::btree_map<Key, Attempt> attempts_ ABSL_GUARDED_BY(mu_);
   // Results not tied to a held attempt (rejections, hand-backs of queued
   // attempts) on their way to the sink.
   int reporting_ ABSL_GUARDED_BY(mu_) = 0;
