@@ -48,7 +48,9 @@ struct ProcessOutcome {
   // kOutputTooLarge: "stdout", "stderr" or "output file 'NAME'".
   std::string overflowed;
 
-  std::string work_dir;  // the dir it ran in (removed by now), for messages
+  // The dir it ran in, for messages: removed by now, or handed to
+  // ProcessSpec::dispose_work_dir.
+  std::string work_dir;
   // Non-empty if part of the work dir could not be removed.
   std::string cleanup_error;
   // The direct child's pid, which is also its process group id. By the time

@@ -410,7 +410,11 @@ absl::StatusOr<ProcessOutcome> RunProcess(const ProcessSpec& spec,
   out.timeout = spec.timeout;
   out.max_output_bytes = spec.max_output_bytes;
   const absl::Status status = RunInWorkDir(spec, cancel, &feeder, &out);
-  out.cleanup_error = RemoveWorkDir(out.work_dir);
+  if (spec.dispose_work_dir) {
+    spec.dispose_work_dir(out.work_dir);
+  } else {
+    out.cleanup_error = RemoveWorkDir(out.work_dir);
+  }
   if (!status.ok()) return status;
   return out;
 }

@@ -4,7 +4,7 @@
 // streaming, or GNU parallel) would. Linux only.
 //
 // The child runs in a fresh work directory (removed afterwards, whatever
-// happened), in its own process group, with exactly the environment it is
+// happened -- or handed to the caller's ProcessSpec::dispose_work_dir), in its own process group, with exactly the environment it is
 // given, no inherited file descriptors beyond 0/1/2, default signal handling,
 // resource limits, and no core dumps. No shell is involved: argv reaches the
 // program intact. When the child ends -- on its own, or killed for a timeout,
@@ -33,6 +33,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <map>
 #include <string>
@@ -88,6 +89,13 @@ struct ProcessSpec {
     std::string target;
   };
   std::vector<Link> links;
+
+  // If set, RunProcess hands the work dir to this when the run is over
+  // (the child reaped, its output read) instead of removing it itself, and
+  // the outcome's cleanup_error stays empty: the callee must remove it. A
+  // worker removes them on other threads (worker/work_dir_reaper.h), since
+  // an rmdir() can block on the disk for milliseconds.
+  std::function<void(std::string work_dir)> dispose_work_dir;
 };
 
 // Runs `spec` to completion (or until `cancel` becomes true, checked at
@@ -99,7 +107,7 @@ struct ProcessSpec {
 //   PERMISSION_DENIED  the program exists but may not be executed
 //   INTERNAL           a system call failed (with strerror), including an
 //                      unreadable stdin file or scratch root
-// The work dir is removed in every case.
+// The work dir is removed (or handed to dispose_work_dir) in every case.
 absl::StatusOr<ProcessOutcome> RunProcess(const ProcessSpec& spec,
                                           const std::atomic<bool>& cancel);
 

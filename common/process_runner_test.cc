@@ -26,6 +26,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/file_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -507,6 +508,37 @@ TEST_F(ProcessRunnerTest, RunsInAFreshWorkDirThatIsRemoved) {
   EXPECT_FALSE(Exists(first->work_dir));
   EXPECT_FALSE(Exists(second->work_dir));
   EXPECT_EQ(first->cleanup_error, "");
+}
+
+// A worker removes work dirs off the shard's thread: RunProcess hands the
+// dir over, with what the child left in it, instead of removing it.
+TEST_F(ProcessRunnerTest, HandsTheWorkDirToDisposeWorkDir) {
+  std::vector<std::string> handed;
+  ProcessSpec spec = Sh("touch left-over; echo out");
+  spec.dispose_work_dir = [&handed](std::string dir) {
+    handed.push_back(std::move(dir));
+  };
+  absl::StatusOr<ProcessOutcome> out = Run(spec);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->stdout_data, "out\n");
+  ASSERT_EQ(handed.size(), 1u);
+  EXPECT_EQ(handed[0], out->work_dir);
+  EXPECT_TRUE(Exists(out->work_dir + "/left-over"));
+  EXPECT_EQ(out->cleanup_error, "");
+  ASSERT_TRUE(RemoveTree(out->work_dir).ok());
+}
+
+// Also when the child never started.
+TEST_F(ProcessRunnerTest, HandsTheWorkDirOverWhenTheStartFails) {
+  std::vector<std::string> handed;
+  ProcessSpec spec = Spec({"/nonexistent/program"});
+  spec.dispose_work_dir = [&handed](std::string dir) {
+    handed.push_back(std::move(dir));
+  };
+  EXPECT_FALSE(Run(spec).ok());
+  ASSERT_EQ(handed.size(), 1u);
+  EXPECT_EQ(handed[0].rfind(scratch_ + "/shard-", 0), 0u);
+  ASSERT_TRUE(RemoveTree(handed[0]).ok());
 }
 
 TEST_F(ProcessRunnerTest, RemovesATreeTheChildMadeReadOnly) {

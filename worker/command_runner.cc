@@ -1,5 +1,7 @@
 #include "worker/command_runner.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "command/placeholders.h"
 #include "common/child_env.h"
@@ -31,7 +33,8 @@ const char* LimitFlagNote(ProcessOutcome::Kind kind) {
 
 CommandShardOutcome RunCommandShard(const CommandShard& shard,
                                     const std::string& scratch_root,
-                                    const CancelFlag& cancel) {
+                                    const CancelFlag& cancel,
+                                    WorkDirReaper* reaper) {
   const v1::CommandSpec& spec = *shard.spec;
   const ShardRange range{shard.task.begin(), shard.task.end()};
   ShardVars vars =
@@ -61,6 +64,11 @@ CommandShardOutcome RunCommandShard(const CommandShard& shard,
   p.limits.open_files = spec.max_open_files();
   p.output_file_name = kOutputName;
   p.links = shard.links;
+  if (reaper != nullptr) {
+    p.dispose_work_dir = [reaper](std::string dir) {
+      reaper->Remove(std::move(dir));
+    };
+  }
 
   absl::StatusOr<ProcessOutcome> out = RunProcess(p, cancel);
   if (!out.ok()) return {out.status(), std::nullopt};

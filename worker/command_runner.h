@@ -6,7 +6,8 @@
 // The child gets the allow-listed environment plus SHARDEX_* variables, a
 // fresh working directory under `scratch_root` (holding the shard's
 // links), its input on stdin (the shard's line-aligned slice of a --lines
-// file), and the job's limits.
+// file), and the job's limits. With a WorkDirReaper, the work dir is
+// removed on the reaper's threads after this returns.
 //
 // Thread-safety: safe to call concurrently.
 #ifndef SHARDEX_WORKER_COMMAND_RUNNER_H_
@@ -20,6 +21,7 @@
 #include "common/process_runner.h"
 #include "kernels/shard_runner.h"
 #include "proto/shardex.pb.h"
+#include "worker/work_dir_reaper.h"
 
 namespace shardex {
 
@@ -46,10 +48,12 @@ struct CommandShardOutcome {
 
 // Blocks until the child has been reaped and its process group killed:
 // setting `cancel` ends it within about 20 ms, and no process of the group
-// is left behind when this returns (see common/process_runner.h).
+// is left behind when this returns (see common/process_runner.h). The work
+// dir is removed before this returns if `reaper` is null, else handed to it.
 CommandShardOutcome RunCommandShard(const CommandShard& shard,
                                     const std::string& scratch_root,
-                                    const CancelFlag& cancel);
+                                    const CancelFlag& cancel,
+                                    WorkDirReaper* reaper = nullptr);
 
 }  // namespace shardex
 

@@ -1,14 +1,30 @@
 #include "worker/command_runner.h"
 
 #include <string>
+#include <sys/stat.h>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "common/file_util.h"
 #include "gtest/gtest.h"
 #include "proto/shardex.pb.h"
 #include "worker/test_files.h"
 
 namespace shardex {
 namespace {
+
+// Shard 0 of 1 of job 7, running `spec`.
+CommandShard ShardZero(const v1::CommandSpec* spec) {
+  CommandShard shard;
+  shard.job_id = 7;
+  shard.spec = spec;
+  shard.shards = 1;
+  shard.task.mutable_ref()->set_job_id(7);
+  shard.task.set_begin(0);
+  shard.task.set_end(1);
+  return shard;
+}
 
 // Runs `script` under /bin/sh as shard 0 of 1 with the given limits.
 CommandShardOutcome RunScript(const std::string& script, uint64_t timeout_ms,
@@ -19,15 +35,8 @@ CommandShardOutcome RunScript(const std::string& script, uint64_t timeout_ms,
   spec.add_argv(script);
   spec.set_timeout_ms(timeout_ms);
   spec.set_max_output_bytes(max_output_bytes);
-  CommandShard shard;
-  shard.job_id = 7;
-  shard.spec = &spec;
-  shard.shards = 1;
-  shard.task.mutable_ref()->set_job_id(7);
-  shard.task.set_begin(0);
-  shard.task.set_end(1);
   CancelFlag cancel(false);
-  return RunCommandShard(shard, TempPath(""), cancel);
+  return RunCommandShard(ShardZero(&spec), TempPath(""), cancel);
 }
 
 TEST(CommandRunnerTest, SucceedsWithStdout) {
@@ -61,6 +70,41 @@ TEST(CommandRunnerTest, OutputCapErrorNamesTheFlag) {
   EXPECT_EQ(out.payload.status().message(),
             "/bin/sh: stdout exceeded the output cap of 1000 bytes "
             "(--max-output)");
+}
+
+// With a reaper, the shard's result does not wait for its work dir to go:
+// the reaper gets the dir, still holding what the child left there.
+TEST(CommandRunnerTest, HandsTheWorkDirToTheReaper) {
+  absl::Mutex mu;
+  std::vector<std::string> removed;
+  std::vector<bool> had_marker;
+  WorkDirReaper::Options options;
+  options.remove = [&](const std::string& dir) {
+    struct stat st;
+    absl::MutexLock lock(&mu);
+    removed.push_back(dir);
+    had_marker.push_back(lstat((dir + "/marker").c_str(), &st) == 0);
+    return RemoveTree(dir);
+  };
+  WorkDirReaper reaper(options);
+  v1::CommandSpec spec;
+  for (const char* arg : {"/bin/sh", "-c", "touch marker; echo done"}) {
+    spec.add_argv(arg);
+  }
+  spec.set_max_output_bytes(1000);
+  CancelFlag cancel(false);
+  const std::string root = TempPath("");
+  CommandShardOutcome out =
+      RunCommandShard(ShardZero(&spec), root, cancel, &reaper);
+  ASSERT_TRUE(out.payload.ok()) << out.payload.status();
+  EXPECT_EQ(*out.payload, "done\n");
+  reaper.Flush();
+  absl::MutexLock lock(&mu);
+  ASSERT_EQ(removed.size(), 1u);
+  EXPECT_EQ(removed[0].rfind(root + "/shard-", 0), 0u) << removed[0];
+  EXPECT_TRUE(had_marker[0]);
+  struct stat st;
+  EXPECT_NE(lstat(removed[0].c_str(), &st), 0);
 }
 
 }  // namespace

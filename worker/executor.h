@@ -39,8 +39,10 @@
 // period) or CancelAll.
 //
 // Destroying the executor cancels every attempt, waits for the running ones
-// to notice (command shards' process groups are killed and reaped), and
-// drops their results.
+// to notice (command shards' process groups are killed and reaped), drops
+// their results, and removes the command shards' work dirs still waiting
+// for removal (WorkDirReaper: a command shard's result is reported before
+// its work dir is gone).
 //
 // Thread-safety: all methods are safe from any thread. The sink is called
 // from pool threads or the caller's thread, never with the executor's lock
@@ -68,6 +70,7 @@
 #include "kernels/shard_runner.h"
 #include "proto/shardex.pb.h"
 #include "worker/staging.h"
+#include "worker/work_dir_reaper.h"
 
 namespace shardex {
 
@@ -235,6 +238,10 @@ class ShardExecutor {
   int reporting_ ABSL_GUARDED_BY(mu_) = 0;
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+
+  // Command shards' work dirs, removed off their slots' threads. Destroyed
+  // after the pools below, so every dir they hand over is removed.
+  WorkDirReaper reaper_;
 
   // Last: destroyed first, so pool threads stop before the state above.
   std::unique_ptr<ThreadPool> pool_;
