@@ -15,8 +15,9 @@ RUNS times (rows interleaved run by run):
     thing, result printed.
   * the same two jobs through a long-lived Python client
     (clients/python: shardex.Client, its channel opened once before the
-    runs): c.result(c.submit(...)) -- SubmitJob, a WatchJob stream until
-    the job ends, GetJob -- timed in this process, no process start.
+    runs): c.result(c.submit(...)) -- SubmitJob, then a WatchJob stream
+    until its terminal status, which carries the result -- timed in this
+    process, no process start.
 For the `sleep` job (CLI and Python client) the wall time is then split
 with the job's own timestamps (unix ms, this host's clock, so at 1 ms resolution):
   start -> submit_time: process start, connecting, the request arriving;
@@ -24,7 +25,7 @@ with the job's own timestamps (unix ms, this host's clock, so at 1 ms resolution
   start_time -> end_time: the worker running the shard and its result
     reaching the coordinator (and the job's end journaled);
   end_time -> exit: the watch stream telling the CLI, printing, exiting
-    (Python client: the watch stream ending, then GetJob).
+    (Python client: the terminal status reaching result()).
 Peer: Dask's client.submit(f).result() on a warm LocalCluster(2 x 1) from
 this (already running) Python process, and a fresh `python3` that connects
 a Client and does the same (comparable to a CLI: process start included).
@@ -200,7 +201,7 @@ def main():
              ("python", "connect"): "Python: SubmitJob request (-> submit_time)",
              ("python", "dispatch"): "Python: plan + journal + first dispatch",
              ("python", "run"): "Python: worker runs it + result back",
-             ("python", "watch"): "Python: watch ends + GetJob"}
+             ("python", "watch"): "Python: the watch tells result()"}
     rows = []
     for key, name in names.items():
         r = [name]
