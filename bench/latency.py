@@ -13,13 +13,19 @@ RUNS times (rows interleaved run by run):
   * `submit --detach`: + the SubmitJob RPC (planning, journaling the job);
   * `submit sleep --ms 0` with one shard, and `pi --samples 1000`: the whole
     thing, result printed.
-For the `sleep` job the wall time is then split with the job's own
-timestamps (unix ms, this host's clock, so at 1 ms resolution):
+  * the same two jobs through a long-lived Python client
+    (clients/python: shardex.Client, its channel opened once before the
+    runs): c.result(c.submit(...)) -- SubmitJob, then a WatchJob stream
+    until its terminal status, which carries the result -- timed in this
+    process, no process start.
+For the `sleep` job (CLI and Python client) the wall time is then split
+with the job's own timestamps (unix ms, this host's clock, so at 1 ms resolution):
   start -> submit_time: process start, connecting, the request arriving;
   submit_time -> start_time: planning, journaling, the first dispatch;
   start_time -> end_time: the worker running the shard and its result
     reaching the coordinator (and the job's end journaled);
-  end_time -> exit: the watch stream telling the CLI, printing, exiting.
+  end_time -> exit: the watch stream telling the CLI, printing, exiting
+    (Python client: the terminal status reaching result()).
 Peer: Dask's client.submit(f).result() on a warm LocalCluster(2 x 1) from
 this (already running) Python process, and a fresh `python3` that connects
 a Client and does the same (comparable to a CLI: process start included).
@@ -32,6 +38,7 @@ import sys
 import time
 
 import benchlib as b
+import shardex as pyclient  # clients/python; latency.sh puts it on PYTHONPATH
 
 PEER_SCRIPT = r"""
 import logging, sys, time
@@ -60,11 +67,41 @@ class Target:
         self.cluster = b.Cluster(shardex, f"warm-{label}")
         for _ in range(2):
             self.cluster.add_worker(threads=1, processes=1)
+        # One channel for every job of the Python rows: a long-lived client.
+        self.client = pyclient.Client(coordinator=self.cluster.address,
+                                     token_file=self.cluster.token)
         self.samples = {}
-        self.phases = {k: [] for k in ("connect", "dispatch", "run", "watch")}
+        self.phases = {}
 
     def add(self, row, seconds):
         self.samples.setdefault(row, []).append(seconds)
+
+    def split(self, path, began, st, ended):
+        """Splits began..ended of a `sleep` job with its timestamps."""
+        submit_s = st.submit_time_unix_ms / 1000.0
+        start_s = st.start_time_unix_ms / 1000.0
+        end_s = st.end_time_unix_ms / 1000.0
+        for key, x in (("connect", submit_s - began),
+                       ("dispatch", start_s - submit_s),
+                       ("run", end_s - start_s),
+                       ("watch", ended - end_s)):
+            self.phases.setdefault((path, key), []).append(x)
+
+    def python_once(self):
+        c = self.client
+        began = time.time()
+        start = time.perf_counter()
+        job = c.submit("sleep", {"ms": 0}, shards=1)
+        r = c.result(job)
+        wall = time.perf_counter() - start
+        ended = time.time()
+        self.add("Python Client: sleep --ms 0, 1 shard", wall)
+        self.split("python", began, c.status(job), ended)
+        start = time.perf_counter()
+        r = c.result(c.submit("pi", {"samples": 1000}))
+        self.add("Python Client: pi --samples 1000", time.perf_counter() - start)
+        if not r.text.strip():
+            sys.exit("pi (Python client) gave nothing")
 
     def run_once(self):
         s, auth = self.shardex, self.cluster.auth
@@ -82,17 +119,15 @@ class Target:
         st = json.loads(out)
         b.check("sleep", st["state"], "JOB_SUCCEEDED")
         self.add("submit sleep --ms 0, 1 shard", wall)
-        submit_ms = int(st["submit_time_unix_ms"]) / 1000.0
-        start_ms = int(st["start_time_unix_ms"]) / 1000.0
-        end_ms = int(st["end_time_unix_ms"]) / 1000.0
-        self.phases["connect"].append(submit_ms - began)
-        self.phases["dispatch"].append(start_ms - submit_ms)
-        self.phases["run"].append(end_ms - start_ms)
-        self.phases["watch"].append(ended - end_ms)
+        self.split("cli", began, pyclient.pb.JobStatus(
+            submit_time_unix_ms=int(st["submit_time_unix_ms"]),
+            start_time_unix_ms=int(st["start_time_unix_ms"]),
+            end_time_unix_ms=int(st["end_time_unix_ms"])), ended)
         wall, out = b.timed([s, "submit", *auth, "pi", "--samples", "1000"])
         if not out.strip():
             sys.exit("pi printed nothing")
         self.add("submit pi --samples 1000", wall)
+        self.python_once()
 
 
 def dask_rows(runs):
@@ -135,14 +170,14 @@ def main():
         for t in targets:  # one untimed round each: page cache, channels
             t.run_once()
             t.samples.clear()
-            for v in t.phases.values():
-                v.clear()
+            t.phases.clear()
         for _ in range(runs):
             for t in targets:
                 t.run_once()
         load_after = " ".join(open("/proc/loadavg").read().split()[:3])
     finally:
         for t in targets:
+            t.client.close()
             t.cluster.stop()
     print(f"\n{runs} runs each, interleaved; ms; load average at the end "
           f"{load_after}")
@@ -157,18 +192,22 @@ def main():
             r += [ms(b.median(xs)), ms(pct(xs, 0.9)), ms(min(xs))]
         rows.append(r)
     b.table(header, rows)
-    print("\nwhere `submit sleep --ms 0` spends its time (medians, ms; job "
-          "timestamps have 1 ms resolution):")
-    names = {"connect": "CLI start + connect + request (-> submit_time)",
-             "dispatch": "plan + journal + first dispatch (-> start_time)",
-             "run": "worker runs it + result back (-> end_time)",
-             "watch": "watch tells the CLI + print + exit"}
+    print("\nwhere `sleep --ms 0` spends its time (ms; job timestamps have "
+          "1 ms resolution):")
+    names = {("cli", "connect"): "CLI: start + connect + request (-> submit_time)",
+             ("cli", "dispatch"): "CLI: plan + journal + first dispatch (-> start_time)",
+             ("cli", "run"): "CLI: worker runs it + result back (-> end_time)",
+             ("cli", "watch"): "CLI: watch tells the CLI + print + exit",
+             ("python", "connect"): "Python: SubmitJob request (-> submit_time)",
+             ("python", "dispatch"): "Python: plan + journal + first dispatch",
+             ("python", "run"): "Python: worker runs it + result back",
+             ("python", "watch"): "Python: the watch tells result()"}
     rows = []
     for key, name in names.items():
         r = [name]
         for t in targets:
-            r += [ms(b.median(t.phases[key])), ms(pct(t.phases[key], 0.9)),
-                  ms(min(t.phases[key]))]
+            xs = t.phases[key]
+            r += [ms(b.median(xs)), ms(pct(xs, 0.9)), ms(min(xs))]
         rows.append(r)
     b.table(header, rows)
     if os.environ.get("DASK", "1") != "0":

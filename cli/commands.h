@@ -68,10 +68,6 @@ using JobRequest = shardex::v1::JobSpec;
 struct WaitOptions {
   bool json = false;      // one JSON status on stdout instead of text
   bool progress = true;   // live progress on stderr when it is a terminal
-  // Once the answer is printed, end the process at once (cli/quick_exit.h)
-  // instead of returning: set by `shardex submit` and `watch`; never by
-  // `local`, which must stop its cluster, nor by tests calling Run*.
-  bool quick_exit = false;
 };
 
 struct CoordinatorCommand {
@@ -83,17 +79,21 @@ int RunCoordinator(const CoordinatorCommand& cmd);
 int RunWorker(const WorkerOptions& options);
 
 struct SubmitCommand {
-  ClientOptions client;
   JobRequest job;
   // --upload FILE|DIR, absolute (cli/staging_plan.h); command jobs only.
   std::vector<std::string> uploads;
   bool detach = false;  // print the job id and return at once
   WaitOptions wait;
 };
-int RunSubmit(const SubmitCommand& cmd);
+// RunSubmit and RunWatch talk through a `client` their caller made and
+// keeps: the `submit` and `watch` commands end the process with QuickExit
+// (cli/quick_exit.h) on the code these return, so the client's channel
+// and gRPC's threads are never torn down there. Both return normally;
+// tests call them like any function.
+int RunSubmit(CoordinatorClient& client, const SubmitCommand& cmd);
 
 int RunStatus(const ClientOptions& client, uint64_t job_id, bool json);
-int RunWatch(const ClientOptions& client, uint64_t job_id,
+int RunWatch(CoordinatorClient& client, uint64_t job_id,
              const WaitOptions& wait);
 int RunCancel(const ClientOptions& client, uint64_t job_id, bool json);
 // cli/fetch_command.cc: a job's outputs from the coordinator's store into
@@ -109,6 +109,7 @@ struct LocalCommand {
   JobRequest job;
   WaitOptions wait;
 };
+// Never quick-exits: it must stop its cluster and remove its directory.
 int RunLocal(const LocalCommand& cmd);
 
 }  // namespace shardex

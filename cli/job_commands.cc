@@ -91,15 +91,9 @@ int WaitForJob(CoordinatorClient& client, uint64_t job_id,
     std::cerr << "shardex: downloading the outputs of job " << job_id << ": "
               << downloaded.message() << "; get them again with `shardex "
               << "fetch " << job_id << " DIR`\n";
-    if (s.state() == v1::JOB_SUCCEEDED) {
-      const int code = ExitCodeFor(downloaded);
-      if (wait.quick_exit) QuickExit(code);
-      return code;
-    }
+    if (s.state() == v1::JOB_SUCCEEDED) return ExitCodeFor(downloaded);
   }
-  const int code = ExitCodeForJob(s);
-  if (wait.quick_exit) QuickExit(code);
-  return code;
+  return ExitCodeForJob(s);
 }
 
 // The job flags of a command that submits a job (submit, local), with what
@@ -172,9 +166,10 @@ Subcommand AddSubmitCommand(CLI::App& app, const GlobalOptions& global) {
             if (!flags->job->Build(&flags->cmd.job)) return int{kExitUsage};
             flags->cmd.uploads = flags->job->Uploads();
             if (!flags->client.LoadToken()) return int{kExitUsage};
-            flags->cmd.client = flags->client.options;
-            flags->cmd.wait.quick_exit = true;
-            return RunSubmit(flags->cmd);
+            CoordinatorClient client(flags->client.options);
+            const int code = RunSubmit(client, flags->cmd);
+            QuickExit(code);  // `client` stays up: no channel teardown
+            return code;
           },
           [flags](const std::vector<std::string>& extras) {
             return flags->job->Explain(extras);
@@ -186,8 +181,10 @@ Subcommand AddWatchCommand(CLI::App& app, const GlobalOptions&) {
                          /*takes_job=*/true, [](const QueryFlags& f) {
                            WaitOptions wait;
                            wait.json = f.json;
-                           wait.quick_exit = true;
-                           return RunWatch(f.client.options, f.job_id, wait);
+                           CoordinatorClient client(f.client.options);
+                           const int code = RunWatch(client, f.job_id, wait);
+                           QuickExit(code);  // as in submit
+                           return code;
                          });
 }
 
@@ -236,7 +233,7 @@ Subcommand AddLocalCommand(CLI::App& app, const GlobalOptions& global) {
           }};
 }
 
-int RunSubmit(const SubmitCommand& cmd) {
+int RunSubmit(CoordinatorClient& client, const SubmitCommand& cmd) {
   v1::JobSpec job = cmd.job;
   if (job.shared_fs() && !cmd.uploads.empty()) {
     return UsageError(
@@ -250,7 +247,6 @@ int RunSubmit(const SubmitCommand& cmd) {
     }
     if (absl::Status st = PrepareLocalOutputs(job); !st.ok()) return Fail(st);
   }
-  CoordinatorClient client(cmd.client);
   if (job.staged_size() > 0) {
     StoreClient store(client);
     absl::StatusOr<StageReport> staged = UploadStaged(
@@ -273,15 +269,13 @@ int RunSubmit(const SubmitCommand& cmd) {
                 << (job.output_dir().empty() ? "DIR" : job.output_dir())
                 << "`\n";
     }
-    if (cmd.wait.quick_exit) QuickExit(kExitOk);
     return kExitOk;
   }
   return WaitForJob(client, job_id, cmd.wait, outputs.get());
 }
 
-int RunWatch(const ClientOptions& options, uint64_t job_id,
+int RunWatch(CoordinatorClient& client, uint64_t job_id,
              const WaitOptions& wait) {
-  CoordinatorClient client(options);
   return WaitForJob(client, job_id, wait);
 }
 

@@ -10,6 +10,12 @@
 // connection end), so the command flushes its output and leaves with
 // _exit instead.
 //
+// Where: in the `submit` and `watch` commands' own functions
+// (cli/job_commands.cc), on the exit code RunSubmit / RunWatch returned,
+// with the CoordinatorClient they made still alive -- the one place that
+// knows the process is about to end. The Run* functions always return
+// (tests call them); `local` never quick-exits (it stops its cluster).
+//
 // Sanitizer builds (ASan, UBSan, TSan) never exit early: they run the full
 // teardown, so LeakSanitizer still checks it.
 //

@@ -13,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "client/client.h"
 #include "client/fake_store.h"
 #include "common/blob_id.h"
 #include "common/file_util.h"
@@ -90,8 +91,8 @@ class SubmitStagingTest : public ::testing::Test {
     std::string tmpl = TempDir() + "/submit_staging_test.XXXXXX";
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
-    cmd_.client.coordinator = absl::StrCat("127.0.0.1:", port_);
-    cmd_.client.retry_for = absl::Seconds(2);
+    client_.coordinator = absl::StrCat("127.0.0.1:", port_);
+    client_.retry_for = absl::Seconds(2);
     cmd_.wait.progress = false;
     cmd_.job.mutable_command()->add_argv("./tool/run.sh");
   }
@@ -103,7 +104,8 @@ class SubmitStagingTest : public ::testing::Test {
   // RunSubmit(cmd_); `*err` gets its stderr.
   int Run(std::string* err) {
     ::testing::internal::CaptureStderr();
-    const int rc = RunSubmit(cmd_);
+    CoordinatorClient client(client_);
+    const int rc = RunSubmit(client, cmd_);
     *err = ::testing::internal::GetCapturedStderr();
     return rc;
   }
@@ -113,6 +115,7 @@ class SubmitStagingTest : public ::testing::Test {
   int port_ = 0;
   std::unique_ptr<grpc::Server> server_;
   std::string dir_;
+  ClientOptions client_;
   SubmitCommand cmd_;
 };
 
@@ -193,7 +196,7 @@ TEST_F(SubmitStagingTest, FetchWritesEveryOutputWithSuccessLast) {
   store_.AddOutput(1, "part-00000", "p0");
   store_.AddOutput(1, "result", "r");
   ::testing::internal::CaptureStderr();
-  const int rc = RunFetch(cmd_.client, 1, dir_ + "/again");
+  const int rc = RunFetch(client_, 1, dir_ + "/again");
   const std::string err = ::testing::internal::GetCapturedStderr();
   EXPECT_EQ(rc, kExitOk) << err;
   EXPECT_EQ(*ReadFile(dir_ + "/again/m.png"), "PNG");  // the path's basename
@@ -212,11 +215,11 @@ TEST_F(SubmitStagingTest, FetchOfAJobWithoutOutputsOrUnknownFails) {
   coordinator_.SetJob(job);
   store_.AddOutput(1, "unrelated", "");  // job known, nothing of its own
   ::testing::internal::CaptureStderr();
-  EXPECT_EQ(RunFetch(cmd_.client, 1, dir_ + "/none"), kExitUsage);
+  EXPECT_EQ(RunFetch(client_, 1, dir_ + "/none"), kExitUsage);
   EXPECT_THAT(::testing::internal::GetCapturedStderr(),
               HasSubstr("job 1 has no outputs on the coordinator"));
   ::testing::internal::CaptureStderr();
-  EXPECT_EQ(RunFetch(cmd_.client, 9, dir_ + "/none"), kExitUsage);
+  EXPECT_EQ(RunFetch(client_, 9, dir_ + "/none"), kExitUsage);
   EXPECT_THAT(::testing::internal::GetCapturedStderr(), HasSubstr("no job 9"));
 }
 

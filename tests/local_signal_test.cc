@@ -2,14 +2,15 @@
 // it stops its workers and their shards, removes its temporary directory
 // and exits with 128 + the signal's number. Real processes: the binary is
 // run with a private TMPDIR, so everything it leaves behind is visible.
-#include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -23,16 +24,15 @@
 namespace shardex {
 namespace {
 
-// The entries of `dir` (not . and ..).
+// The names of the entries of `dir`; none if it cannot be read. An entry
+// that goes away while listing (a process of /proc ending) is no error.
 std::vector<std::string> List(const std::string& dir) {
   std::vector<std::string> out;
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return out;
-  while (dirent* e = readdir(d)) {
-    const std::string name = e->d_name;
-    if (name != "." && name != "..") out.push_back(name);
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    out.push_back(it->path().filename().string());
   }
-  closedir(d);
   return out;
 }
 

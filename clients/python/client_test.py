@@ -204,12 +204,26 @@ class ResultTest(Base):
         self.assertLess(done[0], 8, "the watch saw no progress")
         self.assertEqual(self.client.result(job).value, 8)
 
+    def test_result_takes_the_watch_answer_without_get_job(self):
+        # The watch's terminal status carries the result; a GetJob after it
+        # would be a second round trip on every submit -> result.
+        calls = []
+        get_job = self.client._stub.GetJob
+        self.client._stub.GetJob = lambda *a, **kw: (calls.append(a),
+                                                     get_job(*a, **kw))[1]
+        job = self.client.submit("primes", {"to": "1000"})
+        self.assertEqual(self.client.result(job).value, 168)
+        self.assertEqual(calls, [])
+        self.assertEqual(self.client.wait(job).state, pb.JOB_SUCCEEDED)
+
     def test_failed_job_raises_aborted(self):
         job = self.client.submit(command=["false"], shards=1)
         with self.assertRaises(shardex.ShardexError) as e:
             self.client.result(job)
         self.assertEqual(e.exception.code, grpc.StatusCode.ABORTED)
         self.assertEqual(e.exception.status.state, pb.JOB_FAILED)
+        # The whole record, as before: the spec is there.
+        self.assertEqual(list(e.exception.status.spec.command.argv), ["false"])
 
 
 class CancelAndListTest(Base):
