@@ -181,6 +181,11 @@ struct Job {
   std::string error;
 
   bool reducing = false;  // all shards done; Reduce runs outside the lock
+  // Ended, with its end record on its way to the journal: until that
+  // commit is durable, clients see the job in its state before the end
+  // (Scheduler::ClientStatus), since a crash now would run it again.
+  bool end_syncing = false;
+  shardex::v1::JobState state_before_end = shardex::v1::JOB_QUEUED;
   bool is_command = false;
   // Shards whose range begins at or above this are not needed (Cutoff).
   uint64_t cutoff = UINT64_MAX;

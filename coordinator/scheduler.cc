@@ -95,7 +95,7 @@ std::optional<Scheduler::Admission> Scheduler::KnownRequest(
     return Admission(absl::UnavailableError(
         "a submit with this request id is in progress; retry"));
   }
-  return Admission(jobs_.at(*job_id).Status());
+  return Admission(ClientStatus(jobs_.at(*job_id), JobView::kFull));
 }
 
 Scheduler::Admission Scheduler::Admit(const v1::JobSpec& spec,
@@ -375,7 +375,18 @@ absl::StatusOr<v1::JobStatus> Scheduler::GetJob(uint64_t job_id,
   absl::MutexLock lock(&mu_);
   auto it = jobs_.find(job_id);
   if (it == jobs_.end()) return UnknownJob(job_id);
-  return it->second.Status(view);
+  return ClientStatus(it->second, view);
+}
+
+v1::JobStatus Scheduler::ClientStatus(const Job& job, JobView view) const {
+  v1::JobStatus s = job.Status(view);
+  if (job.end_syncing) {
+    s.set_state(job.state_before_end);
+    s.clear_result();
+    s.clear_error();
+    s.set_end_time_unix_ms(0);
+  }
+  return s;
 }
 
 absl::Status Scheduler::UnknownJob(uint64_t job_id) const {
@@ -418,7 +429,7 @@ std::vector<v1::JobStatus> Scheduler::ListJobs() const {
   std::vector<v1::JobStatus> out;
   uint64_t bytes = 0;
   for (auto it = jobs_.rbegin(); it != jobs_.rend(); ++it) {
-    v1::JobStatus s = it->second.Status(JobView::kProgress);
+    v1::JobStatus s = ClientStatus(it->second, JobView::kProgress);
     if (s.result().value().size() > kMaxListedResultBytes) {
       (*s.mutable_result()->mutable_details())["result_bytes"] =
           absl::StrCat(s.result().value().size());
@@ -661,6 +672,7 @@ Job* Scheduler::FindJob(uint64_t id) {
 
 void Scheduler::EndJob(Job& job, v1::JobState state, std::string error,
                        Effects& fx) {
+  const v1::JobState before = job.state;
   job.state = state;
   job.reducing = false;
   job.error = std::move(error);
@@ -690,6 +702,11 @@ void Scheduler::EndJob(Job& job, v1::JobState state, std::string error,
     rec.job_id = job.id;
     rec.data = job.Status().SerializeAsString();
     fx.attempt_logs.emplace_back(fx.journal.size() - 1, job.attempts);
+    // Reported once durable: Apply syncs, then clears the flag.
+    job.end_syncing = true;
+    job.state_before_end = before;
+    fx.ends.push_back(job.id);
+    fx.sync_journal = true;
   }
   retention_.SetHeld(job, job.Archive());
   retention_.MarkEnded(job);
@@ -731,6 +748,14 @@ void Scheduler::Apply(Effects fx) {
   if (absl::Status st = CommitJournal(std::move(fx.journal), fx.sync_journal);
       !st.ok()) {
     LOG(ERROR) << "journal: " << st;
+  }
+  if (!fx.ends.empty()) {  // durable now (or the journal failed, logged)
+    absl::MutexLock lock(&mu_);
+    for (uint64_t job_id : fx.ends) {
+      if (auto it = jobs_.find(job_id); it != jobs_.end()) {
+        it->second.end_syncing = false;
+      }
+    }
   }
   for (auto& [link, msg] : fx.outbox) link->Send(std::move(msg));
   // Disk writes (with fsync) go to the reducer thread, never a gRPC thread;

@@ -233,6 +233,8 @@ class Scheduler {
     std::vector<PartWrite> parts;
     std::vector<uint64_t> to_reduce;
     std::vector<std::pair<uint64_t, bool>> changed;  // (job, terminal)
+    // Jobs whose end records this commit makes durable (Job::end_syncing).
+    std::vector<uint64_t> ends;
     std::vector<uint64_t> forgotten;  // their blobs and outputs go
     // Shard logs of ended jobs, copied under the lock and serialized into
     // journal[index].attempts outside it (a log may hold a million
@@ -358,6 +360,11 @@ class Scheduler {
   // longer needs and counts it as ended. `job` stays valid.
   void EndJob(Job& job, shardex::v1::JobState state, std::string error,
               Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // What clients are told of `job`: its status, except that an end not yet
+  // durable (Job::end_syncing) reads as the state before it, without its
+  // result or error. No client hears of an end a restart could take back.
+  shardex::v1::JobStatus ClientStatus(const Job& job, JobView view) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // ---- Outside the lock.
   // The one place records are appended to the journal and synced. OK
