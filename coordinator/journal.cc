@@ -406,8 +406,10 @@ absl::StatusOr<Statements> PrepareStatements(sqlite3* db,
 // Sequence numbers count Append calls.
 class SqliteJournal final : public Journal {
  public:
-  SqliteJournal(std::string path, DirLock lock, Db db, Statements statements)
+  SqliteJournal(std::string path, DirLock lock, Db db, Statements statements,
+                JournalOptions options)
       : path_(std::move(path)),
+        commit_window_(options.commit_window),
         lock_(std::move(lock)),
         db_(std::move(db)),
         stmts_(std::move(statements)) {
@@ -448,6 +450,7 @@ class SqliteJournal final : public Journal {
 
   // Constant after construction.
   const std::string path_;  // of state.db
+  const absl::Duration commit_window_;
   // Declared first so it is released last, after the database is closed.
   const DirLock lock_;
 
@@ -466,6 +469,7 @@ class SqliteJournal final : public Journal {
   uint64_t committed_seq_ ABSL_GUARDED_BY(mu_) = 0;  // written, or dropped
   absl::Status write_error_ ABSL_GUARDED_BY(mu_);    // the first; sticky
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  int sync_waiters_ ABSL_GUARDED_BY(mu_) = 0;  // Syncs waiting now
 
   std::thread writer_;  // started last, in the constructor
 };
@@ -599,7 +603,9 @@ absl::Status SqliteJournal::Sync() {
   auto committed = [this, target]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return committed_seq_ >= target;
   };
+  ++sync_waiters_;  // the writer stops gathering (WriterLoop)
   mu_.Await(absl::Condition(&committed));
+  --sync_waiters_;
   return write_error_;
 }
 
@@ -614,6 +620,14 @@ void SqliteJournal::WriterLoop() {
     {
       absl::MutexLock lock(&mu_, absl::Condition(&has_work));
       if (queue_.empty()) return;  // stopping and drained
+      // Gathers what else comes within the window into this transaction,
+      // unless someone waits for it (a Sync) or the journal closes.
+      auto hurry = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ || sync_waiters_ > 0;
+      };
+      if (commit_window_ > absl::ZeroDuration() && !hurry()) {
+        mu_.AwaitWithTimeout(absl::Condition(&hurry), commit_window_);
+      }
       batch.swap(queue_);
       batch_seq = appended_seq_;
       failed = !write_error_.ok();
@@ -702,7 +716,7 @@ absl::Status SqliteJournal::DropShards(uint64_t job_id) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Journal>> OpenSqliteJournal(
-    const std::string& state_dir) {
+    const std::string& state_dir, JournalOptions options) {
   if (state_dir.empty()) {
     return absl::InvalidArgumentError("state directory: empty path");
   }
@@ -711,8 +725,10 @@ absl::StatusOr<std::unique_ptr<Journal>> OpenSqliteJournal(
   const std::string path = state_dir + "/state.db";
   ASSIGN_OR_RETURN(Db db, OpenDatabase(path));
   ASSIGN_OR_RETURN(Statements statements, PrepareStatements(db.get(), path));
-  return std::unique_ptr<Journal>(new SqliteJournal(
-      path, std::move(lock), std::move(db), std::move(statements)));
+  return std::unique_ptr<Journal>(new SqliteJournal(path, std::move(lock),
+                                                    std::move(db),
+                                                    std::move(statements),
+                                                    options));
 }
 
 

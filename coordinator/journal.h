@@ -6,7 +6,10 @@
 // Writes are records appended to an in-memory queue and committed by one
 // writer thread in batches (group commit: one transaction, one fsync, for
 // everything queued meanwhile). Append never blocks on the disk; Sync waits
-// until everything appended before it is durable. Submit syncs (a job is on
+// until everything appended before it is durable. Records nobody syncs
+// wait up to a commit window (JournalOptions) for others to share their
+// transaction: shard results arriving one at a time (short command shards)
+// would otherwise cost an fsync each. A Sync never waits out the window. Submit syncs (a job is on
 // disk before the client hears of it); shard results do not (a crash loses
 // at most the last batch, and those shards simply run again). A job's end
 // syncs, and batches commit in order, so the shards of a job that reported
@@ -28,6 +31,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "proto/shardex.pb.h"
 
 namespace shardex {
@@ -94,8 +98,14 @@ class Journal {
 // Opens (creating if needed, mode 0700) `state_dir` and its database.
 // FAILED_PRECONDITION naming the holder's pid if another process holds the
 // directory's lock.
+struct JournalOptions {
+  // How long records appended without a Sync may wait for more to commit
+  // with. Zero: commit as soon as the writer is free.
+  absl::Duration commit_window = absl::Milliseconds(5);
+};
+
 absl::StatusOr<std::unique_ptr<Journal>> OpenSqliteJournal(
-    const std::string& state_dir);
+    const std::string& state_dir, JournalOptions options = {});
 
 
 }  // namespace shardex

@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "coordinator/shard_batch_codec.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -273,6 +275,40 @@ TEST(JournalTest, PayloadsAreBytesOfAnySize) {
   EXPECT_EQ(jobs[0].accepted[0].second, with_nuls);
   EXPECT_TRUE(jobs[0].accepted[1].second == large);  // no 1 MiB diff on failure
   EXPECT_EQ(jobs[0].accepted[2].second, "");
+}
+
+TEST(JournalTest, RecordsWaitOutTheCommitWindowUnlessSynced) {
+  const std::string dir = NewStateDir();
+  JournalOptions options;
+  options.commit_window = absl::Hours(1);
+  absl::StatusOr<std::unique_ptr<Journal>> journal =
+      OpenSqliteJournal(dir, options);
+  ASSERT_TRUE(journal.ok()) << journal.status();
+  std::vector<JournalRecord> records;
+  records.push_back(JobCreated(1, "req-1", 4));
+  (*journal)->Append(std::move(records));
+  // Without a window the writer commits within a millisecond or so; with
+  // an hour's window the record is still waiting for company.
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(QueryInt(dir, "SELECT COUNT(*) FROM jobs"), 0);
+  // A Sync does not wait out the window (else this would hang).
+  ASSERT_TRUE((*journal)->Sync().ok());
+  EXPECT_EQ(QueryInt(dir, "SELECT COUNT(*) FROM jobs"), 1);
+}
+
+TEST(JournalTest, ClosingCommitsWithoutWaitingOutTheWindow) {
+  const std::string dir = NewStateDir();
+  {
+    JournalOptions options;
+    options.commit_window = absl::Hours(1);
+    absl::StatusOr<std::unique_ptr<Journal>> journal =
+        OpenSqliteJournal(dir, options);
+    ASSERT_TRUE(journal.ok()) << journal.status();
+    std::vector<JournalRecord> records;
+    records.push_back(JobCreated(1, "req-1", 4));
+    (*journal)->Append(std::move(records));
+  }  // the destructor commits at once
+  EXPECT_EQ(QueryInt(dir, "SELECT COUNT(*) FROM jobs"), 1);
 }
 
 TEST(JournalTest, SyncReturnsOnceRecordsAreCommitted) {
