@@ -277,37 +277,39 @@ TEST(JournalTest, PayloadsAreBytesOfAnySize) {
   EXPECT_EQ(jobs[0].accepted[2].second, "");
 }
 
-TEST(JournalTest, RecordsWaitOutTheCommitWindowUnlessSynced) {
-  const std::string dir = NewStateDir();
+// A journal at `dir` with an hour's commit window, holding job 1 appended
+// and not synced.
+std::unique_ptr<Journal> OpenWithOneJobWaiting(const std::string& dir) {
   JournalOptions options;
   options.commit_window = absl::Hours(1);
   absl::StatusOr<std::unique_ptr<Journal>> journal =
       OpenSqliteJournal(dir, options);
-  ASSERT_TRUE(journal.ok()) << journal.status();
+  if (!journal.ok()) {
+    ADD_FAILURE() << journal.status();
+    return nullptr;
+  }
   std::vector<JournalRecord> records;
   records.push_back(JobCreated(1, "req-1", 4));
   (*journal)->Append(std::move(records));
+  return std::move(journal).value();
+}
+
+TEST(JournalTest, RecordsWaitOutTheCommitWindowUnlessSynced) {
+  const std::string dir = NewStateDir();
+  std::unique_ptr<Journal> journal = OpenWithOneJobWaiting(dir);
+  ASSERT_NE(journal, nullptr);
   // Without a window the writer commits within a millisecond or so; with
   // an hour's window the record is still waiting for company.
   absl::SleepFor(absl::Milliseconds(300));
   EXPECT_EQ(QueryInt(dir, "SELECT COUNT(*) FROM jobs"), 0);
   // A Sync does not wait out the window (else this would hang).
-  ASSERT_TRUE((*journal)->Sync().ok());
+  ASSERT_TRUE(journal->Sync().ok());
   EXPECT_EQ(QueryInt(dir, "SELECT COUNT(*) FROM jobs"), 1);
 }
 
 TEST(JournalTest, ClosingCommitsWithoutWaitingOutTheWindow) {
   const std::string dir = NewStateDir();
-  {
-    JournalOptions options;
-    options.commit_window = absl::Hours(1);
-    absl::StatusOr<std::unique_ptr<Journal>> journal =
-        OpenSqliteJournal(dir, options);
-    ASSERT_TRUE(journal.ok()) << journal.status();
-    std::vector<JournalRecord> records;
-    records.push_back(JobCreated(1, "req-1", 4));
-    (*journal)->Append(std::move(records));
-  }  // the destructor commits at once
+  ASSERT_NE(OpenWithOneJobWaiting(dir), nullptr);  // destroyed: commits
   EXPECT_EQ(QueryInt(dir, "SELECT COUNT(*) FROM jobs"), 1);
 }
 
