@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <optional>
 
 #include "absl/strings/ascii.h"
@@ -70,6 +71,9 @@ class PkiTest : public ::testing::Test {
         std::cerr << "worker " << i << " log:\n" << WorkerLog(i) << "\n";
       }
     }
+    // Its directory is under $TMPDIR, which Bazel does not clean up.
+    std::error_code ignored;
+    std::filesystem::remove_all(root_, ignored);
   }
 
   void StartCoordinator() {
