@@ -84,7 +84,7 @@ ChildSupervisor::ChildSupervisor(pid_t pid, ChildPipes pipes,
       // grandchild holds stdout open. Without it (kernel < 5.3, seccomp),
       // we look with waitid() every tick.
       pidfd_(PidfdOpen(pid)),
-      buffer_(kChunk, '\0') {}
+      buffer_(new char[kChunk]) {}
 
 void ChildSupervisor::Run(const std::atomic<bool>& cancel) {
   SigpipeGuard sigpipe_guard;
@@ -185,9 +185,9 @@ void ChildSupervisor::FeedStdin() {
 absl::string_view ChildSupervisor::ReadChunk(UniqueFd* fd) {
   ssize_t n;
   do {
-    n = read(fd->get(), buffer_.data(), buffer_.size());
+    n = read(fd->get(), buffer_.get(), kChunk);
   } while (n < 0 && errno == EINTR);
-  if (n > 0) return absl::string_view(buffer_.data(), n);
+  if (n > 0) return absl::string_view(buffer_.get(), n);
   if (n == 0 || errno != EAGAIN) fd->Reset();
   return absl::string_view();
 }

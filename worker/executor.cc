@@ -120,6 +120,7 @@ void ShardExecutor::Assign(const v1::AssignmentBatch& batch) {
       a.end = task.end();
       a.control = flag;
       a.splittable = it->second.runner && it->second.runner->splittable();
+      Queue();
       run.emplace_back(task, it->second);
       flags.push_back(std::move(flag));
     }
@@ -174,7 +175,10 @@ void ShardExecutor::StopLocked(const v1::CancelShards& cancel) {
   auto stop = [this](decltype(attempts_)::iterator it)
                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
                     it->second.control->Cancel();
-                    if (!it->second.started) return attempts_.erase(it);
+                    if (!it->second.started) {
+                      Unqueue();
+                      return attempts_.erase(it);
+                    }
                     it->second.stop = StopReason::kCancel;
                     return std::next(it);
                   };
@@ -306,6 +310,7 @@ std::vector<v1::ShardResult> ShardExecutor::Stop(StopReason reason,
   for (auto it = attempts_.begin(); it != attempts_.end();) {
     Attempt& a = it->second;
     if (!a.started) {
+      Unqueue();
       a.control->Cancel();
       if (reason == StopReason::kHandBack) {
         SetSplitEnd(a, &handed.emplace_back(HandedBack(a.ref)));
@@ -336,6 +341,7 @@ bool ShardExecutor::Start(const Key& key,
   absl::MutexLock lock(&mu_);
   auto it = attempts_.find(key);
   if (it == attempts_.end() || it->second.control != control) return false;
+  Unqueue();
   if (control->cancelled()) {
     attempts_.erase(it);
     return false;

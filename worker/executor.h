@@ -50,6 +50,7 @@
 #ifndef SHARDEX_WORKER_EXECUTOR_H_
 #define SHARDEX_WORKER_EXECUTOR_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -126,6 +127,10 @@ class ShardExecutor {
   // Jobs whose definition (or rejection) the executor holds.
   size_t KnownJobs() const ABSL_LOCKS_EXCLUDED(mu_);
   Counts counts() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Attempts waiting for a pool thread. O(1) and lock-free (the Worker asks
+  // for every result; see worker/result_linger.h); exact whenever the
+  // executor's lock is free.
+  size_t Queued() const { return queued_.load(std::memory_order_acquire); }
   // The attempts queued or running (including ones whose result is being
   // handed to the sink right now), in (job, shard, attempt) order.
   std::vector<shardex::v1::ShardRef> Held() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -199,6 +204,14 @@ class ShardExecutor {
   void StopLocked(const shardex::v1::CancelShards& cancel)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // queued_ bookkeeping, under mu_.
+  void Queue() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    queued_.fetch_add(1, std::memory_order_release);
+  }
+  void Unqueue() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    queued_.fetch_sub(1, std::memory_order_release);
+  }
+
   // Marks the attempt started; false if it was stopped while queued.
   bool Start(const Key& key, const std::shared_ptr<ShardControl>& control)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -238,6 +251,9 @@ class ShardExecutor {
   int reporting_ ABSL_GUARDED_BY(mu_) = 0;
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+  // Attempts in attempts_ not yet started; changed only under mu_ (Queue,
+  // Unqueue).
+  std::atomic<size_t> queued_{0};
 
   // Command shards' work dirs, removed off their slots' threads. Destroyed
   // after the pools below, so every dir they hand over is removed.

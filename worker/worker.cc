@@ -19,6 +19,10 @@ namespace {
 
 using WriteStep = WorkerState::WriteStep;
 
+// Waiting results that go at once, linger or not: trivial shards fill a
+// batch in well under a millisecond.
+constexpr size_t kMaxLingerBatch = 256;
+
 std::string HostName() {
   char buf[256] = {0};
   if (gethostname(buf, sizeof(buf) - 1) != 0) return "unknown";
@@ -73,7 +77,8 @@ Worker::Worker(WorkerOptions options)
     : options_(std::move(options)),
       session_options_(SessionOptionsFor(options_)),
       // Batches well under the message limit.
-      outbox_(static_cast<size_t>(options_.max_message_bytes) / 2) {
+      outbox_(static_cast<size_t>(options_.max_message_bytes) / 2),
+      linger_(options_.result_linger, kMaxLingerBatch) {
   ShardExecutor::Options exec;
   exec.threads = session_options_.slots;
   exec.processes = session_options_.processes;
@@ -182,9 +187,13 @@ bool Worker::Done() const { return state_.Done(outbox_.empty()); }
 
 void Worker::OnResult(v1::ShardResult result,
                       std::optional<ShardRange> covered) {
+  // Nothing queued: a slot is about to go idle, or the job is ending; the
+  // coordinator must hear now (worker/result_linger.h).
+  const bool urgent = executor_->Queued() == 0;
   // The range (as split) goes with the result for Register.held.
   absl::MutexLock lock(&mu_);
   outbox_.Add(std::move(result), covered);
+  linger_.Added(outbox_.size(), absl::Now(), urgent);
 }
 
 void Worker::OnAssignments(const v1::AssignmentBatch& batch) {
@@ -196,12 +205,14 @@ void Worker::OnSplit(const v1::SplitShard& split) {
   // as Split returns, can only join the outbox after the answer.
   absl::MutexLock lock(&mu_);
   outbox_.AddSplit(executor_->Split(split));
+  linger_.Added(outbox_.size(), absl::Now(), /*urgent=*/true);  // awaited
 }
 
 void Worker::OnCancel(const v1::CancelShards& cancel) {
   executor_->Cancel(cancel);
   absl::MutexLock lock(&mu_);
   outbox_.Forget(cancel);
+  linger_.Removed(outbox_.size());
 }
 
 void Worker::FillHeld(v1::Register* reg) {
@@ -222,6 +233,7 @@ void Worker::FillHeld(v1::Register* reg) {
 void Worker::OnRegistered() {
   absl::MutexLock lock(&mu_);
   state_.Registered();
+  linger_.MarkUrgent();  // what waited between sessions goes at once
 }
 
 void Worker::OnReaderEnded() {
@@ -236,13 +248,26 @@ WriteStep Worker::NextWrite(absl::Duration idle, bool drain_sent,
     return state_.NextWrite(drain_sent, outbox_.empty()) != WriteStep::kWait;
   };
   mu_.AwaitWithTimeout(absl::Condition(&ready), idle);
-  const WriteStep step = state_.NextWrite(drain_sent, outbox_.empty());
+  WriteStep step = state_.NextWrite(drain_sent, outbox_.empty());
+  if (step == WriteStep::kSendResults && !linger_.Urgent(outbox_.size())) {
+    // Results may wait a little for company (worker/result_linger.h),
+    // unless something else must be said first.
+    auto due = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return state_.NextWrite(drain_sent, outbox_.empty()) !=
+                 WriteStep::kSendResults ||
+             linger_.Urgent(outbox_.size());
+    };
+    mu_.AwaitWithDeadline(absl::Condition(&due),
+                          linger_.DueAt(outbox_.size()));
+    step = state_.NextWrite(drain_sent, outbox_.empty());
+  }
   switch (step) {
     case WriteStep::kSendDrain:
       msg->mutable_drain();
       break;
     case WriteStep::kSendResults:
       outbox_.TakeMessage(msg);
+      linger_.Removed(outbox_.size());
       break;
     case WriteStep::kClose:
       state_.Close();
@@ -257,6 +282,7 @@ WriteStep Worker::NextWrite(absl::Duration idle, bool drain_sent,
 void Worker::Unsent(v1::ResultBatch* batch) {
   absl::MutexLock lock(&mu_);
   outbox_.PutBack(batch);
+  linger_.MarkUrgent();  // they were due already
 }
 
 void Worker::FillHeartbeat(v1::Heartbeat* heartbeat) {

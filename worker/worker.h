@@ -61,6 +61,7 @@
 #include "worker/blob_fetcher.h"
 #include "worker/executor.h"
 #include "worker/outbox.h"
+#include "worker/result_linger.h"
 #include "worker/host_stats.h"
 #include "worker/session.h"
 #include "worker/staging.h"
@@ -85,6 +86,10 @@ struct WorkerOptions {
   // How long the coordinator may take to answer Register.
   absl::Duration register_timeout = absl::Seconds(10);
   int max_message_bytes = 64 << 20;
+  // How long a result may wait for others to share its message while the
+  // worker still has attempts queued (worker/result_linger.h); zero sends
+  // each at once.
+  absl::Duration result_linger = absl::Milliseconds(5);
   // On SIGTERM: how long running shards may go on before they are handed
   // back (the CLI passes it to Drain).
   absl::Duration drain_timeout = absl::Seconds(30);
@@ -155,6 +160,7 @@ class Worker : private Session::Host {
   WorkerState state_ ABSL_GUARDED_BY(mu_);
   Session* session_ ABSL_GUARDED_BY(mu_) = nullptr;  // the current one
   ResultOutbox outbox_ ABSL_GUARDED_BY(mu_);
+  ResultLinger linger_ ABSL_GUARDED_BY(mu_);  // when outbox_ goes out
   absl::Time drain_deadline_ ABSL_GUARDED_BY(mu_);  // end of the grace
   std::thread drain_thread_ ABSL_GUARDED_BY(mu_);
 

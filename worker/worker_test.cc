@@ -140,6 +140,7 @@ class FakeCoordinator final : public v1::WorkerGateway::Service {
     accepting_ = accepting;
   }
   // Waits (up to 30 s) until `pred(seen)` holds; returns whether it did.
+  // (The test's sessions break after ~20 s: gRPC's keepalive pings.)
   bool Until(std::function<bool(const Seen&)> pred) {
     absl::MutexLock lock(&mu_);
     auto ready = [&]()
@@ -316,6 +317,46 @@ TEST_F(WorkerTest, ShardsSurviveALostSessionAndReportAfterRegistering) {
   ASSERT_TRUE(fake_.Until([](const Seen& s) { return s.ended == 2; }));
   EXPECT_TRUE(fake_.seen().Drained());
   EXPECT_TRUE(fake_.seen().last_end_clean);
+}
+
+// Results of a worker that still has attempts queued wait for company
+// (worker/result_linger.h): with a linger far longer than the test, the
+// job's results all come in the one message the last result (nothing
+// queued behind it) sends at once.
+TEST_F(WorkerTest, ResultsWaitForCompanyWhileWorkIsQueued) {
+  WorkerOptions options = Options();
+  options.result_linger = absl::Hours(1);
+  Start(std::move(options));
+  ASSERT_TRUE(
+      fake_.Until([](const Seen& s) { return s.registers.size() == 1; }));
+  constexpr int kShards = 5;
+  ASSERT_TRUE(fake_.Send(CommandJob(1, "echo x", kShards)));
+  ASSERT_TRUE(fake_.Until(
+      [](const Seen& s) { return s.Results().size() == kShards; }));
+  int batches = 0;
+  for (const v1::WorkerMessage& m : fake_.seen().messages) {
+    if (m.has_results()) ++batches;
+  }
+  EXPECT_EQ(batches, 1);
+  worker_->Stop();
+  ASSERT_TRUE(WaitForRun());
+}
+
+// A result with nothing queued behind it goes at once, linger or not: a
+// slot is idle and the coordinator must hear.
+TEST_F(WorkerTest, ResultWithNothingQueuedGoesAtOnce) {
+  WorkerOptions options = Options();
+  options.result_linger = absl::Hours(1);
+  Start(std::move(options));
+  ASSERT_TRUE(
+      fake_.Until([](const Seen& s) { return s.registers.size() == 1; }));
+  ASSERT_TRUE(fake_.Send(CommandJob(1, "echo x")));
+  EXPECT_TRUE(
+      fake_.Until([](const Seen& s) { return s.Result(1, 0) != nullptr; }));
+  // In the first session: not flushed by a later Register.
+  EXPECT_EQ(fake_.seen().registers.size(), 1u);
+  worker_->Stop();
+  ASSERT_TRUE(WaitForRun());
 }
 
 // A command job over a staged --lines file that runs an --upload program.
