@@ -196,7 +196,9 @@ class JournaledSchedulerTest : public SchedulerTest {
   void TearDown() override { sched_.reset(); }
 
   void Reopen() {
-    if (journal_ != nullptr) ASSERT_TRUE(journal_->Sync().ok());
+    if (journal_ != nullptr) {
+      ASSERT_TRUE(journal_->Sync().ok());
+    }
     sched_.reset();
     journal_.reset();
     auto j = OpenSqliteJournal(dir_);

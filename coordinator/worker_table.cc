@@ -21,18 +21,20 @@ void ConnectedWorker::Hold(uint64_t job_id, uint64_t shard, uint32_t attempt,
 
 void ConnectedWorker::Release(uint64_t job_id, uint64_t shard) {
   auto it = running.find({job_id, shard});
-  if (it == running.end()) return;
-  if (it->second.command) --running_commands;
-  running.erase(it);
+  if (it != running.end()) Erase(it);
 }
 
 bool ConnectedWorker::ReleaseAttempt(uint64_t job_id, uint64_t shard,
                                      uint32_t attempt) {
   auto it = running.find({job_id, shard});
   if (it == running.end() || it->second.attempt != attempt) return false;
+  Erase(it);
+  return true;
+}
+
+void ConnectedWorker::Erase(HeldMap::iterator it) {
   if (it->second.command) --running_commands;
   running.erase(it);
-  return true;
 }
 
 size_t ConnectedWorker::ReleaseJob(uint64_t job_id) {

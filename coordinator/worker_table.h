@@ -44,7 +44,8 @@ struct ConnectedWorker {
   std::string peer;
   std::shared_ptr<WorkerLink> link;
   // (job, shard) -> the attempt this worker holds.
-  absl::flat_hash_map<ShardKey, HeldAttempt> running;
+  using HeldMap = absl::flat_hash_map<ShardKey, HeldAttempt>;
+  HeldMap running;
   uint64_t running_commands = 0;  // of `running`, those of command jobs
   absl::flat_hash_set<uint64_t> jobs_sent;  // JobDefinitions it has
   absl::Time connected;
@@ -66,6 +67,10 @@ struct ConnectedWorker {
   size_t ReleaseJob(uint64_t job_id);
   // What ListWorkers reports (quarantines are the jobs' to add).
   shardex::v1::WorkerInfo Info() const;
+
+ private:
+  // Release's one step, keeping running_commands in step with `running`.
+  void Erase(HeldMap::iterator it);
 };
 
 // Workers by id, in the order they registered.
