@@ -2,8 +2,9 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <stdlib.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -153,6 +154,23 @@ absl::Status MakeDirs(const std::string& dir, mode_t mode,
 std::string TempDir() {
   const char* tmp = getenv("TMPDIR");
   return tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+}
+
+absl::StatusOr<std::string> MakeWorkDir(const std::string& scratch_root) {
+  std::string root = scratch_root.empty() ? TempDir() : scratch_root;
+  if (root[0] != '/') {
+    char cwd[PATH_MAX];
+    if (getcwd(cwd, sizeof(cwd)) == nullptr) {
+      return absl::InternalError(absl::StrCat("getcwd: ", strerror(errno)));
+    }
+    root = absl::StrCat(cwd, "/", root);
+  }
+  std::string dir = absl::StrCat(root, "/shard-XXXXXX");
+  if (mkdtemp(dir.data()) == nullptr) {
+    return absl::InternalError(absl::StrCat("cannot create a work dir under ",
+                                            root, ": ", strerror(errno)));
+  }
+  return dir;
 }
 
 absl::Status PrepareOutputDir(const std::string& dir) {

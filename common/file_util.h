@@ -38,6 +38,12 @@ absl::Status MakeDirs(const std::string& dir, mode_t mode,
 // /tmp.
 std::string TempDir();
 
+// Creates a fresh, empty, private (0700) dir "shard-XXXXXX" (mkdtemp) under
+// `scratch_root` -- TempDir() when empty -- and returns its absolute path:
+// a child process resolves paths after its chdir into it. The root must
+// exist.
+absl::StatusOr<std::string> MakeWorkDir(const std::string& scratch_root);
+
 // Creates `dir` (and its parents) if needed. FAILED_PRECONDITION if it
 // exists and is not an empty directory, so two jobs never mix their files.
 absl::Status PrepareOutputDir(const std::string& dir);

@@ -1,7 +1,9 @@
 #include "common/file_util.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "gtest/gtest.h"
 
@@ -62,6 +64,35 @@ TEST(FileUtilTest, MakeDirsCreatesParentsWithModeAndNamesTheFailure) {
   EXPECT_FALSE(st2.ok());
   EXPECT_NE(st2.message().find("--output: cannot create"), std::string::npos)
       << st2;
+}
+
+// Relative to the cwd as given, absolute as returned: the child resolves
+// paths after its chdir into it.
+TEST(FileUtilTest, MakeWorkDirMakesAFreshPrivateDirWithAnAbsolutePath) {
+  ASSERT_TRUE(MakeDirs(Tmp("scratch"), 0755, "test").ok());
+  char saved[PATH_MAX];
+  ASSERT_NE(getcwd(saved, sizeof(saved)), nullptr);
+  ASSERT_EQ(chdir(Tmp("").c_str()), 0);
+  absl::StatusOr<std::string> a = MakeWorkDir("scratch");
+  absl::StatusOr<std::string> b = MakeWorkDir("scratch");
+  ASSERT_EQ(chdir(saved), 0);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_NE(*a, *b);
+  ASSERT_EQ((*a)[0], '/') << *a;
+  EXPECT_NE(a->find("/scratch/shard-"), std::string::npos) << *a;
+  struct stat st;
+  ASSERT_EQ(lstat(a->c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  EXPECT_TRUE(PrepareOutputDir(*a).ok());  // empty
+}
+
+TEST(FileUtilTest, MakeWorkDirNamesAMissingRoot) {
+  absl::StatusOr<std::string> dir = MakeWorkDir(Tmp("no-such-root"));
+  EXPECT_EQ(dir.status().code(), absl::StatusCode::kInternal);
+  EXPECT_NE(dir.status().message().find("no-such-root"), std::string::npos)
+      << dir.status();
 }
 
 TEST(FileUtilTest, TempDirFollowsTmpdir) {

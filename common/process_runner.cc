@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -146,24 +145,6 @@ absl::StatusOr<std::string> ResolveProgram(const ProcessSpec& spec,
 }
 
 // ------------------------------------------------------------ the work dir
-
-absl::StatusOr<std::string> MakeWorkDir(const std::string& scratch_root) {
-  std::string root = scratch_root.empty() ? TempDir() : scratch_root;
-  // Absolute, because the child resolves paths after its chdir into it.
-  if (root[0] != '/') {
-    char cwd[PATH_MAX];
-    if (getcwd(cwd, sizeof(cwd)) == nullptr) {
-      return absl::InternalError(StrCat("getcwd: ", strerror(errno)));
-    }
-    root = StrCat(cwd, "/", root);
-  }
-  std::string dir = StrCat(root, "/shard-XXXXXX");
-  if (mkdtemp(dir.data()) == nullptr) {
-    return absl::InternalError(StrCat("cannot create a work dir under ", root,
-                                      ": ", strerror(errno)));
-  }
-  return dir;
-}
 
 absl::Status MakeLinks(const ProcessSpec& spec, const std::string& work_dir) {
   for (const ProcessSpec::Link& link : spec.links) {
@@ -403,15 +384,17 @@ absl::StatusOr<ProcessOutcome> RunProcess(const ProcessSpec& spec,
   RETURN_IF_ERROR(ValidateSpec(spec));
   StdinFeeder feeder;
   RETURN_IF_ERROR(InitFeeder(spec, &feeder));
-  ASSIGN_OR_RETURN(std::string work_dir, MakeWorkDir(spec.scratch_root));
+  ASSIGN_OR_RETURN(std::string work_dir,
+                   spec.work_dirs != nullptr ? spec.work_dirs->Acquire()
+                                             : MakeWorkDir(spec.scratch_root));
   ProcessOutcome out;
   out.work_dir = std::move(work_dir);
   out.limits = spec.limits;
   out.timeout = spec.timeout;
   out.max_output_bytes = spec.max_output_bytes;
   const absl::Status status = RunInWorkDir(spec, cancel, &feeder, &out);
-  if (spec.dispose_work_dir) {
-    spec.dispose_work_dir(out.work_dir);
+  if (spec.work_dirs != nullptr) {
+    spec.work_dirs->Release(out.work_dir);
   } else {
     out.cleanup_error = RemoveWorkDir(out.work_dir);
   }

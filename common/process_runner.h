@@ -3,9 +3,11 @@
 // what it printed, the way a careful multiprocessing pool (or Hadoop
 // streaming, or GNU parallel) would. Linux only.
 //
-// The child runs in a fresh work directory (removed afterwards, whatever
-// happened -- or handed to the caller's ProcessSpec::dispose_work_dir), in its own process group, with exactly the environment it is
-// given, no inherited file descriptors beyond 0/1/2, default signal handling,
+// The child runs in an empty, private work directory -- a fresh one,
+// removed afterwards whatever happened, or one from the caller's
+// WorkDirSource (common/work_dir_source.h), given back afterwards -- in its
+// own process group, with exactly the environment it is given, no
+// inherited file descriptors beyond 0/1/2, default signal handling,
 // resource limits, and no core dumps. No shell is involved: argv reaches the
 // program intact. When the child ends -- on its own, or killed for a timeout,
 // a cancel or too much output -- its whole process group is SIGKILLed, so
@@ -20,6 +22,8 @@
 //
 // Limits of the process-group approach: a descendant that leaves the group
 // (setsid, setpgid) escapes the final kill; only cgroups could catch it.
+// It keeps its cwd, so with a recycling WorkDirSource it could still write
+// into the dir while a later run holds it.
 //
 // Thread-safety: RunProcess may be called from many threads at once (one
 // call per pool thread). It blocks the calling thread until the child has
@@ -33,7 +37,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <functional>
 #include <limits>
 #include <map>
 #include <string>
@@ -42,6 +45,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/process_outcome.h"
+#include "common/work_dir_source.h"
 
 namespace shardex {
 
@@ -65,8 +69,12 @@ struct ProcessSpec {
   uint64_t stdin_offset = 0;
   uint64_t stdin_length = kToEndOfFile;
 
-  // A fresh work dir (mkdtemp "shard-XXXXXX") is created under this and is
-  // the child's cwd. Empty: $TMPDIR, or /tmp.
+  // Where the child's work dir (its cwd) comes from: `work_dirs` when set
+  // (not owned; it must outlive the call), which gets it back once the run
+  // is over, else a fresh dir (MakeWorkDir, common/file_util.h) under
+  // `scratch_root` that RunProcess removes itself. Empty root: $TMPDIR, or
+  // /tmp.
+  WorkDirSource* work_dirs = nullptr;
   std::string scratch_root;
   // Wall-clock limit; zero means none.
   absl::Duration timeout = absl::ZeroDuration();
@@ -79,7 +87,7 @@ struct ProcessSpec {
   // dir, its bytes are returned too. A plain name (no '/'); empty disables.
   std::string output_file_name = "output";
 
-  // Symlinks made in the fresh work dir before the child starts (a job's
+  // Symlinks made in the (empty) work dir before the child starts (a job's
   // --upload files, staged by the worker): `name` -> `target`. Names are
   // plain (no '/', not "." or "..", not the output file's name) and
   // distinct; targets are used as given. Removing the work dir removes
@@ -89,13 +97,6 @@ struct ProcessSpec {
     std::string target;
   };
   std::vector<Link> links;
-
-  // If set, RunProcess hands the work dir to this when the run is over
-  // (the child reaped, its output read) instead of removing it itself, and
-  // the outcome's cleanup_error stays empty: the callee must remove it. A
-  // worker removes them on other threads (worker/work_dir_reaper.h), since
-  // an rmdir() can block on the disk for milliseconds.
-  std::function<void(std::string work_dir)> dispose_work_dir;
 };
 
 // Runs `spec` to completion (or until `cancel` becomes true, checked at
@@ -107,7 +108,9 @@ struct ProcessSpec {
 //   PERMISSION_DENIED  the program exists but may not be executed
 //   INTERNAL           a system call failed (with strerror), including an
 //                      unreadable stdin file or scratch root
-// The work dir is removed (or handed to dispose_work_dir) in every case.
+// or whatever error `work_dirs->Acquire()` returned.
+// Once the work dir exists it is removed (or released to `work_dirs`) in
+// every case, before RunProcess returns.
 absl::StatusOr<ProcessOutcome> RunProcess(const ProcessSpec& spec,
                                           const std::atomic<bool>& cancel);
 

@@ -20,6 +20,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -510,35 +511,75 @@ TEST_F(ProcessRunnerTest, RunsInAFreshWorkDirThatIsRemoved) {
   EXPECT_EQ(first->cleanup_error, "");
 }
 
-// A worker removes work dirs off the shard's thread: RunProcess hands the
-// dir over, with what the child left in it, instead of removing it.
-TEST_F(ProcessRunnerTest, HandsTheWorkDirToDisposeWorkDir) {
-  std::vector<std::string> handed;
-  ProcessSpec spec = Sh("touch left-over; echo out");
-  spec.dispose_work_dir = [&handed](std::string dir) {
-    handed.push_back(std::move(dir));
-  };
+// Makes fresh dirs under `root` and records what RunProcess did with them.
+class RecordingWorkDirs : public WorkDirSource {
+ public:
+  explicit RecordingWorkDirs(std::string root) : root_(std::move(root)) {}
+
+  absl::StatusOr<std::string> Acquire() override {
+    if (!acquire_error.ok()) return acquire_error;
+    absl::StatusOr<std::string> dir = MakeWorkDir(root_);
+    if (dir.ok()) acquired.push_back(*dir);
+    return dir;
+  }
+  void Release(std::string dir) override { released.push_back(dir); }
+
+  absl::Status acquire_error;
+  std::vector<std::string> acquired;
+  std::vector<std::string> released;
+
+ private:
+  const std::string root_;
+};
+
+// A worker recycles work dirs: the child runs in the source's dir, which
+// gets it back with what the child left in it; scratch_root is not used.
+TEST_F(ProcessRunnerTest, RunsInADirFromItsSourceAndGivesItBack) {
+  RecordingWorkDirs source(scratch_);
+  ProcessSpec spec = Sh("pwd; touch left-over");
+  spec.work_dirs = &source;
+  spec.scratch_root = "/nonexistent/scratch";
   absl::StatusOr<ProcessOutcome> out = Run(spec);
   ASSERT_TRUE(out.ok()) << out.status();
-  EXPECT_EQ(out->stdout_data, "out\n");
-  ASSERT_EQ(handed.size(), 1u);
-  EXPECT_EQ(handed[0], out->work_dir);
+  ASSERT_EQ(source.acquired.size(), 1u);
+  EXPECT_EQ(source.released, source.acquired);
+  EXPECT_EQ(out->work_dir, source.acquired[0]);
+  EXPECT_EQ(out->stdout_data, out->work_dir + "\n");
   EXPECT_TRUE(Exists(out->work_dir + "/left-over"));
   EXPECT_EQ(out->cleanup_error, "");
   ASSERT_TRUE(RemoveTree(out->work_dir).ok());
 }
 
 // Also when the child never started.
-TEST_F(ProcessRunnerTest, HandsTheWorkDirOverWhenTheStartFails) {
-  std::vector<std::string> handed;
-  ProcessSpec spec = Spec({"/nonexistent/program"});
-  spec.dispose_work_dir = [&handed](std::string dir) {
-    handed.push_back(std::move(dir));
-  };
-  EXPECT_FALSE(Run(spec).ok());
-  ASSERT_EQ(handed.size(), 1u);
-  EXPECT_EQ(handed[0].rfind(scratch_ + "/shard-", 0), 0u);
-  ASSERT_TRUE(RemoveTree(handed[0]).ok());
+TEST_F(ProcessRunnerTest, GivesTheDirBackWhenTheStartFails) {
+  RecordingWorkDirs source(scratch_);
+  ProcessSpec by_path = Spec({"/nonexistent/program"});
+  ProcessSpec by_name = Spec({"no-such-command-anywhere"});
+  by_name.env["PATH"] = "/nonexistent";
+  for (ProcessSpec* spec : {&by_path, &by_name}) {
+    spec->work_dirs = &source;
+    EXPECT_EQ(Run(*spec).status().code(), absl::StatusCode::kNotFound);
+  }
+  ASSERT_EQ(source.acquired.size(), 2u);
+  EXPECT_EQ(source.released, source.acquired);
+  for (const std::string& dir : source.acquired) {
+    ASSERT_TRUE(RemoveTree(dir).ok());
+  }
+}
+
+// Nothing to give back when there was no dir: a bad spec fails before
+// Acquire, and a failed Acquire is the run's error.
+TEST_F(ProcessRunnerTest, NoReleaseWithoutAnAcquiredDir) {
+  RecordingWorkDirs source(scratch_);
+  ProcessSpec bad = Spec({""});
+  bad.work_dirs = &source;
+  EXPECT_EQ(Run(bad).status().code(), absl::StatusCode::kInvalidArgument);
+  source.acquire_error = absl::ResourceExhaustedError("no dirs left");
+  ProcessSpec spec = Sh("echo never");
+  spec.work_dirs = &source;
+  EXPECT_EQ(Run(spec).status(), source.acquire_error);
+  EXPECT_TRUE(source.acquired.empty());
+  EXPECT_TRUE(source.released.empty());
 }
 
 TEST_F(ProcessRunnerTest, RemovesATreeTheChildMadeReadOnly) {

@@ -12,8 +12,8 @@ namespace shardex {
 
 namespace {
 
-// Where {output} points: inside the shard's fresh working directory, which
-// is the child's cwd.
+// Where {output} points: inside the shard's working directory, which is the
+// child's cwd.
 constexpr char kOutputName[] = "output";
 
 // The submit flag behind a limit the runner enforced, named in the job
@@ -34,7 +34,7 @@ const char* LimitFlagNote(ProcessOutcome::Kind kind) {
 CommandShardOutcome RunCommandShard(const CommandShard& shard,
                                     const std::string& scratch_root,
                                     const CancelFlag& cancel,
-                                    WorkDirReaper* reaper) {
+                                    WorkDirSource* work_dirs) {
   const v1::CommandSpec& spec = *shard.spec;
   const ShardRange range{shard.task.begin(), shard.task.end()};
   ShardVars vars =
@@ -64,11 +64,7 @@ CommandShardOutcome RunCommandShard(const CommandShard& shard,
   p.limits.open_files = spec.max_open_files();
   p.output_file_name = kOutputName;
   p.links = shard.links;
-  if (reaper != nullptr) {
-    p.dispose_work_dir = [reaper](std::string dir) {
-      reaper->Remove(std::move(dir));
-    };
-  }
+  p.work_dirs = work_dirs;
 
   absl::StatusOr<ProcessOutcome> out = RunProcess(p, cancel);
   if (!out.ok()) return {out.status(), std::nullopt};

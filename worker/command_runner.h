@@ -3,11 +3,13 @@
 // turns the outcome into the shard's payload or a clear error, plus the
 // child's exit code when it exited on its own.
 //
-// The child gets the allow-listed environment plus SHARDEX_* variables, a
-// fresh working directory under `scratch_root` (holding the shard's
-// links), its input on stdin (the shard's line-aligned slice of a --lines
-// file), and the job's limits. With a WorkDirReaper, the work dir is
-// removed on the reaper's threads after this returns.
+// The child gets the allow-listed environment plus SHARDEX_* variables, an
+// empty private working directory (then holding the shard's links), its
+// input on stdin (the shard's line-aligned slice of a --lines file), and
+// the job's limits. The dir comes from `work_dirs` when given (a worker's
+// WorkDirPool, which recycles empty dirs and removes the others on its own
+// threads), else it is made fresh under `scratch_root` and removed before
+// this returns.
 //
 // Thread-safety: safe to call concurrently.
 #ifndef SHARDEX_WORKER_COMMAND_RUNNER_H_
@@ -19,9 +21,9 @@
 
 #include "absl/status/statusor.h"
 #include "common/process_runner.h"
+#include "common/work_dir_source.h"
 #include "kernels/shard_runner.h"
 #include "proto/shardex.pb.h"
-#include "worker/work_dir_reaper.h"
 
 namespace shardex {
 
@@ -49,11 +51,11 @@ struct CommandShardOutcome {
 // Blocks until the child has been reaped and its process group killed:
 // setting `cancel` ends it within about 20 ms, and no process of the group
 // is left behind when this returns (see common/process_runner.h). The work
-// dir is removed before this returns if `reaper` is null, else handed to it.
+// dir has been given back to `work_dirs`, or removed, by then.
 CommandShardOutcome RunCommandShard(const CommandShard& shard,
                                     const std::string& scratch_root,
                                     const CancelFlag& cancel,
-                                    WorkDirReaper* reaper = nullptr);
+                                    WorkDirSource* work_dirs = nullptr);
 
 }  // namespace shardex
 

@@ -1,7 +1,11 @@
 #include "worker/command_runner.h"
 
-#include <string>
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -10,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "proto/shardex.pb.h"
 #include "worker/test_files.h"
+#include "worker/work_dir_pool.h"
 
 namespace shardex {
 namespace {
@@ -72,39 +77,53 @@ TEST(CommandRunnerTest, OutputCapErrorNamesTheFlag) {
             "(--max-output)");
 }
 
-// With a reaper, the shard's result does not wait for its work dir to go:
-// the reaper gets the dir, still holding what the child left there.
-TEST(CommandRunnerTest, HandsTheWorkDirToTheReaper) {
+CommandShardOutcome RunWithPool(const std::string& script, WorkDirPool* pool) {
+  v1::CommandSpec spec;
+  for (const char* arg : {"/bin/sh", "-c"}) spec.add_argv(arg);
+  spec.add_argv(script);
+  spec.set_max_output_bytes(1000);
+  CancelFlag cancel(false);
+  return RunCommandShard(ShardZero(&spec), "/nonexistent", cancel, pool);
+}
+
+// A worker's shards take their dirs from its pool: one left empty serves
+// the next shard; one left holding files goes, files and all, to the
+// pool's reaper, and the next shard gets another, empty dir.
+TEST(CommandRunnerTest, TakesItsWorkDirFromThePool) {
   absl::Mutex mu;
   std::vector<std::string> removed;
   std::vector<bool> had_marker;
-  WorkDirReaper::Options options;
-  options.remove = [&](const std::string& dir) {
+  WorkDirPool::Options options;
+  options.reaper.remove = [&](const std::string& dir) {
     struct stat st;
     absl::MutexLock lock(&mu);
     removed.push_back(dir);
     had_marker.push_back(lstat((dir + "/marker").c_str(), &st) == 0);
     return RemoveTree(dir);
   };
-  WorkDirReaper reaper(options);
-  v1::CommandSpec spec;
-  for (const char* arg : {"/bin/sh", "-c", "touch marker; echo done"}) {
-    spec.add_argv(arg);
+  ASSERT_EQ(mkdir(TempPath("pool").c_str(), 0700), 0);
+  char resolved[PATH_MAX];  // as the child's pwd prints it
+  ASSERT_NE(realpath(TempPath("pool").c_str(), resolved), nullptr);
+  const std::string root = resolved;
+  std::vector<std::string> dirs;
+  {
+    WorkDirPool pool(root, options);
+    for (const char* script : {"pwd", "pwd; touch marker", "pwd; ls -A"}) {
+      CommandShardOutcome out = RunWithPool(script, &pool);
+      ASSERT_TRUE(out.payload.ok()) << out.payload.status();
+      dirs.push_back(*out.payload);
+    }
   }
-  spec.set_max_output_bytes(1000);
-  CancelFlag cancel(false);
-  const std::string root = TempPath("");
-  CommandShardOutcome out =
-      RunCommandShard(ShardZero(&spec), root, cancel, &reaper);
-  ASSERT_TRUE(out.payload.ok()) << out.payload.status();
-  EXPECT_EQ(*out.payload, "done\n");
-  reaper.Flush();
+  EXPECT_EQ(dirs[0].rfind(root + "/shard-", 0), 0u) << dirs[0];
+  EXPECT_EQ(dirs[1], dirs[0]);  // reused
+  EXPECT_NE(dirs[2], dirs[0]);  // not reused: it held the marker
   absl::MutexLock lock(&mu);
-  ASSERT_EQ(removed.size(), 1u);
-  EXPECT_EQ(removed[0].rfind(root + "/shard-", 0), 0u) << removed[0];
+  ASSERT_EQ(removed.size(), 2u);  // the marker's dir, then the last, kept one
+  EXPECT_EQ(removed[0] + "\n", dirs[1]);
   EXPECT_TRUE(had_marker[0]);
   struct stat st;
   EXPECT_NE(lstat(removed[0].c_str(), &st), 0);
+  EXPECT_EQ(rmdir(root.c_str()), 0);  // nothing left under it
 }
 
 }  // namespace

@@ -403,7 +403,7 @@ void ShardExecutor::Execute(const v1::ShardTask& task, const JobEntry& job,
                        task};
     shard.links = std::move(links);
     CommandShardOutcome out =
-        RunCommandShard(shard, options_.scratch_root, cancel, &reaper_);
+        RunCommandShard(shard, options_.scratch_root, cancel, &work_dirs_);
     payload = std::move(out.payload);
     if (out.exit_code.has_value()) result->set_exit_code(*out.exit_code);
   } else {

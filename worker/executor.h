@@ -40,9 +40,10 @@
 //
 // Destroying the executor cancels every attempt, waits for the running ones
 // to notice (command shards' process groups are killed and reaped), drops
-// their results, and removes the command shards' work dirs still waiting
-// for removal (WorkDirReaper: a command shard's result is reported before
-// its work dir is gone).
+// their results, and removes every command shard work dir left: those kept
+// for reuse and those waiting for removal (WorkDirPool: command shards get
+// recycled empty dirs, and a shard's result is reported before its dir is
+// gone).
 //
 // Thread-safety: all methods are safe from any thread. The sink is called
 // from pool threads or the caller's thread, never with the executor's lock
@@ -71,7 +72,7 @@
 #include "kernels/shard_runner.h"
 #include "proto/shardex.pb.h"
 #include "worker/staging.h"
-#include "worker/work_dir_reaper.h"
+#include "worker/work_dir_pool.h"
 
 namespace shardex {
 
@@ -255,9 +256,9 @@ class ShardExecutor {
   // Unqueue).
   std::atomic<size_t> queued_{0};
 
-  // Command shards' work dirs, removed off their slots' threads. Destroyed
-  // after the pools below, so every dir they hand over is removed.
-  WorkDirReaper reaper_;
+  // Command shards' work dirs, recycled or removed off their slots'
+  // threads. Destroyed after the pools below, so every dir is removed.
+  WorkDirPool work_dirs_{options_.scratch_root};
 
   // Last: destroyed first, so pool threads stop before the state above.
   std::unique_ptr<ThreadPool> pool_;

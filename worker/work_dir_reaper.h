@@ -1,6 +1,7 @@
 // WorkDirReaper: removes command shards' finished work dirs on its own
 // threads, so that a shard's result and the next shard on its slot need not
-// wait for the removal.
+// wait for the removal. The worker's WorkDirPool (worker/work_dir_pool.h)
+// hands it the dirs it does not keep for reuse: those left non-empty.
 //
 // Why: removing a directory can block on the disk. On ext4 mounted with
 // `discard` (common on cloud VMs) each rmdir() waits 1-4 ms for the freed
@@ -10,11 +11,11 @@
 // shards). Concurrent removals overlap their waits, so a few threads keep
 // up with many slots.
 //
-// Guarantees kept: every work dir is still fresh (mkdtemp) and still
-// removed, whatever the shard did -- only later. Dirs not yet removed are
-// bounded: beyond `max_pending` waiting, Remove() removes on the caller's
-// thread (back-pressure, as before this type). The destructor removes every
-// dir still waiting before it returns.
+// Guarantees kept: every dir handed over is removed, whatever the shard
+// did -- only later. Dirs not yet removed are bounded: beyond `max_pending`
+// waiting, Remove() removes on the caller's thread (back-pressure, as
+// before this type). The destructor removes every dir still waiting before
+// it returns.
 //
 // A failed removal is counted (failures()) and logged; the dir's shard has
 // ended by then, so it cannot fail the shard.
