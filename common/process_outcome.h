@@ -48,8 +48,8 @@ struct ProcessOutcome {
   // kOutputTooLarge: "stdout", "stderr" or "output file 'NAME'".
   std::string overflowed;
 
-  // The dir it ran in, for messages: removed by now, or handed to
-  // ProcessSpec::dispose_work_dir.
+  // The dir it ran in, for messages: removed by now, or given back to
+  // ProcessSpec::work_dirs.
   std::string work_dir;
   // Non-empty if part of the work dir could not be removed.
   std::string cleanup_error;

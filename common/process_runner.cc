@@ -70,6 +70,9 @@ absl::Status ValidateSpec(const ProcessSpec& spec) {
   if (spec.argv.empty() || spec.argv[0].empty()) {
     return absl::InvalidArgumentError("empty argv");
   }
+  if (HasNul(spec.program)) {
+    return absl::InvalidArgumentError("the program path contains a NUL byte");
+  }
   // c_str() would silently cut such strings short.
   for (const std::string& arg : spec.argv) {
     if (HasNul(arg)) {
@@ -108,13 +111,27 @@ absl::Status InitFeeder(const ProcessSpec& spec, StdinFeeder* feeder) {
           : std::optional<uint64_t>(spec.stdin_length));
 }
 
-// Finds the file execve() should run: argv[0] itself if it holds a '/',
-// else the first executable regular file of that name in the PATH of the
-// child's environment, as execvp() would. Done in the parent because the
-// child may make only async-signal-safe calls. The child's cwd will be
-// `work_dir`, so relative entries (and "", meaning ".") are relative to it.
+// What execve() would make of `candidate`, checked as execvp() does.
+enum class Probe { kMissing, kDenied, kRunnable };
+Probe ProbeProgram(const std::string& candidate) {
+  struct stat st;
+  if (stat(candidate.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return Probe::kMissing;
+  }
+  return faccessat(AT_FDCWD, candidate.c_str(), X_OK, AT_EACCESS) == 0
+             ? Probe::kRunnable
+             : Probe::kDenied;
+}
+
+// Finds the file execve() should run: spec.program when the caller found
+// it, argv[0] itself if it holds a '/', else the first executable regular
+// file of that name in the PATH of the child's environment, as execvp()
+// would. Done in the parent because the child may make only
+// async-signal-safe calls. The child's cwd will be `work_dir`, so relative
+// entries (and "", meaning ".") are relative to it.
 absl::StatusOr<std::string> ResolveProgram(const ProcessSpec& spec,
                                            const std::string& work_dir) {
+  if (!spec.program.empty()) return spec.program;
   const std::string& name = spec.argv[0];
   if (name.find('/') != name.npos) return name;
   const auto path = spec.env.find("PATH");
@@ -128,12 +145,15 @@ absl::StatusOr<std::string> ResolveProgram(const ProcessSpec& spec,
         dir.empty()        ? StrCat(work_dir, "/", name)
         : dir[0] == '/'    ? StrCat(dir, "/", name)
                            : StrCat(work_dir, "/", dir, "/", name);
-    struct stat st;
-    if (stat(candidate.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    if (faccessat(AT_FDCWD, candidate.c_str(), X_OK, AT_EACCESS) == 0) {
-      return candidate;
+    switch (ProbeProgram(candidate)) {
+      case Probe::kRunnable:
+        return candidate;
+      case Probe::kDenied:
+        denied = true;  // like execvp: keep looking, report EACCES at the end
+        break;
+      case Probe::kMissing:
+        break;
     }
-    denied = true;  // like execvp: keep looking, report EACCES at the end
   }
   if (denied) {
     return absl::PermissionDeniedError(
@@ -155,6 +175,19 @@ absl::Status MakeLinks(const ProcessSpec& spec, const std::string& work_dir) {
     }
   }
   return absl::OkStatus();
+}
+
+// Removes the links MakeLinks made that are still symlinks, so that a dir
+// the child left otherwise empty can be reused (WorkDirSource); whatever
+// the child put in their place stays, for the source to deal with.
+void UnlinkLinks(const ProcessSpec& spec, const std::string& work_dir) {
+  for (const ProcessSpec::Link& link : spec.links) {
+    const std::string path = StrCat(work_dir, "/", link.name);
+    struct stat st;
+    if (lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+      unlink(path.c_str());
+    }
+  }
 }
 
 // Returns "" or what was left behind.
@@ -379,6 +412,28 @@ absl::Status RunInWorkDir(const ProcessSpec& spec,
 
 }  // namespace
 
+std::optional<std::string> FindProgramAnywhere(
+    const std::string& name, const std::map<std::string, std::string>& env) {
+  if (name.empty() || HasNul(name)) return std::nullopt;
+  if (name[0] == '/') return name;
+  if (name.find('/') != name.npos) return std::nullopt;  // work-dir relative
+  const auto path = env.find("PATH");
+  if (path == env.end()) return std::nullopt;
+  for (absl::string_view dir : absl::StrSplit(path->second, ':')) {
+    if (dir.empty() || dir[0] != '/') return std::nullopt;  // work-dir relative
+    std::string candidate = StrCat(dir, "/", name);
+    switch (ProbeProgram(candidate)) {
+      case Probe::kRunnable:
+        return candidate;
+      case Probe::kDenied:
+        return std::nullopt;  // RunProcess names the error, per run
+      case Probe::kMissing:
+        break;
+    }
+  }
+  return std::nullopt;
+}
+
 absl::StatusOr<ProcessOutcome> RunProcess(const ProcessSpec& spec,
                                           const std::atomic<bool>& cancel) {
   RETURN_IF_ERROR(ValidateSpec(spec));
@@ -394,6 +449,7 @@ absl::StatusOr<ProcessOutcome> RunProcess(const ProcessSpec& spec,
   out.max_output_bytes = spec.max_output_bytes;
   const absl::Status status = RunInWorkDir(spec, cancel, &feeder, &out);
   if (spec.work_dirs != nullptr) {
+    UnlinkLinks(spec, out.work_dir);  // an --upload shard's dir can be reused
     spec.work_dirs->Release(out.work_dir);
   } else {
     out.cleanup_error = RemoveWorkDir(out.work_dir);

@@ -39,6 +39,7 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,10 @@ struct ProcessSpec {
   // entries are relative to the work dir). No PATH in `env` means only
   // commands given by path can run.
   std::vector<std::string> argv;
+  // The file execve() runs, when the caller has already found it (a worker
+  // finds a job's program once, FindProgramAnywhere); argv[0] is passed as
+  // it is. Empty: found from argv[0] on every run, as above.
+  std::string program;
   // The child's entire environment; the caller builds the allow-list.
   std::map<std::string, std::string> env;
 
@@ -98,6 +103,17 @@ struct ProcessSpec {
   };
   std::vector<Link> links;
 };
+
+// The file a child with environment `env` would run for argv[0] = `name`,
+// when the answer cannot depend on the child's work dir: `name` itself if
+// absolute, else the first executable regular file of that name in PATH,
+// provided every PATH entry searched is absolute. nullopt otherwise (not
+// found, not executable, a relative entry or name): RunProcess then looks
+// on every run and names the error. A worker calls this once per job
+// (ProcessSpec::program), like a shell's command hash: searching a long
+// PATH took ~10 stat() calls per command shard.
+std::optional<std::string> FindProgramAnywhere(
+    const std::string& name, const std::map<std::string, std::string>& env);
 
 // Runs `spec` to completion (or until `cancel` becomes true, checked at
 // least every 20 ms). An error means the child could not be started, or

@@ -16,6 +16,8 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -758,6 +760,50 @@ TEST_F(ProcessRunnerTest, LinksAppearInTheWorkDirAndOnlyTheyAreRemoved) {
   EXPECT_TRUE(out->ok()) << out->Describe() << " " << out->stderr_tail;
   EXPECT_EQ(out->stdout_data, "ran from shard-\n");
   EXPECT_TRUE(Exists(prog));  // the work dir's removal kept the target
+}
+
+// A source's dir comes back without the links RunProcess made (so a
+// worker can reuse it), but with what the child left.
+TEST_F(ProcessRunnerTest, LinksAreGoneWhenTheDirGoesBackToItsSource) {
+  const std::string target = StrCat(TestTmpDir(), "/link-target");
+  WriteFile(target, "data\n");
+  RecordingWorkDirs source(scratch_);
+  ProcessSpec spec = Sh("cat input; touch child-file");
+  spec.work_dirs = &source;
+  spec.links = {{"input", target}};
+  absl::StatusOr<ProcessOutcome> out = Run(spec);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->stdout_data, "data\n");
+  ASSERT_EQ(source.released.size(), 1u);
+  struct stat st;
+  EXPECT_NE(lstat((out->work_dir + "/input").c_str(), &st), 0);
+  EXPECT_TRUE(Exists(out->work_dir + "/child-file"));
+  EXPECT_TRUE(Exists(target));
+  ASSERT_TRUE(RemoveTree(out->work_dir).ok());
+}
+
+// A program the caller already found runs with argv[0] as given.
+TEST_F(ProcessRunnerTest, RunsTheProgramTheCallerFound) {
+  ProcessSpec spec = Spec({"not-on-any-path", "-c", "echo $0"});
+  spec.env["PATH"] = "/nonexistent";
+  spec.program = "/bin/sh";
+  absl::StatusOr<ProcessOutcome> out = Run(spec);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->stdout_data, "not-on-any-path\n");
+}
+
+TEST(FindProgramAnywhereTest, SearchesAbsolutePathEntriesOnly) {
+  const std::map<std::string, std::string> env = {
+      {"PATH", "/nonexistent:/bin:/usr/bin"}};
+  EXPECT_EQ(FindProgramAnywhere("sh", env), std::optional<std::string>("/bin/sh"));
+  EXPECT_EQ(FindProgramAnywhere("/x/y", env), std::optional<std::string>("/x/y"));
+  // The answer would depend on the work dir: each run looks.
+  EXPECT_EQ(FindProgramAnywhere("./sh", env), std::nullopt);
+  EXPECT_EQ(FindProgramAnywhere("sh", {{"PATH", "bin:/bin"}}), std::nullopt);
+  EXPECT_EQ(FindProgramAnywhere("sh", {{"PATH", ":/bin"}}), std::nullopt);
+  // Errors are RunProcess's to name.
+  EXPECT_EQ(FindProgramAnywhere("no-such-program-anywhere", env), std::nullopt);
+  EXPECT_EQ(FindProgramAnywhere("sh", {}), std::nullopt);
 }
 
 TEST_F(ProcessRunnerTest, RejectsBadLinkNames) {

@@ -43,6 +43,11 @@ CommandShardOutcome RunCommandShard(const CommandShard& shard,
 
   ProcessSpec p;
   p.argv = ShardArgv(spec, vars);
+  // Only while argv[0] is the one it was found for (no placeholder in it).
+  if (!shard.program.empty() && spec.argv_size() > 0 &&
+      p.argv[0] == spec.argv(0)) {
+    p.program = shard.program;
+  }
   p.env = AllowedEnvironment();
   for (auto& [k, v] :
        ShardEnvironment(shard.job_id, shard.task.ref().attempt(), vars)) {

@@ -32,6 +32,9 @@ struct CommandShard {
   const shardex::v1::CommandSpec* spec = nullptr;
   uint64_t shards = 0;  // the job's shard count
   shardex::v1::ShardTask task;
+  // The file to run for the spec's argv[0], found once for the job
+  // (FindProgramAnywhere); empty: found on every run.
+  std::string program;
   // Made in the shard's working directory before the child starts (the
   // job's --upload files, worker/staging.h).
   std::vector<ProcessSpec::Link> links;

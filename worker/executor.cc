@@ -9,6 +9,8 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/child_env.h"
+#include "common/process_runner.h"
 #include "common/shard_ref_key.h"
 #include "kernels/kernel.h"
 #include "worker/command_runner.h"
@@ -156,6 +158,11 @@ absl::StatusOr<ShardExecutor::JobEntry> ShardExecutor::NewEntry(
   }
   if (local->has_command()) {
     entry.command = std::make_shared<v1::CommandSpec>(local->command());
+    if (entry.command->argv_size() > 0) {
+      entry.program = FindProgramAnywhere(entry.command->argv(0),
+                                          AllowedEnvironment())
+                          .value_or("");
+    }
   }
   return entry;
 }
@@ -401,6 +408,7 @@ void ShardExecutor::Execute(const v1::ShardTask& task, const JobEntry& job,
   } else if (job.command) {
     CommandShard shard{task.ref().job_id(), job.command.get(), job.shards,
                        task};
+    shard.program = job.program;
     shard.links = std::move(links);
     CommandShardOutcome out =
         RunCommandShard(shard, options_.scratch_root, cancel, &work_dirs_);

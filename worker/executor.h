@@ -172,6 +172,9 @@ class ShardExecutor {
   struct JobEntry {
     std::shared_ptr<const ShardRunner> runner;
     std::shared_ptr<const shardex::v1::CommandSpec> command;
+    // The command's program, found once for the job: FindProgramAnywhere
+    // (common/process_runner.h); empty when each run must look.
+    std::string program;
     uint64_t shards = 0;
     // With a stager: the job as localized (its shards ensure their input
     // is present before running).

@@ -1,6 +1,7 @@
 #include "worker/executor.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/file_util.h"
 #include "gtest/gtest.h"
 #include "kernels/kernel.h"
 #include "worker/test_files.h"
@@ -323,6 +325,60 @@ TEST(ShardExecutorTest, KeepsRunningAcrossASessionChange) {
   EXPECT_EQ(gated, 2);
   EXPECT_TRUE(exec.WaitIdle(absl::Seconds(30)));
   EXPECT_EQ(results.size(), 3u);
+}
+
+// A job's program is found in PATH once, when the job is defined (like a
+// shell's command hash): a later shard of the job runs the same file even
+// after an earlier PATH entry gains one of that name; a new job looks again.
+TEST(ShardExecutorTest, FindsAJobsProgramOnceForTheJob) {
+  const std::string root = TempPath("executor-test-path");
+  RemoveTree(root).IgnoreError();
+  const std::string early = root + "/early", late = root + "/late";
+  ASSERT_EQ(mkdir(root.c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(early.c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(late.c_str(), 0755), 0);
+  auto tool = [](const std::string& dir) {
+    const std::string path = dir + "/sx-path-tool";
+    std::ofstream(path) << "#!/bin/sh\necho " << dir << "\n";
+    chmod(path.c_str(), 0755);
+  };
+  tool(late);
+  const char* old_path = getenv("PATH");
+  const std::string saved = old_path != nullptr ? old_path : "";
+  setenv("PATH", (early + ":" + late + ":/usr/bin:/bin").c_str(), 1);
+
+  Results results;
+  ShardExecutor exec({1, 1},
+                     [&](v1::ShardResult r) { results.Add(std::move(r)); });
+  auto job = [](uint64_t id, uint64_t shard, bool define) {
+    v1::AssignmentBatch b;
+    if (define) {
+      v1::JobDefinition* def = b.add_jobs();
+      def->set_job_id(id);
+      def->set_shards(2);
+      def->mutable_command()->set_max_output_bytes(1 << 20);
+      def->mutable_command()->add_argv("sx-path-tool");
+    }
+    v1::ShardTask* t = b.add_tasks();
+    *t->mutable_ref() = Ref(id, shard);
+    t->set_begin(shard);
+    t->set_end(shard + 1);
+    return b;
+  };
+  exec.Assign(job(1, 0, true));
+  ASSERT_EQ(results.WaitFor(1).size(), 1u);
+  tool(early);  // now first in PATH
+  exec.Assign(job(1, 1, false));
+  exec.Assign(job(2, 0, true));
+  std::vector<v1::ShardResult> got = results.WaitFor(3);
+  setenv("PATH", saved.c_str(), 1);
+  ASSERT_EQ(got.size(), 3u);
+  for (const v1::ShardResult& r : got) {
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_EQ(r.payload(), (r.ref().job_id() == 1 ? late : early) + "\n")
+        << "job " << r.ref().job_id() << " shard " << r.ref().shard();
+  }
+  RemoveTree(root).IgnoreError();
 }
 
 TEST(ShardExecutorTest, CommandExitCodeIsReported) {
