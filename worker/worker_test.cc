@@ -248,6 +248,15 @@ class WorkerTest : public ::testing::Test {
       returned_ = true;
     });
   }
+  // Starts a worker whose results would wait an hour for company
+  // (worker/result_linger.h) and waits until it registers.
+  void StartLingering() {
+    WorkerOptions options = Options();
+    options.result_linger = absl::Hours(1);
+    Start(std::move(options));
+    ASSERT_TRUE(
+        fake_.Until([](const Seen& s) { return s.registers.size() == 1; }));
+  }
   // Waits (up to 30 s) for Run to return; returns whether it did.
   bool WaitForRun() {
     {
@@ -324,11 +333,7 @@ TEST_F(WorkerTest, ShardsSurviveALostSessionAndReportAfterRegistering) {
 // job's results all come in the one message the last result (nothing
 // queued behind it) sends at once.
 TEST_F(WorkerTest, ResultsWaitForCompanyWhileWorkIsQueued) {
-  WorkerOptions options = Options();
-  options.result_linger = absl::Hours(1);
-  Start(std::move(options));
-  ASSERT_TRUE(
-      fake_.Until([](const Seen& s) { return s.registers.size() == 1; }));
+  StartLingering();
   constexpr int kShards = 5;
   ASSERT_TRUE(fake_.Send(CommandJob(1, "echo x", kShards)));
   ASSERT_TRUE(fake_.Until(
@@ -345,11 +350,7 @@ TEST_F(WorkerTest, ResultsWaitForCompanyWhileWorkIsQueued) {
 // A result with nothing queued behind it goes at once, linger or not: a
 // slot is idle and the coordinator must hear.
 TEST_F(WorkerTest, ResultWithNothingQueuedGoesAtOnce) {
-  WorkerOptions options = Options();
-  options.result_linger = absl::Hours(1);
-  Start(std::move(options));
-  ASSERT_TRUE(
-      fake_.Until([](const Seen& s) { return s.registers.size() == 1; }));
+  StartLingering();
   ASSERT_TRUE(fake_.Send(CommandJob(1, "echo x")));
   EXPECT_TRUE(
       fake_.Until([](const Seen& s) { return s.Result(1, 0) != nullptr; }));
