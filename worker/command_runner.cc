@@ -46,7 +46,7 @@ CommandShardOutcome RunCommandShard(const CommandShard& shard,
   // Only while argv[0] is the one it was found for (no placeholder in it).
   if (!shard.program.empty() && spec.argv_size() > 0 &&
       p.argv[0] == spec.argv(0)) {
-    p.program = shard.program;
+    p.program = std::string(shard.program);
   }
   p.env = AllowedEnvironment();
   for (auto& [k, v] :

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/process_runner.h"
 #include "common/work_dir_source.h"
 #include "kernels/shard_runner.h"
@@ -33,8 +34,8 @@ struct CommandShard {
   uint64_t shards = 0;  // the job's shard count
   shardex::v1::ShardTask task;
   // The file to run for the spec's argv[0], found once for the job
-  // (FindProgramAnywhere); empty: found on every run.
-  std::string program;
+  // (FindProgramAnywhere); empty: found on every run. Must outlive the call.
+  absl::string_view program;
   // Made in the shard's working directory before the child starts (the
   // job's --upload files, worker/staging.h).
   std::vector<ProcessSpec::Link> links;

@@ -157,12 +157,14 @@ absl::StatusOr<ShardExecutor::JobEntry> ShardExecutor::NewEntry(
     local = &entry.staged->local;
   }
   if (local->has_command()) {
-    entry.command = std::make_shared<v1::CommandSpec>(local->command());
-    if (entry.command->argv_size() > 0) {
-      entry.program = FindProgramAnywhere(entry.command->argv(0),
-                                          AllowedEnvironment())
-                          .value_or("");
+    auto command = std::make_shared<CommandJob>();
+    command->spec = local->command();
+    if (command->spec.argv_size() > 0) {
+      command->program =
+          FindProgramAnywhere(command->spec.argv(0), AllowedEnvironment())
+              .value_or("");
     }
+    entry.command = std::move(command);
   }
   return entry;
 }
@@ -406,9 +408,9 @@ void ShardExecutor::Execute(const v1::ShardTask& task, const JobEntry& job,
   if (!staged.ok()) {
     payload = staged;
   } else if (job.command) {
-    CommandShard shard{task.ref().job_id(), job.command.get(), job.shards,
+    CommandShard shard{task.ref().job_id(), &job.command->spec, job.shards,
                        task};
-    shard.program = job.program;
+    shard.program = job.command->program;
     shard.links = std::move(links);
     CommandShardOutcome out =
         RunCommandShard(shard, options_.scratch_root, cancel, &work_dirs_);

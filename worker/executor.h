@@ -168,13 +168,18 @@ class ShardExecutor {
  private:
   using Key = ShardRefKey;  // (job, shard, attempt)
 
+  // A command job's spec and its program, found once for the job
+  // (FindProgramAnywhere, common/process_runner.h; empty when each run must
+  // look). Shared: every queued task holds its job's entry.
+  struct CommandJob {
+    shardex::v1::CommandSpec spec;
+    std::string program;
+  };
+
   // What the executor knows of a job: a kernel's worker side, or a command.
   struct JobEntry {
     std::shared_ptr<const ShardRunner> runner;
-    std::shared_ptr<const shardex::v1::CommandSpec> command;
-    // The command's program, found once for the job: FindProgramAnywhere
-    // (common/process_runner.h); empty when each run must look.
-    std::string program;
+    std::shared_ptr<const CommandJob> command;
     uint64_t shards = 0;
     // With a stager: the job as localized (its shards ensure their input
     // is present before running).
