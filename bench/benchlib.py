@@ -90,6 +90,36 @@ def timed(args, **kw):
     return wall, r.stdout
 
 
+def proc_cpu(pid):
+    """(own, children's) CPU seconds, user + system, of a live or zombie
+    process from /proc/PID/stat; children's counts the descendants it has
+    waited for (each with its own waited-for descendants)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()  # fields[0]: field 3
+    utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
+    tick = os.sysconf("SC_CLK_TCK")
+    return (utime + stime) / tick, (cutime + cstime) / tick
+
+
+def timed_tree(args, stdin=None):
+    """(wall seconds, stdout, own CPU s, children's CPU s) of a command that
+    must succeed: the CPU is read from its zombie (waitid WNOWAIT) before
+    it is reaped. `stdin`: an open file, else /dev/null."""
+    with open(os.path.join(WORK, "timed_tree.err"), "w+") as err:
+        start = time.perf_counter()
+        p = subprocess.Popen(args, stdin=stdin or subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=err, text=True)
+        out = p.stdout.read()
+        os.waitid(os.P_PID, p.pid, os.WEXITED | os.WNOWAIT)
+        wall = time.perf_counter() - start
+        own, children = proc_cpu(p.pid)
+        if p.wait() != 0:
+            err.seek(0)
+            sys.exit(f"FAILED (exit {p.returncode}): {' '.join(map(str, args))}\n"
+                     f"{err.read()[-2000:]}")
+    return wall, out, own, children
+
+
 def job_seconds(status):
     """A job's own run time, start to end, from `shardex ... --json`."""
     return (int(status["end_time_unix_ms"]) -

@@ -1,18 +1,35 @@
 """The Python half of bench/peers.sh (see there). Also the runners run as
 their own processes: `peers.py --pool FILE P` and `peers.py --dask FILE P`
-print the total count (and Dask its timings) for the shards in FILE."""
+print the total count, the CPU seconds its primesieve processes used (and
+Dask its timings) for the shards in FILE."""
 
 import os
+import resource
 import subprocess
 import sys
 import time
 
 
 def count(shard):
+    """(primes in shard, CPU seconds its primesieve process used). A pool
+    or Dask worker process runs one shard at a time, so its children's
+    usage grows by that one process's."""
     begin, end = shard
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(["primesieve", str(begin), str(end), "-t1", "-c", "-q"],
                          check=True, capture_output=True, text=True).stdout
-    return int(out)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return int(out), cpu
+
+
+def steal_seconds():
+    """CPU time the hypervisor has taken from this machine since boot, all
+    CPUs together (/proc/stat's steal): while it grows, the cores run
+    other guests' work, and the wall clock runs on."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()  # cpu user nice system idle iowait irq softirq steal
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK")
 
 
 def read_shards(path):
@@ -23,7 +40,8 @@ def read_shards(path):
 def pool_runner(path, procs):
     import multiprocessing
     with multiprocessing.Pool(procs) as pool:
-        print(sum(pool.imap_unordered(count, read_shards(path), chunksize=1)))
+        counts = list(pool.imap_unordered(count, read_shards(path), chunksize=1))
+    print(sum(n for n, _ in counts), sum(cpu for _, cpu in counts))
 
 
 def dask_runner(path, procs):
@@ -35,10 +53,13 @@ def dask_runner(path, procs):
     with LocalCluster(n_workers=procs, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as client:
         client.wait_for_workers(procs)
+        steal = steal_seconds()
         ready = time.perf_counter()
-        total = sum(client.gather(client.map(count, shards, pure=False)))
+        counts = client.gather(client.map(count, shards, pure=False))
         done = time.perf_counter()
-    print(total, done - ready, ready - start)
+        steal = steal_seconds() - steal
+    print(sum(n for n, _ in counts), sum(cpu for _, cpu in counts), done - ready,
+          steal, ready - start)
 
 
 def bench(runs, sizes):
@@ -77,37 +98,54 @@ def bench(runs, sizes):
 
             sx_args = ["--range", f"0:{end}", "--shards", str(shards), "--reduce",
                        "sum", "--", "primesieve", "{begin}", "{end}", "-t1", "-c", "-q"]
-            feed = open(path).read()
 
+            # Each runner: (wall s, answer, CPU s of the shards, note[, steal
+            # s while it was timed, if not the whole call's]). The
+            # shards' CPU is what their parents were told when they reaped
+            # them: exactly primesieve's for shardex warm (its worker's
+            # children), Pool and Dask (per shard, in the worker process);
+            # with the runner's helpers for the rest (xargs: nothing else;
+            # parallel: its shells, if any; local: its worker processes'
+            # own CPU too), which can only make their efficiency look higher.
             def sx_warm():
+                coordinator, worker = cluster.procs[0].pid, cluster.procs[1].pid
+                c0, (w0, k0) = b.proc_cpu(coordinator)[0], b.proc_cpu(worker)
                 wall, st = cluster.submit(sx_args)
-                return wall, st["result"]["value"], f"job {b.job_seconds(st):.2f} s"
+                c1, (w1, k1) = b.proc_cpu(coordinator)[0], b.proc_cpu(worker)
+                own = 1000 * (c1 - c0 + w1 - w0) / shards
+                return (wall, st["result"]["value"], k1 - k0,
+                        f"job {b.job_seconds(st):.2f} s; own CPU {own:.2f} ms/shard")
 
             def sx_local():
-                wall, out = b.timed([shardex, "local", "--workers", "1", "--processes",
-                                     str(cores), "--json", *sx_args])
+                wall, out, _, cpu = b.timed_tree(
+                    [shardex, "local", "--workers", "1", "--processes", str(cores),
+                     "--json", *sx_args])
                 st = b.json.loads(out)
-                return wall, st["result"]["value"], f"job {b.job_seconds(st):.2f} s"
+                return wall, st["result"]["value"], cpu, f"job {b.job_seconds(st):.2f} s"
 
             def xargs():
-                wall, out = b.timed(["xargs", "-P", str(cores), "-n", "2", "primesieve",
-                                     "-t1", "-c", "-q"], input=feed)
-                return wall, sum(map(int, out.split())), ""
+                with open(path) as feed:
+                    wall, out, _, cpu = b.timed_tree(
+                        ["xargs", "-P", str(cores), "-n", "2", "primesieve", "-t1",
+                         "-c", "-q"], stdin=feed)
+                return wall, sum(map(int, out.split())), cpu, ""
 
             def parallel():
-                wall, out = b.timed(["parallel", "-j", str(cores), "--colsep", " ",
-                                     "primesieve", "{1}", "{2}", "-t1", "-c", "-q",
-                                     "::::", path])
-                return wall, sum(map(int, out.split())), ""
+                wall, out, _, cpu = b.timed_tree(
+                    ["parallel", "-j", str(cores), "--colsep", " ", "primesieve",
+                     "{1}", "{2}", "-t1", "-c", "-q", "::::", path])
+                return wall, sum(map(int, out.split())), cpu, ""
 
             def pool():
                 wall, out = b.timed([sys.executable, me, "--pool", path, str(cores)])
-                return wall, out.strip(), ""
+                total, cpu = out.split()
+                return wall, total, float(cpu), ""
 
             def dask():
                 _, out = b.timed([sys.executable, me, "--dask", path, str(cores)])
-                total, wall, startup = out.split()
-                return float(wall), total, f"cluster start {float(startup):.2f} s"
+                total, cpu, wall, steal, startup = out.split()
+                return (float(wall), total, float(cpu),
+                        f"cluster start {float(startup):.2f} s", float(steal))
 
             runners = [
                 (f"shardex submit, warm (1 worker x {cores} processes)", sx_warm),
@@ -118,18 +156,33 @@ def bench(runs, sizes):
                 (f"Dask LocalCluster({cores}x1), warm", dask),
             ]
             walls = {label: [] for label, _ in runners}
+            effs = {label: [] for label, _ in runners}
             notes = {}
             for run in range(runs):
                 for label, runner in runners:
-                    wall, got, note = runner()
+                    steal = steal_seconds()
+                    wall, got, cpu, note, *own_steal = runner()
+                    steal = own_steal[0] if own_steal else steal_seconds() - steal
                     b.check(f"{label} ({name})", got, want)
+                    # The share of the cores' time that went to the shards,
+                    # of the time the hypervisor left this machine: unlike
+                    # the wall time, unmoved when the machine runs faster
+                    # or slower from one run to the next.
+                    eff = cpu / (cores * wall - steal)
+                    if steal > 0.01 * cores * wall:
+                        note = f"{note}; steal {steal:.2f} s".lstrip("; ")
                     walls[label].append(wall)
+                    effs[label].append(eff)
                     notes[label] = note
-                    print(f"  run {run + 1}: {label}: {wall:.2f} s {note}", flush=True)
+                    print(f"  run {run + 1}: {label}: {wall:.2f} s, shards' CPU "
+                          f"{cpu:.2f} s, efficiency {eff:.3f} {note}", flush=True)
             med = {label: b.median(w) for label, w in walls.items()}
+            med_eff = {label: b.median(e) for label, e in effs.items()}
             fastest = min(med.values())
+            best = max(med_eff.values())
             rows = [[label, f"{t:.2f}", f"{shards / t:,.0f}",
                      f"{1000 * t * cores / shards:.2f}", f"{t / fastest:.3f}",
+                     f"{med_eff[label]:.3f}", f"{best / med_eff[label]:.3f}",
                      notes[label]] for label, t in med.items()]
             results.append((name, shards, per_shard, rows))
     finally:
@@ -138,7 +191,8 @@ def bench(runs, sizes):
     for name, shards, per_shard, rows in results:
         print(f"\n{name}: {shards} shards of ~{1000 * per_shard:.1f} ms on {cores} "
               f"processes, all answers exact (median of {runs} run(s)):")
-        b.table(["runner", "wall s", "shards/s", "ms/shard/slot", "vs fastest", "note"], rows)
+        b.table(["runner", "wall s", "shards/s", "ms/shard/slot", "vs fastest",
+                 "efficiency", "vs best eff.", "note"], rows)
 
 
 if __name__ == "__main__":

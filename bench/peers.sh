@@ -21,6 +21,17 @@
 # inclusive STOP never counts a prime twice. Per-shard times are measured
 # first (a sample run one at a time) and printed.
 #
+# Besides the wall time, each run prints its efficiency: the CPU time of
+# the shards' processes (as their parents were told when they reaped them)
+# over cores x wall minus the CPU time the hypervisor took meanwhile
+# (/proc/stat's steal). On a shared VM whose speed swings by tens of per
+# cent between runs, this share of the machine that went to the shards is
+# what stays put: it compares the runners' overheads (their own CPU, idle
+# gaps between shards, the tail) to a per cent. Where a runner's helpers
+# cannot be told apart from its shards (xargs itself, GNU parallel's
+# shells, `shardex local`'s worker processes) they count as shards, which
+# can only flatter that runner.
+#
 # Usage: bash bench/peers.sh [RUNS]   (default 1; with more, medians)
 #   SMALL="2000 1000000" LARGE="200 500000000" (shards, width of a shard)
 #   override the sizes; SHARDEX=/path/to/shardex picks the binary.

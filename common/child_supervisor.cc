@@ -19,7 +19,8 @@ namespace {
 
 constexpr size_t kChunk = 64 << 10;      // one read of a pipe
 constexpr size_t kStderrTail = 4 << 10;  // stderr kept for messages
-// The longest poll() sleeps, so that `cancel` is seen within this.
+// The longest poll() sleeps without a cancel fd and a pidfd, so that
+// `cancel` and the child's exit are seen within this.
 constexpr absl::Duration kTick = absl::Milliseconds(20);
 // How long pipes are drained after the child's group was killed. Only a
 // descendant that left the group can hold them open longer.
@@ -69,9 +70,11 @@ class SigpipeGuard {
 ChildSupervisor::ChildSupervisor(pid_t pid, ChildPipes pipes,
                                  StdinFeeder* feeder,
                                  uint64_t max_output_bytes,
-                                 absl::Duration timeout, ProcessOutcome* out)
+                                 absl::Duration timeout, ProcessOutcome* out,
+                                 int cancel_fd)
     : pid_(pid),
       cap_(max_output_bytes),
+      cancel_fd_(cancel_fd),
       deadline_(timeout > absl::ZeroDuration()
                     ? std::optional<absl::Time>(absl::Now() + timeout)
                     : std::nullopt),
@@ -137,23 +140,33 @@ bool ChildSupervisor::ChildHasExited() const {
 }
 
 int ChildSupervisor::PollTimeoutMs(absl::Time now) const {
-  absl::Duration wait = kTick;
+  // Woken by everything that can happen (the cancel fd, the child's exit
+  // on the pidfd, the pipes), poll() needs no tick; after the exit the
+  // drain deadline bounds it.
+  absl::Duration wait = cancel_fd_ >= 0 && (exited_ || pidfd_.valid())
+                            ? absl::InfiniteDuration()
+                            : kTick;
   if (!exited_ && deadline_.has_value()) wait = std::min(wait, *deadline_ - now);
   if (exited_) wait = std::min(wait, drain_deadline_ - now);
+  if (wait == absl::InfiniteDuration()) return -1;
   wait = std::max(wait, absl::ZeroDuration());
   return static_cast<int>(absl::Ceil(wait, absl::Milliseconds(1)) /
                           absl::Milliseconds(1));
 }
 
 void ChildSupervisor::PollOnce(absl::Time now) {
-  // Slots: stdin, stdout, stderr, pidfd; fd -1 makes poll() skip a slot.
-  struct pollfd fds[4] = {
+  // Slots: stdin, stdout, stderr, pidfd, cancel fd; fd -1 makes poll()
+  // skip a slot. The cancel fd stays readable once set (nothing reads it):
+  // it is watched only until the child is stopped, which the loop's next
+  // turn does when it sees `cancel`.
+  struct pollfd fds[5] = {
       {stdin_.get(), POLLOUT, 0},
       {stdout_.get(), POLLIN, 0},
       {stderr_.get(), POLLIN, 0},
       {pidfd_.get(), POLLIN, 0},
+      {stopped_.has_value() ? -1 : cancel_fd_, POLLIN, 0},
   };
-  const int ready = poll(fds, 4, PollTimeoutMs(now));
+  const int ready = poll(fds, 5, PollTimeoutMs(now));
   if (ready < 0 && errno != EINTR) {
     absl::SleepFor(kTick);  // ENOMEM: do not spin; the tick checks go on
     return;

@@ -383,8 +383,8 @@ absl::Status ReadOutputFile(const ProcessSpec& spec, ProcessOutcome* out) {
 
 // Everything between creating the work dir and removing it.
 absl::Status RunInWorkDir(const ProcessSpec& spec,
-                          const std::atomic<bool>& cancel, StdinFeeder* feeder,
-                          ProcessOutcome* out) {
+                          const std::atomic<bool>& cancel, int cancel_fd,
+                          StdinFeeder* feeder, ProcessOutcome* out) {
   RETURN_IF_ERROR(MakeLinks(spec, out->work_dir));
   ASSIGN_OR_RETURN(const std::string program,
                    ResolveProgram(spec, out->work_dir));
@@ -394,7 +394,8 @@ absl::Status RunInWorkDir(const ProcessSpec& spec,
                    StartChild(spec, program, out->work_dir, &pipes));
   out->pid = pid;
   ChildSupervisor supervisor(pid, std::move(pipes), feeder,
-                             spec.max_output_bytes, spec.timeout, out);
+                             spec.max_output_bytes, spec.timeout, out,
+                             cancel_fd);
   supervisor.Run(cancel);
   RETURN_IF_ERROR(ReapChild(pid, out));
   ReapGroup(pid);
@@ -435,7 +436,8 @@ std::optional<std::string> FindProgramAnywhere(
 }
 
 absl::StatusOr<ProcessOutcome> RunProcess(const ProcessSpec& spec,
-                                          const std::atomic<bool>& cancel) {
+                                          const std::atomic<bool>& cancel,
+                                          int cancel_fd) {
   RETURN_IF_ERROR(ValidateSpec(spec));
   StdinFeeder feeder;
   RETURN_IF_ERROR(InitFeeder(spec, &feeder));
@@ -447,7 +449,8 @@ absl::StatusOr<ProcessOutcome> RunProcess(const ProcessSpec& spec,
   out.limits = spec.limits;
   out.timeout = spec.timeout;
   out.max_output_bytes = spec.max_output_bytes;
-  const absl::Status status = RunInWorkDir(spec, cancel, &feeder, &out);
+  const absl::Status status =
+      RunInWorkDir(spec, cancel, cancel_fd, &feeder, &out);
   if (spec.work_dirs != nullptr) {
     UnlinkLinks(spec, out.work_dir);  // an --upload shard's dir can be reused
     spec.work_dirs->Release(out.work_dir);

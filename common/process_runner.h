@@ -115,8 +115,11 @@ struct ProcessSpec {
 std::optional<std::string> FindProgramAnywhere(
     const std::string& name, const std::map<std::string, std::string>& env);
 
-// Runs `spec` to completion (or until `cancel` becomes true, checked at
-// least every 20 ms). An error means the child could not be started, or
+// Runs `spec` to completion, or until `cancel` becomes true: seen at once
+// when `cancel_fd` is an fd that becomes readable with it (an eventfd:
+// ShardControl::WakeFd), else within 20 ms. With the fd, nothing wakes
+// the calling thread while the child runs quietly (see ChildSupervisor).
+// An error means the child could not be started, or
 // (INTERNAL) its stdin file failed while being read; every other ending is
 // an outcome:
 //   INVALID_ARGUMENT   malformed spec (empty argv, NUL bytes, bad names)
@@ -128,7 +131,8 @@ std::optional<std::string> FindProgramAnywhere(
 // Once the work dir exists it is removed (or released to `work_dirs`) in
 // every case, before RunProcess returns.
 absl::StatusOr<ProcessOutcome> RunProcess(const ProcessSpec& spec,
-                                          const std::atomic<bool>& cancel);
+                                          const std::atomic<bool>& cancel,
+                                          int cancel_fd = -1);
 
 }  // namespace shardex
 

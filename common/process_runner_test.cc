@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -28,6 +29,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/file_util.h"
 #include "gmock/gmock.h"
@@ -366,6 +368,49 @@ TEST_F(ProcessRunnerTest, CancelKillsTheWholeGroup) {
     EXPECT_EQ(kill(pid, 0), -1) << pid;
     EXPECT_EQ(errno, ESRCH);
   }
+}
+
+// How often thread `tid` of this process has gone to sleep.
+int64_t VoluntarySwitches(pid_t tid) {
+  for (absl::string_view line : absl::StrSplit(
+           ReadFile(StrCat("/proc/self/task/", tid, "/status")), '\n')) {
+    int64_t n = 0;
+    if (absl::ConsumePrefix(&line, "voluntary_ctxt_switches:") &&
+        absl::SimpleAtoi(line, &n)) {
+      return n;
+    }
+  }
+  return -1;
+}
+
+// With a cancel fd the supervising thread sleeps in poll() until the
+// child does something: no 20 ms tick (it would wake ~25 times in the
+// half second watched), and the cancel still ends the child at once.
+TEST_F(ProcessRunnerTest, QuietChildCostsNoWakeUpsAndTheCancelFdStopsIt) {
+  const std::string pid_file = StrCat(TestTmpDir(), "/quiet.pids");
+  ProcessSpec spec =
+      WithPidFile(Sh("echo $$ >> \"$PIDS\"; exec sleep 1000"), pid_file);
+  std::atomic<bool> cancel{false};
+  const int cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  ASSERT_GE(cancel_fd, 0);
+  const pid_t runner = static_cast<pid_t>(syscall(SYS_gettid));
+  int64_t wake_ups = -1;
+  std::thread canceller([&] {
+    AwaitPids(pid_file, 1);
+    absl::SleepFor(absl::Milliseconds(50));  // into its poll()
+    const int64_t before = VoluntarySwitches(runner);
+    absl::SleepFor(absl::Milliseconds(500));
+    wake_ups = VoluntarySwitches(runner) - before;
+    cancel = true;
+    eventfd_write(cancel_fd, 1);
+  });
+  absl::StatusOr<ProcessOutcome> out = RunProcess(spec, cancel, cancel_fd);
+  canceller.join();
+  close(cancel_fd);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->kind, Kind::kCancelled);
+  EXPECT_GE(wake_ups, 0);
+  EXPECT_LE(wake_ups, 2);
 }
 
 TEST_F(ProcessRunnerTest, CancelKillsTheGroupWithoutSubreaper) {

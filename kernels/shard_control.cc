@@ -1,9 +1,30 @@
 #include "kernels/shard_control.h"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 
 namespace shardex {
+
+ShardControl::~ShardControl() {
+  if (const int fd = wake_fd_.load(); fd >= 0) close(fd);
+}
+
+void ShardControl::Cancel() {
+  cancel_.store(true);
+  if (const int fd = wake_fd_.load(); fd >= 0) eventfd_write(fd, 1);
+}
+
+int ShardControl::WakeFd() {
+  if (const int fd = wake_fd_.load(); fd >= 0) return fd;
+  const int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fd < 0) return -1;
+  wake_fd_.store(fd);
+  if (cancel_.load()) eventfd_write(fd, 1);
+  return fd;
+}
 
 std::optional<ShardRange> ShardControl::Claim(uint64_t pos,
                                                uint64_t max_size) {

@@ -26,8 +26,13 @@
 // per shard) never split and may ignore the bound; they only poll
 // cancelled().
 //
+// A thread that waits in poll() rather than polling the flag (a command
+// shard's ChildSupervisor) asks for WakeFd(): an eventfd that Cancel()
+// makes readable, so it needs no timer to see a cancel in time.
+//
 // Thread-safety: all methods are safe from any thread (the kernel's thread
-// claims, the worker's threads cancel and split).
+// claims, the worker's threads cancel and split), except WakeFd: only the
+// thread that runs the attempt calls it.
 #ifndef SHARDEX_KERNELS_SHARD_CONTROL_H_
 #define SHARDEX_KERNELS_SHARD_CONTROL_H_
 
@@ -51,14 +56,20 @@ class ShardControl {
   explicit ShardControl(ShardRange range)
       : claimed_end_(range.begin), end_(range.end) {}
 
+  ~ShardControl();
   ShardControl(const ShardControl&) = delete;
   ShardControl& operator=(const ShardControl&) = delete;
 
-  // Asks the kernel to stop; it returns CANCELLED at its next poll.
-  void Cancel() { cancel_.store(true); }
+  // Asks the kernel to stop; it returns CANCELLED at its next poll. Makes
+  // WakeFd() readable if it was asked for.
+  void Cancel();
   bool cancelled() const { return cancel_.load(); }
   // The flag itself, for helpers that take a CancelFlag.
   const CancelFlag& cancel_flag() const { return cancel_; }
+  // An eventfd, owned by this object, that is readable once Cancel() has
+  // been called (also if that was before this call): made on the first
+  // call. -1 if it cannot be made; then only the flag tells.
+  int WakeFd();
 
   // Takes the next chunk [pos, min(pos + max_size, end)) and records it as
   // claimed; nullopt once pos >= end (the range is done, or was split
@@ -109,6 +120,10 @@ class ShardControl {
   };
 
   CancelFlag cancel_{false};
+  // -1 until WakeFd() makes it. Cancel() reads it after setting cancel_,
+  // WakeFd() reads cancel_ after setting it (both sequentially
+  // consistent): one of them, at least, sees the other and writes.
+  std::atomic<int> wake_fd_{-1};
   mutable SpinLock lock_;
   uint64_t claimed_end_ ABSL_GUARDED_BY(lock_);
   uint64_t end_ ABSL_GUARDED_BY(lock_);

@@ -3,6 +3,8 @@
 // never let a chunk cross the final end.
 #include "kernels/shard_control.h"
 
+#include <poll.h>
+
 #include <cstdint>
 #include <optional>
 #include <thread>
@@ -90,6 +92,42 @@ TEST(ShardControlTest, CancelIsSeenThroughTheFlag) {
 // and again: the chunks tile [begin, end()) exactly, whatever interleaving
 // the scheduler picks, and every successful split lies at or above the
 // chunks claimed so far.
+// Whether `fd` is readable now.
+bool Readable(int fd) {
+  struct pollfd p = {fd, POLLIN, 0};
+  return poll(&p, 1, 0) == 1 && (p.revents & POLLIN) != 0;
+}
+
+TEST(ShardControlTest, WakeFdBecomesReadableOnCancel) {
+  ShardControl c(ShardRange{0, 10});
+  const int fd = c.WakeFd();
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(c.WakeFd(), fd);  // one per attempt
+  EXPECT_FALSE(Readable(fd));
+  c.Cancel();
+  EXPECT_TRUE(Readable(fd));
+  EXPECT_TRUE(Readable(fd));  // and stays so: nothing reads it
+}
+
+TEST(ShardControlTest, WakeFdAskedForAfterTheCancelIsReadableAtOnce) {
+  ShardControl c(ShardRange{0, 10});
+  c.Cancel();
+  const int fd = c.WakeFd();
+  ASSERT_GE(fd, 0);
+  EXPECT_TRUE(Readable(fd));
+}
+
+TEST(ShardControlTest, CancelFromAnotherThreadWakesAPoll) {
+  ShardControl c(ShardRange{0, 10});
+  const int fd = c.WakeFd();
+  ASSERT_GE(fd, 0);
+  std::thread canceller([&] { c.Cancel(); });
+  struct pollfd p = {fd, POLLIN, 0};
+  // No timeout: without the write this blocks and the test times out.
+  EXPECT_EQ(poll(&p, 1, -1), 1);
+  canceller.join();
+}
+
 TEST(ShardControlTest, ConcurrentClaimsAndSplitsTileTheFinalRange) {
   for (int round = 0; round < 50; ++round) {
     ShardControl c(ShardRange{0, uint64_t{1} << 40});

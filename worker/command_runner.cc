@@ -34,7 +34,7 @@ const char* LimitFlagNote(ProcessOutcome::Kind kind) {
 CommandShardOutcome RunCommandShard(const CommandShard& shard,
                                     const std::string& scratch_root,
                                     const CancelFlag& cancel,
-                                    WorkDirSource* work_dirs) {
+                                    WorkDirSource* work_dirs, int cancel_fd) {
   const v1::CommandSpec& spec = *shard.spec;
   const ShardRange range{shard.task.begin(), shard.task.end()};
   ShardVars vars =
@@ -71,7 +71,7 @@ CommandShardOutcome RunCommandShard(const CommandShard& shard,
   p.links = shard.links;
   p.work_dirs = work_dirs;
 
-  absl::StatusOr<ProcessOutcome> out = RunProcess(p, cancel);
+  absl::StatusOr<ProcessOutcome> out = RunProcess(p, cancel, cancel_fd);
   if (!out.ok()) return {out.status(), std::nullopt};
   CommandShardOutcome result;
   if (out->kind == ProcessOutcome::Kind::kExited)

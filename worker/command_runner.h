@@ -53,13 +53,16 @@ struct CommandShardOutcome {
 };
 
 // Blocks until the child has been reaped and its process group killed:
-// setting `cancel` ends it within about 20 ms, and no process of the group
-// is left behind when this returns (see common/process_runner.h). The work
-// dir has been given back to `work_dirs`, or removed, by then.
+// setting `cancel` ends it at once when `cancel_fd` becomes readable with
+// it (ShardControl::WakeFd), else within about 20 ms, and no process of
+// the group is left behind when this returns (see
+// common/process_runner.h). The work dir has been given back to
+// `work_dirs`, or removed, by then.
 CommandShardOutcome RunCommandShard(const CommandShard& shard,
                                     const std::string& scratch_root,
                                     const CancelFlag& cancel,
-                                    WorkDirSource* work_dirs = nullptr);
+                                    WorkDirSource* work_dirs = nullptr,
+                                    int cancel_fd = -1);
 
 }  // namespace shardex
 

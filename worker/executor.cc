@@ -413,7 +413,8 @@ void ShardExecutor::Execute(const v1::ShardTask& task, const JobEntry& job,
     shard.program = job.command->program;
     shard.links = std::move(links);
     CommandShardOutcome out =
-        RunCommandShard(shard, options_.scratch_root, cancel, &work_dirs_);
+        RunCommandShard(shard, options_.scratch_root, cancel, &work_dirs_,
+                        control.WakeFd());
     payload = std::move(out.payload);
     if (out.exit_code.has_value()) result->set_exit_code(*out.exit_code);
   } else {

@@ -3,17 +3,22 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/file_util.h"
@@ -479,19 +484,28 @@ class ScopedSubreaper {
   ~ScopedSubreaper() { prctl(PR_SET_CHILD_SUBREAPER, 0); }
 };
 
+// Assigns `job`: one command shard whose shell writes its pid (its process
+// group's id) to the file `file_name`, then runs `script`. Returns that
+// pid once written, 0 if it never was.
+pid_t StartWritingPid(ShardExecutor& exec, uint64_t job,
+                      const std::string& file_name, const std::string& script) {
+  const std::string pid_file = TempPath(file_name);
+  std::remove(pid_file.c_str());
+  exec.Assign(
+      CommandBatch(job, absl::StrCat("echo $$ > ", pid_file, "; ", script)));
+  const std::string pid_text = WaitForLine(pid_file);
+  return pid_text.empty() ? 0 : std::stoi(pid_text);
+}
+
 TEST(ShardExecutorTest, ShardOutlivingTheGraceIsHandedBackAndKilled) {
   ScopedSubreaper subreaper;
   Results results;
   ShardExecutor exec({1, 1},
                      [&](v1::ShardResult r) { results.Add(std::move(r)); });
-  const std::string pid_file = TempPath("outlives-grace.pid");
-  std::remove(pid_file.c_str());
   // The shell (its pid is the group id) and a grandchild both sleep.
-  exec.Assign(CommandBatch(
-      15, absl::StrCat("echo $$ > ", pid_file, "; sleep 60 & wait")));
-  const std::string pgid_text = WaitForLine(pid_file);
-  ASSERT_FALSE(pgid_text.empty());
-  const pid_t pgid = std::stoi(pgid_text);
+  const pid_t pgid =
+      StartWritingPid(exec, 15, "outlives-grace.pid", "sleep 60 & wait");
+  ASSERT_NE(pgid, 0);
   ASSERT_EQ(kill(-pgid, 0), 0);
 
   exec.StartDrain();
@@ -505,6 +519,55 @@ TEST(ShardExecutorTest, ShardOutlivingTheGraceIsHandedBackAndKilled) {
   EXPECT_FALSE(got[0].has_exit_code());
   errno = 0;
   EXPECT_EQ(kill(-pgid, 0), -1);
+  EXPECT_EQ(errno, ESRCH);
+}
+
+// Times the threads of this process other than the caller's went to
+// sleep, from /proc/self/task/*/status.
+int64_t OtherThreadsSleeps() {
+  const std::string self = absl::StrCat(syscall(SYS_gettid));
+  int64_t total = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator("/proc/self/task")) {
+    const std::string tid = entry.path().filename();
+    if (tid == self) continue;
+    std::ifstream status(absl::StrCat("/proc/self/task/", tid, "/status"));
+    for (std::string line; std::getline(status, line);) {
+      absl::string_view rest = line;
+      int64_t n = 0;
+      if (absl::ConsumePrefix(&rest, "voluntary_ctxt_switches:") &&
+          absl::SimpleAtoi(rest, &n)) {
+        total += n;
+      }
+    }
+  }
+  return total;
+}
+
+// The slot running a command shard sleeps until the child does something
+// (ShardControl::WakeFd wakes it for a cancel): half a second of a quiet
+// child wakes no thread (a 20 ms tick would, ~25 times), and the
+// coordinator's cancel still stops the child at once.
+TEST(ShardExecutorTest, QuietCommandShardWakesNoThreadAndCancelStopsIt) {
+  ScopedSubreaper subreaper;
+  Results results;
+  ShardExecutor exec({1, 1},
+                     [&](v1::ShardResult r) { results.Add(std::move(r)); });
+  const pid_t pid =
+      StartWritingPid(exec, 18, "quiet-command.pid", "exec sleep 1000");
+  ASSERT_NE(pid, 0);
+  absl::SleepFor(absl::Milliseconds(100));  // the slot is in poll() now
+  const int64_t before = OtherThreadsSleeps();
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_LE(OtherThreadsSleeps() - before, 3);
+
+  v1::CancelShards cancel;
+  *cancel.add_shards() = Ref(18, 0);
+  exec.Cancel(cancel);
+  EXPECT_TRUE(exec.WaitIdle(absl::Seconds(30)));
+  EXPECT_EQ(results.size(), 0u);
+  errno = 0;
+  EXPECT_EQ(kill(pid, 0), -1);
   EXPECT_EQ(errno, ESRCH);
 }
 
