@@ -32,6 +32,14 @@ def steal_seconds():
     return int(fields[8]) / os.sysconf("SC_CLK_TCK")
 
 
+def median_run_note(walls, notes):
+    """The note of the run whose wall time is the median (the lower
+    middle one for an even count), so a table row's note belongs with its
+    figures."""
+    order = sorted(range(len(walls)), key=lambda i: walls[i])
+    return notes[order[(len(order) - 1) // 2]]
+
+
 def read_shards(path):
     with open(path) as f:
         return [tuple(map(int, line.split())) for line in f]
@@ -157,7 +165,7 @@ def bench(runs, sizes):
             ]
             walls = {label: [] for label, _ in runners}
             effs = {label: [] for label, _ in runners}
-            notes = {}
+            notes = {label: [] for label, _ in runners}
             for run in range(runs):
                 for label, runner in runners:
                     steal = steal_seconds()
@@ -173,7 +181,7 @@ def bench(runs, sizes):
                         note = f"{note}; steal {steal:.2f} s".lstrip("; ")
                     walls[label].append(wall)
                     effs[label].append(eff)
-                    notes[label] = note
+                    notes[label].append(note)
                     print(f"  run {run + 1}: {label}: {wall:.2f} s, shards' CPU "
                           f"{cpu:.2f} s, efficiency {eff:.3f} {note}", flush=True)
             med = {label: b.median(w) for label, w in walls.items()}
@@ -183,7 +191,8 @@ def bench(runs, sizes):
             rows = [[label, f"{t:.2f}", f"{shards / t:,.0f}",
                      f"{1000 * t * cores / shards:.2f}", f"{t / fastest:.3f}",
                      f"{med_eff[label]:.3f}", f"{best / med_eff[label]:.3f}",
-                     notes[label]] for label, t in med.items()]
+                     median_run_note(walls[label], notes[label])]
+                    for label, t in med.items()]
             results.append((name, shards, per_shard, rows))
     finally:
         cluster.stop()

@@ -15,16 +15,40 @@ uint64_t HeldFor(const Job& job, const ConnectedWorker& w) {
                         : w.running.size() - w.running_commands;
 }
 
+namespace {
+
+// Shards of `job` a slot may hold beyond the one it runs: as many as fit in
+// the prefetch window at the job's mean run time; 0 while none is known.
+double AheadPerSlot(const Job& job, const SchedulerOptions& options) {
+  if (job.avg_runtime_us < 0) return 0;  // nothing known yet
+  const double window_us = absl::ToDoubleMicroseconds(options.prefetch_window);
+  return std::floor(window_us / std::max(job.avg_runtime_us, 1.0));
+}
+
+}  // namespace
+
 uint64_t Capacity(const Job& job, const ConnectedWorker& w,
                   const SchedulerOptions& options) {
   const uint64_t slots = SlotsFor(job, w);
   if (slots == 0 || w.draining) return 0;
-  if (job.avg_runtime_us < 0) return slots;  // nothing known yet
-  const double window_us = absl::ToDoubleMicroseconds(options.prefetch_window);
-  const double ahead = window_us / std::max(job.avg_runtime_us, 1.0);
   const uint64_t extra = std::min<uint64_t>(
-      options.max_prefetch, static_cast<uint64_t>(slots * std::floor(ahead)));
+      options.max_prefetch,
+      static_cast<uint64_t>(slots * AheadPerSlot(job, options)));
   return slots + extra;
+}
+
+bool Prefetches(const Job& job, const SchedulerOptions& options) {
+  return options.max_prefetch > 0 && AheadPerSlot(job, options) >= 1;
+}
+
+bool AnyQueuedJobPrefetches(const std::vector<uint64_t>& active,
+                            const JobMap& jobs,
+                            const SchedulerOptions& options) {
+  for (uint64_t id : active) {
+    const Job& job = jobs.at(id);
+    if (!job.queue.empty() && Prefetches(job, options)) return true;
+  }
+  return false;
 }
 
 bool Quarantined(const Job& job, const ConnectedWorker& w,

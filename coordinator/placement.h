@@ -40,6 +40,15 @@ uint64_t HeldFor(const Job& job, const ConnectedWorker& w);
 // (at most max_prefetch more) while they are short. 0 while draining.
 uint64_t Capacity(const Job& job, const ConnectedWorker& w,
                   const SchedulerOptions& options);
+// Whether Capacity gives `job` more than a worker's slots: its shards are
+// short enough to fetch ahead.
+bool Prefetches(const Job& job, const SchedulerOptions& options);
+// Whether any of the `active` jobs with queued shards Prefetches. While
+// none does, a worker that is Full() can take nothing (PickJobFor finds no
+// job under its capacity), whatever else holds.
+bool AnyQueuedJobPrefetches(const std::vector<uint64_t>& active,
+                            const JobMap& jobs,
+                            const SchedulerOptions& options);
 
 // `w` failed too many shards of `job` and another worker can run it (a
 // quarantine must not stall a job).

@@ -53,6 +53,49 @@ TEST(PlacementTest, CapacityIsSlotsUntilShardsAreKnownShort) {
   EXPECT_EQ(placement::Capacity(kernel, w, options), 0u);
 }
 
+TEST(PlacementTest, PrefetchesExactlyWhenCapacityExceedsTheSlots) {
+  WorkerMap workers;
+  ConnectedWorker& w = AddWorker(workers, 1, 2, 3);
+  for (const uint64_t max_prefetch : {uint64_t{0}, uint64_t{8192}}) {
+    SchedulerOptions options;  // 20 ms window
+    options.max_prefetch = max_prefetch;
+    for (const double avg_us : {-1.0, 1e6, 20'001.0, 20'000.0, 19'999.0,
+                                1000.0, 0.001}) {
+      Job job = QueuedJob(1, 10);
+      job.avg_runtime_us = avg_us;
+      EXPECT_EQ(placement::Prefetches(job, options),
+                placement::Capacity(job, w, options) > 2)
+          << "avg " << avg_us << " us, max_prefetch " << max_prefetch;
+    }
+  }
+}
+
+// What Dispatch relies on to visit only the workers that are not Full().
+TEST(PlacementTest, FullWorkerGetsNoJobUnlessAQueuedJobPrefetches) {
+  SchedulerOptions options;
+  WorkerMap workers;
+  ConnectedWorker& w = AddWorker(workers, 1, 2, 1);
+  JobMap jobs;
+  jobs[1] = QueuedJob(1, 10);
+  jobs[2] = QueuedJob(2, 10, /*command=*/true);
+  jobs[3] = QueuedJob(3, 10);
+  jobs[3].queue.clear();  // nothing queued: its length does not matter
+  jobs[1].avg_runtime_us = jobs[2].avg_runtime_us = 1e6;
+  jobs[3].avg_runtime_us = 1000;
+  const std::vector<uint64_t> active = {1, 2, 3};
+  w.Hold(1, 0, 1, /*command=*/false);
+  w.Hold(1, 1, 1, /*command=*/false);
+  EXPECT_FALSE(w.Full());  // a process slot is free
+  EXPECT_EQ(placement::PickJobFor(w, active, jobs, workers, {}, options), 2u);
+  w.Hold(2, 0, 1, /*command=*/true);
+  ASSERT_TRUE(w.Full());
+  EXPECT_FALSE(placement::AnyQueuedJobPrefetches(active, jobs, options));
+  EXPECT_EQ(placement::PickJobFor(w, active, jobs, workers, {}, options), 0u);
+  jobs[1].avg_runtime_us = 1000;  // short now: 20 ahead per slot
+  EXPECT_TRUE(placement::AnyQueuedJobPrefetches(active, jobs, options));
+  EXPECT_EQ(placement::PickJobFor(w, active, jobs, workers, {}, options), 1u);
+}
+
 TEST(PlacementTest, HeldForCountsTheJobsKindOfSlot) {
   WorkerMap workers;
   ConnectedWorker& w = AddWorker(workers, 1, 4, 4);

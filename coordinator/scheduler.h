@@ -280,8 +280,14 @@ class Scheduler {
   AttemptLog NewAttemptLog() const { return AttemptLog(options_.max_attempt_log); }
 
   // ---- Assignment.
-  // Fills free worker slots from the queues of running jobs.
+  // Fills free worker slots from the queues of running jobs: offers work to
+  // every worker while a job with queued shards prefetches, else only to
+  // the workers that are not Full() (WorkerTable::NotFull).
   void Dispatch(Effects& fx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Gives `w` (unless draining) queued shards up to its capacity, fairest
+  // job first, as one AssignmentBatch in `fx`.
+  void Offer(ConnectedWorker& w, absl::Time now, Effects& fx)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts an attempt of `shard` on `w` at `now`, adding it to `msg` (with
   // the job's definition if `w` has not had it). Callers read the clock
   // once per batch of attempts.

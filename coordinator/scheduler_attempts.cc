@@ -74,37 +74,48 @@ v1::CoordinatorMessage CancelMessage(uint64_t job_id, uint64_t shard,
 void Scheduler::Dispatch(Effects& fx) {
   Carve();
   const absl::Time now = clock_->Now();
-  for (auto& [wid, w] : workers_.workers()) {
-    if (w.draining) continue;
-    v1::CoordinatorMessage msg;
-    absl::flat_hash_set<uint64_t> nothing_for_w;
-    uint64_t definition_bytes = 0;
-    while (const uint64_t job_id =
-               placement::PickJobFor(w, active_jobs_, jobs_, workers_.workers(),
-                                     nothing_for_w, options_)) {
-      Job& job = jobs_.at(job_id);
-      // Jobs whose definitions would overfill this batch wait for the next
-      // one (its tasks' results bring it).
-      const bool new_job = !w.jobs_sent.contains(job_id);
-      if (new_job && definition_bytes > 0 &&
-          definition_bytes + job.spec_bytes > kMaxDefinitionBytes) {
-        nothing_for_w.insert(job_id);
-        continue;
-      }
-      std::optional<size_t> pos =
-          placement::PickQueuedShard(job, w, workers_.workers());
-      if (!pos.has_value()) {
-        nothing_for_w.insert(job_id);
-        continue;
-      }
-      const uint64_t shard = job.queue[*pos];
-      job.queue.erase(job.queue.begin() + *pos);
-      StartAttempt(job, shard, w, /*speculative=*/false, now, msg);
-      if (new_job) definition_bytes += job.spec_bytes;
-    }
-    if (msg.has_assignments()) fx.outbox.emplace_back(w.link, std::move(msg));
+  if (placement::AnyQueuedJobPrefetches(active_jobs_, jobs_, options_)) {
+    for (auto& [wid, w] : workers_.workers()) Offer(w, now, fx);
+  } else {
+    // Only workers with a free slot can take anything: with long shards
+    // on a thousand busy workers, the one or two whose results just came.
+    // (A copy: taking work can make a worker full.)
+    const std::vector<uint64_t> open(workers_.NotFull().begin(),
+                                     workers_.NotFull().end());
+    for (uint64_t wid : open) Offer(*workers_.Find(wid), now, fx);
   }
   SplitStragglers(fx);
+}
+
+void Scheduler::Offer(ConnectedWorker& w, absl::Time now, Effects& fx) {
+  if (w.draining) return;
+  v1::CoordinatorMessage msg;
+  absl::flat_hash_set<uint64_t> nothing_for_w;
+  uint64_t definition_bytes = 0;
+  while (const uint64_t job_id =
+             placement::PickJobFor(w, active_jobs_, jobs_, workers_.workers(),
+                                   nothing_for_w, options_)) {
+    Job& job = jobs_.at(job_id);
+    // Jobs whose definitions would overfill this batch wait for the next
+    // one (its tasks' results bring it).
+    const bool new_job = !w.jobs_sent.contains(job_id);
+    if (new_job && definition_bytes > 0 &&
+        definition_bytes + job.spec_bytes > kMaxDefinitionBytes) {
+      nothing_for_w.insert(job_id);
+      continue;
+    }
+    std::optional<size_t> pos =
+        placement::PickQueuedShard(job, w, workers_.workers());
+    if (!pos.has_value()) {
+      nothing_for_w.insert(job_id);
+      continue;
+    }
+    const uint64_t shard = job.queue[*pos];
+    job.queue.erase(job.queue.begin() + *pos);
+    StartAttempt(job, shard, w, /*speculative=*/false, now, msg);
+    if (new_job) definition_bytes += job.spec_bytes;
+  }
+  if (msg.has_assignments()) fx.outbox.emplace_back(w.link, std::move(msg));
 }
 
 void Scheduler::StartAttempt(Job& job, uint64_t shard, ConnectedWorker& w,

@@ -17,6 +17,7 @@ void ConnectedWorker::Hold(uint64_t job_id, uint64_t shard, uint32_t attempt,
   if (held.command) --running_commands;  // replaced
   held = HeldAttempt{attempt, command};
   if (command) ++running_commands;
+  NoteFullness();
 }
 
 void ConnectedWorker::Release(uint64_t job_id, uint64_t shard) {
@@ -35,6 +36,21 @@ bool ConnectedWorker::ReleaseAttempt(uint64_t job_id, uint64_t shard,
 void ConnectedWorker::Erase(HeldMap::iterator it) {
   if (it->second.command) --running_commands;
   running.erase(it);
+  NoteFullness();
+}
+
+bool ConnectedWorker::Full() const {
+  return running.size() - running_commands >= reg.slots() &&
+         running_commands >= reg.processes();
+}
+
+void ConnectedWorker::NoteFullness() {
+  if (not_full_ == nullptr) return;
+  if (Full()) {
+    not_full_->erase(id);
+  } else {
+    not_full_->insert(id);
+  }
 }
 
 size_t ConnectedWorker::ReleaseJob(uint64_t job_id) {
@@ -158,7 +174,14 @@ ConnectedWorker& WorkerTable::Add(const shardex::v1::Register& reg,
   w.peer = std::move(peer);
   w.link = std::move(link);
   w.connected = w.last_seen = now;
+  w.not_full_ = &not_full_;
+  w.NoteFullness();
   return w;
+}
+
+void WorkerTable::Remove(uint64_t id) {
+  workers_.erase(id);
+  not_full_.erase(id);
 }
 
 ConnectedWorker* WorkerTable::Find(uint64_t id) {

@@ -7,6 +7,9 @@
 // and the jobs whose JobDefinition it was sent (`jobs_sent`): those are the
 // workers told when a job ends. Which worker should run what is Placement's
 // question; the Scheduler asks it with this table's read-only view (workers()).
+// The table also keeps, in step with Hold and Release, the ids of the
+// workers that are not Full(): while no job prefetches, those are the only
+// ones Dispatch needs to visit.
 //
 // Thread-safety: none. Owned by the Scheduler and used only under its lock.
 #ifndef SHARDEX_COORDINATOR_WORKER_TABLE_H_
@@ -18,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
@@ -43,7 +47,9 @@ struct ConnectedWorker {
   shardex::v1::Register reg;  // without `running`
   std::string peer;
   std::shared_ptr<WorkerLink> link;
-  // (job, shard) -> the attempt this worker holds.
+  // (job, shard) -> the attempt this worker holds. Changed only through
+  // Hold and the Release calls, which keep running_commands and the
+  // table's NotFull() set in step.
   using HeldMap = absl::flat_hash_map<ShardKey, HeldAttempt>;
   HeldMap running;
   uint64_t running_commands = 0;  // of `running`, those of command jobs
@@ -65,12 +71,23 @@ struct ConnectedWorker {
   bool ReleaseAttempt(uint64_t job_id, uint64_t shard, uint32_t attempt);
   // Releases every attempt of `job_id`; returns how many it held.
   size_t ReleaseJob(uint64_t job_id);
+  // It holds at least as many attempts as it has slots, of each kind: it
+  // can take more only from a job whose shards are short enough to fetch
+  // ahead (placement::Prefetches).
+  bool Full() const;
   // What ListWorkers reports (quarantines are the jobs' to add).
   shardex::v1::WorkerInfo Info() const;
 
  private:
+  friend class WorkerTable;
+
   // Release's one step, keeping running_commands in step with `running`.
   void Erase(HeldMap::iterator it);
+  // Adds it to, or removes it from, its table's set of workers not Full().
+  void NoteFullness();
+
+  // The table's set, once WorkerTable::Add made it a member; else null.
+  absl::btree_set<uint64_t>* not_full_ = nullptr;
 };
 
 // Workers by id, in the order they registered.
@@ -100,7 +117,9 @@ class WorkerTable {
   ConnectedWorker& Add(const shardex::v1::Register& reg, std::string peer,
                        std::shared_ptr<WorkerLink> link, absl::Time now);
   ConnectedWorker* Find(uint64_t id);
-  void Remove(uint64_t id) { workers_.erase(id); }
+  void Remove(uint64_t id);
+  // Ids of the workers that are not Full(), in registration order.
+  const absl::btree_set<uint64_t>& NotFull() const { return not_full_; }
   // Workers silent for longer than heartbeat_timeout.
   std::vector<uint64_t> Silent(absl::Time now) const;
   // Thread slots of every worker: the cluster size for default shard counts.
@@ -120,6 +139,7 @@ class WorkerTable {
   uint64_t next_worker_id_ = 1;
   uint64_t next_session_id_ = 1;
   WorkerMap workers_;
+  absl::btree_set<uint64_t> not_full_;
   // Open sessions, and those of them not registered yet.
   uint64_t sessions_ = 0;
   absl::flat_hash_map<uint64_t, PendingSession> pending_;

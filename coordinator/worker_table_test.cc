@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "coordinator/fake_worker_link.h"
 #include "gtest/gtest.h"
@@ -83,6 +84,43 @@ TEST(WorkerTableTest, ReleaseAttemptLetsGoOnlyOfThatAttempt) {
   EXPECT_TRUE(w.running.empty());
   EXPECT_EQ(w.running_commands, 0u);
   EXPECT_FALSE(w.ReleaseAttempt(1, 0, 2));  // already let go
+}
+
+std::vector<uint64_t> NotFull(const WorkerTable& table) {
+  return {table.NotFull().begin(), table.NotFull().end()};
+}
+
+TEST(WorkerTableTest, NotFullListsTheWorkersWithAFreeSlot) {
+  SchedulerOptions options;
+  WorkerTable table(options);
+  const absl::Time t0 = absl::FromUnixSeconds(1000);
+  v1::Register two_by_one = Reg(2);
+  two_by_one.set_processes(1);
+  ConnectedWorker& w1 =
+      table.Add(two_by_one, "peer", std::make_shared<FakeWorkerLink>(), t0);
+  ConnectedWorker& w2 =
+      table.Add(Reg(1), "peer", std::make_shared<FakeWorkerLink>(), t0);
+  EXPECT_EQ(NotFull(table), (std::vector<uint64_t>{1, 2}));
+  w2.Hold(7, 0, 1, /*command=*/false);  // its one thread slot (0 processes)
+  EXPECT_EQ(NotFull(table), std::vector<uint64_t>{1});
+  w1.Hold(7, 1, 1, /*command=*/false);
+  w1.Hold(7, 2, 1, /*command=*/false);
+  EXPECT_EQ(NotFull(table), std::vector<uint64_t>{1});  // its process slot
+  w1.Hold(8, 0, 1, /*command=*/true);
+  EXPECT_TRUE(NotFull(table).empty());
+  w1.Hold(8, 0, 2, /*command=*/true);  // a new attempt in the same place
+  EXPECT_TRUE(NotFull(table).empty());
+  EXPECT_FALSE(w1.ReleaseAttempt(7, 1, 9));  // not the attempt it holds
+  EXPECT_TRUE(NotFull(table).empty());
+  EXPECT_TRUE(w1.ReleaseAttempt(7, 1, 1));
+  EXPECT_EQ(NotFull(table), std::vector<uint64_t>{1});
+  w1.Hold(7, 3, 1, /*command=*/false);
+  w2.Release(7, 0);
+  EXPECT_EQ(NotFull(table), std::vector<uint64_t>{2});
+  EXPECT_EQ(w1.ReleaseJob(8), 1u);
+  EXPECT_EQ(NotFull(table), (std::vector<uint64_t>{1, 2}));
+  table.Remove(1);
+  EXPECT_EQ(NotFull(table), std::vector<uint64_t>{2});
 }
 
 TEST(WorkerTableTest, RegisterNoWorkerWouldSendIsInvalid) {
